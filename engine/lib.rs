@@ -2,4 +2,13 @@
 //!
 //! See ARCHITECTURE.md for the code map and the invariants every module keeps.
 
+pub mod eval;
+pub mod finding;
+pub mod lang;
 pub mod source;
+pub mod facts;
+pub mod tree;
+pub mod check;
+pub mod cli;
+pub mod report;
+pub mod rules;

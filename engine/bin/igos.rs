@@ -1,1 +1,28 @@
-fn main() {}
+//! `igos`: the InterGenOS policy engine. See `igos --help`.
+
+use clap::{Parser, Subcommand};
+use igos::cli;
+
+/// igos evaluates the InterGenOS policy (rule files in rules/) over a package tree.
+///
+/// Exit codes: 0 pass (advisories allowed), 1 a halting finding, 2 rules or input unusable.
+#[derive(Debug, Parser)]
+#[command(name = "igos", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the validate gates over a tree (the build's validate phase).
+    Check(cli::check::CheckArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match &cli.command {
+        Command::Check(args) => cli::check::run(args),
+    };
+    std::process::exit(code);
+}

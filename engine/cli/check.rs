@@ -1,0 +1,92 @@
+//! `igos check`: load the rules and the tree, run every gate, report, exit 0/1/2.
+
+use std::path::{Path, PathBuf};
+
+use crate::check;
+use crate::report::check_report::{self, HumanOptions};
+use crate::report::diagnostic::{self, Style};
+use crate::rules;
+use crate::source::SourceMap;
+use crate::tree;
+
+use super::{Color, Format};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  igos check                                  # the tree in the current directory\n  igos check --root ../shared/corpus/intergenos-91d65db0\n  igos check --format json > findings.json\n  igos check --rules my-rules/                # try edited rules")]
+pub struct CheckArgs {
+    /// The tree root: it holds packages/<tier>/<name>/ and the builder lists.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+    /// The rule files to use. Default: ./rules when it exists, else the rules built into igos.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Show every advisory, not just the first few of each check.
+    #[arg(long)]
+    pub all: bool,
+    /// Colour in human output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+/// The rules directory `igos` uses when none is given: ./rules if it holds rule files.
+pub fn default_rules_dir() -> Option<PathBuf> {
+    let dir = Path::new("rules");
+    let has_rules = std::fs::read_dir(dir)
+        .map(|mut it| it.any(|e| e.map(|e| e.path().extension().is_some_and(|x| x == rules::EXTENSION)).unwrap_or(false)))
+        .unwrap_or(false);
+    has_rules.then(|| dir.to_path_buf())
+}
+
+pub fn run(args: &CheckArgs) -> i32 {
+    let style = args.color.style();
+    let mut sources = SourceMap::new();
+    let rules_dir = args.rules.clone().or_else(default_rules_dir);
+    let loaded = match rules::load(rules_dir.as_deref(), &mut sources) {
+        Ok(r) => r,
+        Err(msg) => return fail(style, "rules::unreadable", msg, None),
+    };
+    if !loaded.errors.is_empty() {
+        for e in &loaded.errors {
+            eprint!("{}", diagnostic::render(&diagnostic::rule_error(&sources, e), style));
+        }
+        eprintln!("igos: {} error(s) in the rule files; nothing was checked (exit 2)", loaded.errors.len());
+        return 2;
+    }
+    let tree = match tree::load_tree(&args.root, &mut sources) {
+        Ok(t) => t,
+        Err(e) => {
+            return fail(
+                style,
+                "tree::unusable",
+                e.to_string(),
+                Some("pass the directory that holds packages/<tier>/<name>/ with --root".into()),
+            )
+        }
+    };
+    let outcome = check::evaluate(&loaded.policy, &tree, &check::today());
+    match args.format {
+        Format::Json => print!("{}", check_report::json(&outcome, &sources)),
+        Format::Human => {
+            let rules_from = match &rules_dir {
+                Some(d) => format!("{} ({} files)", d.display(), loaded.files),
+                None => "built in".to_string(),
+            };
+            let header = format!(
+                "igos check: {} packages in {}, rules {}",
+                outcome.packages,
+                args.root.display(),
+                rules_from
+            );
+            print!("{}", check_report::human(&outcome, &sources, &header, HumanOptions { style, all: args.all }));
+        }
+    }
+    outcome.exit_code()
+}
+
+fn fail(style: Style, code: &str, message: String, help: Option<String>) -> i32 {
+    eprint!("{}", diagnostic::render(&diagnostic::plain(code, message, help), style));
+    2
+}

@@ -1,0 +1,4 @@
+//! Rendering findings and errors; reports never decide anything.
+
+pub mod check_report;
+pub mod diagnostic;
