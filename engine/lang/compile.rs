@@ -867,10 +867,10 @@ impl Compiler {
             self.errors.push(unknown(&w.check, "check", did_you_mean(&w.check.text, names)));
             return;
         };
-        let Some(reason) = self.record_fields(&w.fields, w.span, "waiver") else { return };
+        let Some(reason) = self.record_fields(&w.fields, w.check.span, "waiver") else { return };
         if self.policy.checks[ci].severity == Severity::Halt && w.fields.approver.is_none() {
             self.errors.push(
-                RuleError::new("missing", format!("waiving the halting check `{}` needs an approver", w.check.text), w.span)
+                RuleError::new("missing", format!("waiving the halting check `{}` needs an approver", w.check.text), w.check.span)
                     .with_label("no `approver`")
                     .with_help("add `approver \"<who authorized it>\"`; only advisories can be waived without one"),
             );
@@ -908,7 +908,7 @@ impl Compiler {
     }
 
     fn divergence(&mut self, d: &DivergenceDecl) {
-        let Some(reason) = self.record_fields(&d.fields, d.span, "divergence record") else { return };
+        let Some(reason) = self.record_fields(&d.fields, d.package.span, "divergence record") else { return };
         self.policy.divergences.push(Divergence {
             package: d.package.text.clone(),
             dependency: d.dependency.text.clone(),
@@ -921,7 +921,16 @@ impl Compiler {
 
 fn valid_date(d: &str) -> bool {
     let parts: Vec<u32> = d.split('-').filter_map(|p| p.parse().ok()).collect();
-    matches!(parts.as_slice(), [y, m, dd] if *y >= 1970 && (1..=12).contains(m) && (1..=31).contains(dd))
+    let [y, m, day] = parts.as_slice() else { return false };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    *y >= 1970 && (1..=days).contains(day)
 }
 
 fn comparable(a: Ty, b: Ty) -> bool {

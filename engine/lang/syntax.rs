@@ -75,6 +75,9 @@ fn syntax_help(e: &pest::error::Error<Rule>) -> String {
         if positives.contains(&Rule::header) {
             return "a rule file starts with its language version: `policy 1`".into();
         }
+        if positives.contains(&Rule::rbrace) {
+            return "a block opened with `{` is closed by `}` on a line of its own".into();
+        }
         if positives.contains(&Rule::set_item) {
             return "a set lists one name or glob per line, `!` before an item excludes it".into();
         }
@@ -125,6 +128,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
             "a phase field (run, builtin, after, checkpoint, optional, title)"
         }
         Rule::EOI => "end of file",
+        Rule::rbrace => "`}`",
         _ => return None,
     })
 }
@@ -154,7 +158,7 @@ impl Builder {
     fn decl(&self, p: Pair<Rule>) -> R<Decl> {
         let span = self.span(&p);
         let rule = p.as_rule();
-        let mut it = p.into_inner();
+        let mut it = p.into_inner().filter(|q| q.as_rule() != Rule::rbrace);
         Ok(match rule {
             Rule::tiers_decl => Decl::Tiers(TiersDecl {
                 groups: it.map(|g| g.into_inner().map(|n| self.name(n)).collect()).collect(),
@@ -167,6 +171,7 @@ impl Builder {
                     Rule::set_from => SetBody::FromBuilder(self.name(next(&mut body.into_inner(), span)?)),
                     _ => SetBody::Items(
                         body.into_inner()
+                            .filter(|q| q.as_rule() != Rule::rbrace)
                             .map(|item| {
                                 let mut exclude = false;
                                 let mut pattern = None;
@@ -202,7 +207,9 @@ impl Builder {
                             let (s, sp) = self.string(next(&mut inner, fspan)?);
                             b.reach.push(BuilderReach::Topological(s, sp))
                         }
-                        Rule::b_names => b.reach.push(BuilderReach::Names(inner.map(|n| self.name(n)).collect())),
+                        Rule::b_names => b.reach.push(BuilderReach::Names(
+                            inner.filter(|q| q.as_rule() != Rule::rbrace).map(|n| self.name(n)).collect(),
+                        )),
                         _ => return Err(internal(fspan)),
                     }
                 }
@@ -290,7 +297,7 @@ impl Builder {
         })
     }
 
-    fn record_fields(&self, it: pest::iterators::Pairs<Rule>) -> R<RecordFields> {
+    fn record_fields<'i>(&self, it: impl Iterator<Item = Pair<'i, Rule>>) -> R<RecordFields> {
         let mut f = RecordFields::default();
         for field in it {
             let fspan = self.span(&field);
