@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the code map and the invariants every module keeps.
 
 pub mod eval;
+pub mod explain;
 pub mod finding;
 pub mod lang;
 pub mod source;

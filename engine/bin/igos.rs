@@ -17,12 +17,18 @@ struct Cli {
 enum Command {
     /// Run the validate gates over a tree (the build's validate phase).
     Check(cli::check::CheckArgs),
+    /// Explain a package's natural tier, or one finding.
+    Explain(cli::explain::ExplainArgs),
+    /// List every check: id, severity, gate, stability, description.
+    Checks(cli::checks::ChecksArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
         Command::Check(args) => cli::check::run(args),
+        Command::Explain(args) => cli::explain::run(args),
+        Command::Checks(args) => cli::checks::run(args),
     };
     std::process::exit(code);
 }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::check;
 use crate::report::check_report::{self, HumanOptions};
+use crate::report::ci_formats;
 use crate::report::diagnostic::{self, Style};
 use crate::rules;
 use crate::source::SourceMap;
@@ -40,53 +41,73 @@ pub fn default_rules_dir() -> Option<PathBuf> {
     has_rules.then(|| dir.to_path_buf())
 }
 
-pub fn run(args: &CheckArgs) -> i32 {
-    let style = args.color.style();
+/// The rules and the tree, loaded, with every source file they came from.
+pub struct Loaded {
+    pub sources: SourceMap,
+    pub rules: rules::Rules,
+    pub rules_from: String,
+    pub tree: tree::Tree,
+}
+
+/// Load the rules (`rules_dir`, else ./rules, else built in) and the tree at `root`.
+/// Rule errors and an unusable tree are printed as diagnostics; the error is the exit code.
+pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loaded, i32> {
     let mut sources = SourceMap::new();
-    let rules_dir = args.rules.clone().or_else(default_rules_dir);
+    let rules_dir = rules_dir.map(Path::to_path_buf).or_else(default_rules_dir);
     let loaded = match rules::load(rules_dir.as_deref(), &mut sources) {
         Ok(r) => r,
-        Err(msg) => return fail(style, "rules::unreadable", msg, None),
+        Err(msg) => return Err(fail(style, "rules::unreadable", msg, None)),
     };
     if !loaded.errors.is_empty() {
         for e in &loaded.errors {
             eprint!("{}", diagnostic::render(&diagnostic::rule_error(&sources, e), style));
         }
         eprintln!("igos: {} error(s) in the rule files; nothing was checked (exit 2)", loaded.errors.len());
-        return 2;
+        return Err(2);
     }
-    let tree = match tree::load_tree(&args.root, &mut sources) {
+    let tree = match tree::load_tree(root, &mut sources) {
         Ok(t) => t,
         Err(e) => {
-            return fail(
+            return Err(fail(
                 style,
                 "tree::unusable",
                 e.to_string(),
                 Some("pass the directory that holds packages/<tier>/<name>/ with --root".into()),
-            )
+            ))
         }
     };
-    let outcome = check::evaluate(&loaded.policy, &tree, &check::today());
+    let rules_from = match &rules_dir {
+        Some(d) => format!("{} ({} files)", d.display(), loaded.files),
+        None => "built in".to_string(),
+    };
+    Ok(Loaded { sources, rules: loaded, rules_from, tree })
+}
+
+pub fn run(args: &CheckArgs) -> i32 {
+    let style = args.color.style();
+    let l = match load(&args.root, args.rules.as_deref(), style) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let outcome = check::evaluate(&l.rules.policy, &l.tree, &check::today());
     match args.format {
-        Format::Json => print!("{}", check_report::json(&outcome, &sources)),
+        Format::Json => print!("{}", check_report::json(&outcome, &l.sources)),
+        Format::Sarif => print!("{}", ci_formats::sarif(&outcome, &l.rules.policy, &l.sources)),
+        Format::Github => print!("{}", ci_formats::github(&outcome, &l.sources)),
         Format::Human => {
-            let rules_from = match &rules_dir {
-                Some(d) => format!("{} ({} files)", d.display(), loaded.files),
-                None => "built in".to_string(),
-            };
             let header = format!(
                 "igos check: {} packages in {}, rules {}",
                 outcome.packages,
                 args.root.display(),
-                rules_from
+                l.rules_from
             );
-            print!("{}", check_report::human(&outcome, &sources, &header, HumanOptions { style, all: args.all }));
+            print!("{}", check_report::human(&outcome, &l.sources, &header, HumanOptions { style, all: args.all }));
         }
     }
     outcome.exit_code()
 }
 
-fn fail(style: Style, code: &str, message: String, help: Option<String>) -> i32 {
+pub fn fail(style: Style, code: &str, message: String, help: Option<String>) -> i32 {
     eprint!("{}", diagnostic::render(&diagnostic::plain(code, message, help), style));
     2
 }

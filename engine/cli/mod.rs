@@ -2,6 +2,8 @@
 //! 0 pass, 1 a halting finding, 2 rules or input unusable.
 
 pub mod check;
+pub mod checks;
+pub mod explain;
 
 use std::io::IsTerminal;
 
@@ -27,6 +29,12 @@ impl Color {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// miette diagnostics and a summary per gate
     Human,
+    /// the versioned JSON report (schema `igos-check/1`)
     Json,
+    /// SARIF 2.1.0 for code scanning
+    Sarif,
+    /// GitHub Actions workflow annotations
+    Github,
 }
