@@ -69,13 +69,18 @@ fn gate3_verdicts_match_the_original() {
 }
 
 #[test]
-fn gate4_finds_shim_signed_before_cpio() {
+fn gate4_finds_shim_signed_before_cpio_and_apparmor_before_which() {
     let Some((o, _)) = run() else { return };
     let found: Vec<_> = o.findings().filter(|f| f.check == "listed-after-consumer").collect();
-    assert_eq!(found.len(), 1, "{found:#?}");
-    assert_eq!(found[0].subject, "shim-signed");
-    assert!(found[0].message.contains("needs cpio"), "{}", found[0].message);
-    assert!(found[0].message.contains("core-extra"));
+    // The original found shim-signed/cpio. Its line parser read apparmor's flow-style
+    // `build: [which]` as empty; a real YAML parse sees it, and `which` is listed after
+    // apparmor in core-extra: a real ordering violation the original missed.
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0].subject, "apparmor");
+    assert!(found[0].message.contains("needs which"), "{}", found[0].message);
+    assert_eq!(found[1].subject, "shim-signed");
+    assert!(found[1].message.contains("needs cpio"), "{}", found[1].message);
+    assert!(found[1].message.contains("core-extra"));
     assert!(subjects(&o, "built-in-later-phase").is_empty());
     assert!(subjects(&o, "list-entry-without-recipe").is_empty());
 }
