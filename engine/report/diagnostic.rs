@@ -107,7 +107,7 @@ pub fn finding(sources: &SourceMap, f: &Finding) -> Rendered {
     };
     let mut related = vec![];
     match (f.because, f.rule) {
-        (Some(b), _) => related.push(note(sources, b, format!("decided by {}", position(sources, b)), "this rule decided")),
+        (Some(b), _) => related.push(note(sources, b, format!("decided by {}", position(sources, b)), "because of this")),
         (None, Some(r)) => related.push(note(sources, r, format!("check `{}` ({})", f.check, position(sources, r)), "the check")),
         _ => {}
     }

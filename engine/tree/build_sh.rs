@@ -36,7 +36,11 @@ fn definition(line: &str) -> Option<(usize, &str)> {
     }
     let name = &s[..end];
     let rest = s[end..].trim_start();
-    let rest = rest.strip_prefix("()").map(str::trim_start).unwrap_or(if line.trim_start().starts_with("function ") { rest } else { return None });
+    let rest = match rest.strip_prefix("()") {
+        Some(r) => r.trim_start(),
+        None if line.trim_start().starts_with("function ") => rest,
+        None => return None,
+    };
     if rest.starts_with('{') || rest.is_empty() {
         Some((at, name))
     } else {

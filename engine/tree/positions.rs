@@ -25,15 +25,16 @@ fn value_range(line: &str, start: usize) -> Option<(String, Range)> {
     if v.is_empty() || v.starts_with('#') {
         return None;
     }
-    let (text, len) = if let Some(q) = v.chars().next().filter(|c| *c == '"' || *c == '\'') {
-        let close = v[1..].find(q).map(|i| i + 2).unwrap_or(v.len());
-        (v[1..close.saturating_sub(1).max(1)].to_string(), close)
-    } else {
-        let end = v.find(" #").unwrap_or(v.len());
-        let t = v[..end].trim_end();
-        (t.to_string(), t.len())
-    };
-    Some((text, (start + lead, start + lead + len)))
+    if let Some(q) = v.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        // Quoted: the span is the text inside the quotes.
+        let inner = &v[1..];
+        let len = inner.find(q).unwrap_or(inner.len());
+        let at = start + lead + 1;
+        return Some((inner[..len].to_string(), (at, at + len)));
+    }
+    let end = v.find(" #").unwrap_or(v.len());
+    let t = v[..end].trim_end();
+    Some((t.to_string(), (start + lead, start + lead + t.len())))
 }
 
 /// Items of a flow list `[a, b, "c"]` starting at byte `start` of `line`.
