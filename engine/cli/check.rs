@@ -85,11 +85,14 @@ pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loade
 
 pub fn run(args: &CheckArgs) -> i32 {
     let style = args.color.style();
+    let started = std::time::Instant::now();
     let l = match load(&args.root, args.rules.as_deref(), style) {
         Ok(l) => l,
         Err(code) => return code,
     };
+    let loaded = started.elapsed();
     let outcome = check::evaluate(&l.rules.policy, &l.tree, &check::today());
+    let evaluated = started.elapsed();
     match args.format {
         Format::Json => print!("{}", check_report::json(&outcome, &l.sources)),
         Format::Sarif => print!("{}", ci_formats::sarif(&outcome, &l.rules.policy, &l.sources)),
@@ -103,6 +106,17 @@ pub fn run(args: &CheckArgs) -> i32 {
             );
             print!("{}", check_report::human(&outcome, &l.sources, &header, HumanOptions { style, all: args.all }));
         }
+    }
+    // IGOS_TIMINGS=1: where the time goes (for benchmarks and profiling).
+    if std::env::var_os("IGOS_TIMINGS").is_some() {
+        let total = started.elapsed();
+        eprintln!(
+            "timings: load {:.2} ms, evaluate {:.2} ms, report {:.2} ms, total {:.2} ms",
+            loaded.as_secs_f64() * 1e3,
+            (evaluated - loaded).as_secs_f64() * 1e3,
+            (total - evaluated).as_secs_f64() * 1e3,
+            total.as_secs_f64() * 1e3
+        );
     }
     outcome.exit_code()
 }
