@@ -60,9 +60,9 @@ pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loade
     };
     if !loaded.errors.is_empty() {
         for e in &loaded.errors {
-            eprint!("{}", diagnostic::render(&diagnostic::rule_error(&sources, e), style));
+            super::err(&diagnostic::render(&diagnostic::rule_error(&sources, e), style));
         }
-        eprintln!("igos: {} error(s) in the rule files; nothing was checked (exit 2)", loaded.errors.len());
+        super::err(&format!("igos: {} error(s) in the rule files; nothing was checked (exit 2)\n", loaded.errors.len()));
         return Err(2);
     }
     let tree = match tree::load_tree(root, &mut sources) {
@@ -94,9 +94,9 @@ pub fn run(args: &CheckArgs) -> i32 {
     let outcome = check::evaluate(&l.rules.policy, &l.tree, &check::today());
     let evaluated = started.elapsed();
     match args.format {
-        Format::Json => print!("{}", check_report::json(&outcome, &l.sources)),
-        Format::Sarif => print!("{}", ci_formats::sarif(&outcome, &l.rules.policy, &l.sources)),
-        Format::Github => print!("{}", ci_formats::github(&outcome, &l.sources)),
+        Format::Json => super::out(&check_report::json(&outcome, &l.sources)),
+        Format::Sarif => super::out(&ci_formats::sarif(&outcome, &l.rules.policy, &l.sources)),
+        Format::Github => super::out(&ci_formats::github(&outcome, &l.sources)),
         Format::Human => {
             let header = format!(
                 "igos check: {} packages in {}, rules {}",
@@ -104,24 +104,24 @@ pub fn run(args: &CheckArgs) -> i32 {
                 args.root.display(),
                 l.rules_from
             );
-            print!("{}", check_report::human(&outcome, &l.sources, &header, HumanOptions { style, all: args.all }));
+            super::out(&check_report::human(&outcome, &l.sources, &header, HumanOptions { style, all: args.all }));
         }
     }
     // IGOS_TIMINGS=1: where the time goes (for benchmarks and profiling).
     if std::env::var_os("IGOS_TIMINGS").is_some() {
         let total = started.elapsed();
-        eprintln!(
-            "timings: load {:.2} ms, evaluate {:.2} ms, report {:.2} ms, total {:.2} ms",
+        super::err(&format!(
+            "timings: load {:.2} ms, evaluate {:.2} ms, report {:.2} ms, total {:.2} ms\n",
             loaded.as_secs_f64() * 1e3,
             (evaluated - loaded).as_secs_f64() * 1e3,
             (total - evaluated).as_secs_f64() * 1e3,
             total.as_secs_f64() * 1e3
-        );
+        ));
     }
     outcome.exit_code()
 }
 
 pub fn fail(style: Style, code: &str, message: String, help: Option<String>) -> i32 {
-    eprint!("{}", diagnostic::render(&diagnostic::plain(code, message, help), style));
+    super::err(&diagnostic::render(&diagnostic::plain(code, message, help), style));
     2
 }

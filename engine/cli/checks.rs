@@ -18,16 +18,16 @@ pub fn run(args: &ChecksArgs) -> i32 {
     let loaded = match rules::load(dir.as_deref(), &mut sources) {
         Ok(l) if l.errors.is_empty() => l,
         _ => {
-            eprintln!("igos: the rule files do not compile; run `igos check` to see why");
+            super::err("igos: the rule files do not compile; run `igos check` to see why\n");
             return 2;
         }
     };
     let p = &loaded.policy;
-    println!("{:<28} {:<9} {:<20} {:<10} description", "check", "severity", "gate", "stability");
+    let mut text = format!("{:<28} {:<9} {:<20} {:<10} description\n", "check", "severity", "gate", "stability");
     for (i, c) in p.checks.iter().enumerate() {
         let gate = p.gate_of(i).map(|g| g.id.as_str()).unwrap_or("-");
-        println!(
-            "{:<28} {:<9} {:<20} {:<10} {}",
+        text += &format!(
+            "{:<28} {:<9} {:<20} {:<10} {}\n",
             c.id,
             c.severity.as_str(),
             gate,
@@ -40,7 +40,8 @@ pub fn run(args: &ChecksArgs) -> i32 {
         ("waiver-expired", "a waiver past its expiry: the finding it waived applies again"),
         ("waiver-unused", "a waiver that matches no finding"),
     ] {
-        println!("{:<28} {:<9} {:<20} {:<10} {}", id, "advisory", "(rules)", "stable", about);
+        text += &format!("{:<28} {:<9} {:<20} {:<10} {}\n", id, "advisory", "(rules)", "stable", about);
     }
+    super::out(&text);
     0
 }

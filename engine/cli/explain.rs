@@ -35,13 +35,13 @@ pub fn run(args: &ExplainArgs) -> i32 {
             let engine = Engine::new(&l.rules.policy, &facts);
             match crate::explain::package(&engine, &l.tree, &l.sources, name) {
                 Some(text) => {
-                    print!("{text}");
+                    super::out(&text);
                     0
                 }
                 None => {
                     let names = l.tree.packages.iter().map(|p| p.name.as_str());
                     let hint = crate::lang::error::did_you_mean(name, names).map(|s| format!("did you mean `{s}`?"));
-                    eprint!("{}", diagnostic::render(&diagnostic::plain("explain", format!("no package named `{name}` in {}", args.root.display()), hint), style));
+                    super::err(&diagnostic::render(&diagnostic::plain("explain", format!("no package named `{name}` in {}", args.root.display()), hint), style));
                     2
                 }
             }
@@ -50,17 +50,17 @@ pub fn run(args: &ExplainArgs) -> i32 {
             if l.rules.policy.check(check_id).is_none() {
                 let ids = l.rules.policy.checks.iter().map(|c| c.id.as_str());
                 let hint = crate::lang::error::did_you_mean(check_id, ids).map(|s| format!("did you mean `{s}`?"));
-                eprint!("{}", diagnostic::render(&diagnostic::plain("explain", format!("no check `{check_id}`"), hint), style));
+                super::err(&diagnostic::render(&diagnostic::plain("explain", format!("no check `{check_id}`"), hint), style));
                 return 2;
             }
             let outcome = check::evaluate(&l.rules.policy, &l.tree, &check::today());
             let found: Vec<_> = outcome.findings().filter(|f| &f.check == check_id && &f.subject == subject).collect();
             if found.is_empty() {
-                println!("`{check_id}` finds nothing for {subject}");
+                super::out(&format!("`{check_id}` finds nothing for {subject}\n"));
                 return 0;
             }
             for f in found {
-                print!("{}", diagnostic::render(&diagnostic::finding(&l.sources, f), style));
+                super::out(&diagnostic::render(&diagnostic::finding(&l.sources, f), style));
             }
             if let Some(text) = crate::explain::package(
                 &Engine::new(&l.rules.policy, &TreeFacts::new(&l.tree, &l.rules.policy)),
@@ -68,7 +68,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
                 &l.sources,
                 subject,
             ) {
-                print!("\n{text}");
+                super::out(&format!("\n{text}"));
             }
             0
         }

@@ -5,7 +5,7 @@ pub mod check;
 pub mod checks;
 pub mod explain;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use crate::report::diagnostic::Style;
 
@@ -37,4 +37,18 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow annotations
     Github,
+}
+
+/// Write to stdout. A closed pipe (`igos check | head`) is not an error worth a panic:
+/// stop writing quietly.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()).is_err() {
+        // The reader went away; nothing more to say.
+    }
+}
+
+/// Write to stderr, ignoring a closed stream.
+pub fn err(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }

@@ -165,5 +165,6 @@ pub fn render(d: &Rendered, style: Style) -> String {
     if handler.render_report(&mut out, d).is_err() {
         out = format!("{}: {}\n", d.code, d.message);
     }
+    out.push('\n');
     out
 }
