@@ -17,7 +17,7 @@ pub fn package(engine: &Engine, tree: &Tree, sources: &SourceMap, name: &str) ->
     let policy: &Policy = engine.policy;
     let p = &tree.packages[idx];
     let mut out = String::new();
-    let declared = p.yaml.as_ref().and_then(|m| m.get("tier")).and_then(|v| v.as_str()).unwrap_or("(none)");
+    let declared = p.tier.as_deref().unwrap_or("(none)");
     let _ = writeln!(out, "{name}: declared tier {declared} ({})", position(sources, p.key_span("tier").unwrap_or_else(|| p.file_span())));
     for (ci, cl) in policy.classifications.iter().enumerate() {
         let Some(classes) = engine.classes.get(ci) else { continue };

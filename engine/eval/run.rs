@@ -19,8 +19,9 @@ pub struct Engine<'p, 'd> {
     pub domain: &'d dyn Domain,
     pub sets: Vec<BoundSet<'d>>,
     pub classes: Vec<Classes>,
-    /// Memo for `package(name)`-style lookups is the domain's job; this caches relations.
+    /// Relations and set items as values, built once per run.
     relations: HashMap<usize, Rc<Vec<Value<'d>>>>,
+    set_items: Vec<Rc<Vec<Value<'d>>>>,
 }
 
 impl<'p: 'd, 'd> Engine<'p, 'd> {
@@ -34,15 +35,21 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             Some(input) => policy.classifications.iter().map(|cl| classify::classify(cl, &sets, &input)).collect(),
             None => vec![],
         };
-        Engine { policy, domain, sets, classes, relations: HashMap::new() }
+        let set_items = sets.iter().map(|b| Rc::new(b.items.iter().map(|(n, _)| Value::Str(*n)).collect())).collect();
+        Engine { policy, domain, sets, classes, relations: HashMap::new(), set_items }
     }
 
     /// Run every check of this domain, in declaration order.
     pub fn run_all(&mut self) -> Vec<Finding> {
         let mut out = vec![];
+        let profile = std::env::var("IGOS_TIMINGS").as_deref() == Ok("checks");
         for i in 0..self.policy.checks.len() {
             if self.policy.checks[i].domain == self.domain.id() {
+                let t = std::time::Instant::now();
                 out.extend(self.run_check(i));
+                if profile {
+                    eprintln!("  {:>8.3} ms  {}", t.elapsed().as_secs_f64() * 1e3, self.policy.checks[i].id);
+                }
             }
         }
         out
@@ -67,9 +74,10 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             Step::For(slot, e) => {
                 let items = match self.eval(e, env) {
                     Value::List(items) => items,
-                    Value::Set(s) => Rc::new(
-                        self.sets.get(s).map(|b| b.items.iter().map(|(n, _)| Value::Str(n)).collect()).unwrap_or_default(),
-                    ),
+                    Value::Set(s) => match self.set_items.get(s) {
+                        Some(items) => items.clone(),
+                        None => return,
+                    },
                     _ => return,
                 };
                 for item in items.iter() {
@@ -177,7 +185,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
                 Const::None => Value::None,
                 Const::Bool(b) => Value::Bool(*b),
                 Const::Int(n) => Value::Int(*n),
-                Const::Str(s) => Value::Owned(Rc::from(s.as_str())),
+                Const::Str(s) => Value::Owned(s.clone()),
                 Const::Tier(t) => Value::Tier(*t, None),
             },
             CExpr::Var(slot) => env.get(*slot).cloned().unwrap_or(Value::None),

@@ -49,11 +49,6 @@ pub struct TreeFacts<'a> {
     tier_counts: Vec<i64>,
 }
 
-/// A top-level string field of a recipe, straight from its one YAML parse.
-fn yaml_str<'a>(p: &'a Package, key: &str) -> Option<&'a str> {
-    p.yaml.as_ref()?.get(key)?.as_str()
-}
-
 fn flatten(n: usize, count: impl Fn(usize) -> usize) -> (Vec<(u32, u32)>, Vec<std::ops::Range<u32>>) {
     let mut flat = vec![];
     let mut ranges = Vec::with_capacity(n);
@@ -138,7 +133,7 @@ impl<'a> TreeFacts<'a> {
         let reach = pk
             .iter()
             .map(|p| {
-                let tier = yaml_str(p, "tier").unwrap_or(p.dir_tier.as_str());
+                let tier = p.tier.as_deref().unwrap_or(p.dir_tier.as_str());
                 policy
                     .builders
                     .iter()
@@ -157,7 +152,7 @@ impl<'a> TreeFacts<'a> {
             .collect();
         let mut tier_counts = vec![0i64; policy.tiers.names.len()];
         for p in pk {
-            if let Some(t) = yaml_str(p, "tier").and_then(|t| policy.tiers.index(t)) {
+            if let Some(t) = p.tier.as_deref().and_then(|t| policy.tiers.index(t)) {
                 tier_counts[t as usize] += 1;
             }
         }
@@ -211,13 +206,13 @@ impl<'a> TreeFacts<'a> {
             "name" => Value::Str(&p.name),
             "dirname" => Value::Str(&p.dir_name),
             "dir" => Value::Str(&p.dir_tier),
-            "tier" => Value::opt_str(yaml_str(p, "tier")),
+            "tier" => Value::opt_str(p.tier.as_deref()),
             "version" => Value::opt_str(p.version_text.as_deref()),
             "version_is_string" => Value::Bool(p.version_is_string),
-            "build_style" => Value::opt_str(yaml_str(p, "build_style")),
+            "build_style" => Value::opt_str(p.build_style.as_deref()),
             "pending" => Value::Bool(p.pending.as_ref().is_some_and(|(r, _)| !r.trim().is_empty())),
             "pending_reason" => Value::opt_str(p.pending.as_ref().map(|(r, _)| r.as_str())),
-            "parsed" => Value::Bool(p.yaml.is_some()),
+            "parsed" => Value::Bool(p.parsed),
             "deps" => Self::recs(schema::DEP, self.dep_range[idx as usize].clone()),
             "sources" => Self::recs(schema::SOURCE, self.source_range[idx as usize].clone()),
             "source_is_empty" => Value::Bool(p.source_is_empty_list),

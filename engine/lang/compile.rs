@@ -85,7 +85,8 @@ pub enum Const {
     None,
     Bool(bool),
     Int(i64),
-    Str(String),
+    /// Shared, so evaluating a literal never allocates.
+    Str(std::rc::Rc<str>),
     /// A tier; `None` is `unclear`.
     Tier(Option<u16>),
 }
@@ -647,7 +648,7 @@ impl Compiler {
     fn expr(&mut self, e: &Expr, scope: &Scope) -> Option<(CExpr, Ty, usize)> {
         match &e.kind {
             ExprKind::Int(n) => Some((CExpr::Const(Const::Int(*n)), Ty::Int, 0)),
-            ExprKind::Str(s) => Some((CExpr::Const(Const::Str(s.clone())), Ty::Str, 0)),
+            ExprKind::Str(s) => Some((CExpr::Const(Const::Str(s.as_str().into())), Ty::Str, 0)),
             ExprKind::List(items) => {
                 let mut out = vec![];
                 let mut depth = 0;

@@ -99,8 +99,12 @@ pub struct Package {
     pub dir_name: String,
     /// The package.yml.
     pub file: SourceId,
-    /// None when the file did not parse or is not a mapping.
-    pub yaml: Option<serde_yaml::Mapping>,
+    /// The file parsed as a YAML mapping.
+    pub parsed: bool,
+    /// `tier:` when it is a string.
+    pub tier: Option<String>,
+    /// `build_style:` when it is a string.
+    pub build_style: Option<String>,
     /// Top-level keys in file order, span = the key.
     pub keys: Vec<(String, Span)>,
     /// `name:` when it is a string, else the directory name.
@@ -306,6 +310,20 @@ fn read_recipe(packages_dir: &Path, tier: &str, name: &str) -> Read {
     Read { tier: tier.to_string(), name: name.to_string(), yml, build_sh, patches }
 }
 
+/// The top-level fields the rules read. Absent and `null` are both None.
+#[derive(serde::Deserialize)]
+struct Recipe {
+    name: Option<serde_yaml::Value>,
+    version: Option<serde_yaml::Value>,
+    tier: Option<serde_yaml::Value>,
+    build_style: Option<serde_yaml::Value>,
+    source: Option<serde_yaml::Value>,
+    dependencies: Option<serde_yaml::Value>,
+    verify_paths: Option<serde_yaml::Value>,
+    pending_acquisition: Option<serde_yaml::Value>,
+    supersedes: Option<serde_yaml::Value>,
+}
+
 fn yaml_str(v: &serde_yaml::Value) -> Option<String> {
     match v {
         serde_yaml::Value::String(s) => Some(s.clone()),
@@ -329,7 +347,9 @@ fn build_package(
         dir_tier: r.tier.clone(),
         dir_name: r.name.clone(),
         file,
-        yaml: None,
+        parsed: false,
+        tier: None,
+        build_style: None,
         keys: vec![],
         name: r.name.clone(),
         version_text: None,
@@ -355,8 +375,18 @@ fn build_package(
         problems.push(LoadProblem { kind: *kind, message: message.clone(), span: whole });
         return (p, problems);
     }
-    let value: serde_yaml::Value = match serde_yaml::from_str(&text) {
+    // The fields rules read, typed; every other key is skipped by the parser without
+    // building a value (the one parse is most of igos check's time).
+    let recipe: Recipe = match serde_yaml::from_str(&text) {
         Ok(v) => v,
+        Err(e) if e.to_string().starts_with("invalid type") && e.location().is_some_and(|l| l.index() == 0) => {
+            problems.push(LoadProblem {
+                kind: ProblemKind::NotAMapping,
+                message: "a package.yml is a mapping of fields (name:, version:, ...), this is not".into(),
+                span: whole,
+            });
+            return (p, problems);
+        }
         Err(e) => {
             let span = match e.location() {
                 Some(loc) => {
@@ -370,14 +400,6 @@ fn build_package(
             problems.push(LoadProblem { kind: ProblemKind::YamlSyntax, message: format!("YAML does not parse: {e}"), span });
             return (p, problems);
         }
-    };
-    let serde_yaml::Value::Mapping(map) = value else {
-        problems.push(LoadProblem {
-            kind: ProblemKind::NotAMapping,
-            message: "a package.yml is a mapping of fields (name:, version:, ...), this is not".into(),
-            span: whole,
-        });
-        return (p, problems);
     };
     let pos = positions::scan(&text);
     let span = |r: (usize, usize)| Span::new(file, r.0, r.1);
@@ -405,10 +427,16 @@ fn build_package(
             None => vec![],
         }
     };
-    if let Some(serde_yaml::Value::String(n)) = map.get("name") {
+    if let Some(serde_yaml::Value::String(n)) = &recipe.name {
         p.name = n.clone();
     }
-    if let Some(v) = map.get("version") {
+    if let Some(serde_yaml::Value::String(t)) = &recipe.tier {
+        p.tier = Some(t.clone());
+    }
+    if let Some(serde_yaml::Value::String(b)) = &recipe.build_style {
+        p.build_style = Some(b.clone());
+    }
+    if let Some(v) = &recipe.version {
         p.version_is_string = matches!(v, serde_yaml::Value::String(_));
         // As written: the scalar text from the file, so 46.0 stays 46.0 (not 46).
         let written = text
@@ -417,7 +445,7 @@ fn build_package(
             .map(|s| s.split(" #").next().unwrap_or("").trim().trim_matches(|c| c == '"' || c == '\'').to_string());
         p.version_text = written.filter(|s| !s.is_empty()).or_else(|| yaml_str(v));
     }
-    if let Some(serde_yaml::Value::Mapping(deps)) = map.get("dependencies") {
+    if let Some(serde_yaml::Value::Mapping(deps)) = &recipe.dependencies {
         for (key, kind) in [("build", DepKind::Build), ("host", DepKind::Host), ("runtime", DepKind::Runtime)] {
             let names = strings(deps.get(key));
             for (name, s) in items(&format!("dependencies.{key}"), "dependencies", names) {
@@ -425,7 +453,7 @@ fn build_package(
             }
         }
     }
-    match map.get("source") {
+    match &recipe.source {
         Some(serde_yaml::Value::Sequence(seq)) => {
             p.source_is_empty_list = seq.is_empty();
             let spots = pos.items.get("source").map(Vec::as_slice).unwrap_or(&[]);
@@ -444,16 +472,16 @@ fn build_package(
         Some(serde_yaml::Value::Null) | None => {}
         Some(_) => p.sources.push(SourceEntry { url: None, sha256: None, span: key_span("source"), url_span: None, sha256_span: None }),
     }
-    if map.contains_key("verify_paths") {
-        p.verify_paths = Some(items("verify_paths", "verify_paths", strings(map.get("verify_paths"))));
+    if pos.keys.iter().any(|(k, _)| k == "verify_paths") {
+        p.verify_paths = Some(items("verify_paths", "verify_paths", strings(recipe.verify_paths.as_ref())));
     }
-    if let Some(v) = map.get("pending_acquisition") {
+    if let Some(v) = &recipe.pending_acquisition {
         let reason = yaml_str(v).unwrap_or_default();
         let s = pos.items.get("pending_acquisition").and_then(|v| v.first()).map(|(_, r)| span(*r)).unwrap_or_else(|| key_span("pending_acquisition"));
         p.pending = Some((reason, s));
     }
-    p.supersedes = items("supersedes", "supersedes", strings(map.get("supersedes")));
-    p.yaml = Some(map);
+    p.supersedes = items("supersedes", "supersedes", strings(recipe.supersedes.as_ref()));
+    p.parsed = true;
     (p, problems)
 }
 
