@@ -4,6 +4,7 @@
 
 pub mod eval;
 pub mod explain;
+pub mod fmt;
 pub mod finding;
 pub mod lang;
 pub mod source;

@@ -21,6 +21,8 @@ enum Command {
     Explain(cli::explain::ExplainArgs),
     /// List every check: id, severity, gate, stability, description.
     Checks(cli::checks::ChecksArgs),
+    /// Rewrite rule files in the canonical layout (--check: report only).
+    Fmt(cli::fmt::FmtArgs),
 }
 
 fn main() {
@@ -29,6 +31,7 @@ fn main() {
         Command::Check(args) => cli::check::run(args),
         Command::Explain(args) => cli::explain::run(args),
         Command::Checks(args) => cli::checks::run(args),
+        Command::Fmt(args) => cli::fmt::run(args),
     };
     std::process::exit(code);
 }

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod checks;
 pub mod explain;
+pub mod fmt;
 
 use std::io::{IsTerminal, Write};
 
