@@ -13,6 +13,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("rules/builders.pol", include_str!("../rules/builders.pol")),
     ("rules/gates.pol", include_str!("../rules/gates.pol")),
     ("rules/phases.pol", include_str!("../rules/phases.pol")),
+    ("rules/pkm.pol", include_str!("../rules/pkm.pol")),
     ("rules/recipes.pol", include_str!("../rules/recipes.pol")),
     ("rules/tiers.pol", include_str!("../rules/tiers.pol")),
     ("rules/waivers.pol", include_str!("../rules/waivers.pol")),

@@ -224,8 +224,9 @@ pub static KINDS: &[KindDef] = &[
             "name": Ty::Str => "the package name in the archive's manifest",
             "position": Ty::Int => "its place in the install queue (0-based)",
             "archive": Ty::Str => "the archive file",
-            "supersedes": Ty::ListRec(SUPERSEDE) => "its SUPERSEDES declarations",
+            "supersedes": Ty::ListStr => "the package names its SUPERSEDES declares",
             "entries": Ty::ListRec(ARCHIVE_ENTRY) => "the files, directories and links it ships",
+            "installed": Ty::Bool => "a package of this name is installed (and not superseded)",
         },
     },
     KindDef {
@@ -280,9 +281,6 @@ pub static FUNCTIONS: &[FnDef] = &[
     FnDef { name: "field", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Loc, method: true, domain: Some(DomainId::Tree), doc: "where a top-level key is written (the file when absent)" },
     FnDef { name: "has", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the package.yml has this top-level key" },
     FnDef { name: "has_function", params: &[Ty::Rec(BUILD_SCRIPT), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the build.sh defines this function" },
-    // pkm
-    FnDef { name: "queued_at", params: &[Ty::Str], ret: Ty::Int, method: false, domain: Some(DomainId::Pkm), doc: "position of a package in the install queue, none when not queued" },
-    FnDef { name: "superseded_by_queue", params: &[Ty::Str], ret: Ty::Bool, method: false, domain: Some(DomainId::Pkm), doc: "some queued package supersedes this installed package" },
 ];
 
 pub fn relation(name: &str) -> Option<(usize, &'static RelationDef)> {

@@ -1,3 +1,4 @@
 //! Fact domains: adapters that expose loaded data to the engine.
 
+pub mod pkm;
 pub mod tree;
