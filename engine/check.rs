@@ -50,8 +50,22 @@ impl Outcome {
 
 /// Run every tree check. `today` (YYYY-MM-DD) decides which waivers have expired.
 pub fn evaluate(policy: &Policy, tree: &Tree, today: &str) -> Outcome {
-    let facts = TreeFacts::new(tree, policy);
+    evaluate_with_audit(policy, tree, None, today)
+}
+
+/// Run every tree check, Gate 2 included when the audit facts are given.
+pub fn evaluate_with_audit(
+    policy: &Policy,
+    tree: &Tree,
+    audit: Option<(&crate::audit::AuditFacts, &crate::source::SourceMap)>,
+    today: &str,
+) -> Outcome {
+    let mut facts = TreeFacts::new(tree, policy);
+    if let Some((a, sources)) = audit {
+        facts = facts.with_audit(a, sources);
+    }
     let mut engine = Engine::new(policy, &facts);
+    engine.today = today.into();
     let mut all: Vec<Finding> = engine.run_all();
     all.extend(shadowed_entries(&engine));
     apply_waivers(policy, &mut all, today, DomainId::Tree);

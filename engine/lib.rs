@@ -10,6 +10,7 @@ pub mod lang;
 pub mod source;
 pub mod facts;
 pub mod tree;
+pub mod audit;
 pub mod check;
 pub mod cli;
 pub mod report;

@@ -10,6 +10,7 @@ use crate::source::{SourceFile, SourceMap, Span};
 
 /// The project's `rules/`, compiled in. A test keeps this list equal to the directory.
 pub const BUILT_IN: &[(&str, &str)] = &[
+    ("rules/audit.pol", include_str!("../rules/audit.pol")),
     ("rules/builders.pol", include_str!("../rules/builders.pol")),
     ("rules/gates.pol", include_str!("../rules/gates.pol")),
     ("rules/phases.pol", include_str!("../rules/phases.pol")),

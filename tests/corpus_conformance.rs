@@ -144,3 +144,78 @@ fn output_is_deterministic() {
     assert_eq!(a.status.code(), Some(1));
     assert_eq!(a.stdout, b.stdout, "two runs print byte-identical output");
 }
+
+/// Gate 2 on the corpus, after aggregating its audit store into a fresh database:
+/// 699 in scope, 86 missing, 0 stale, 171 drift, the same names as the original.
+#[test]
+fn gate2_audit_coverage_matches_the_original() {
+    let Some(corpus) = support::corpus() else { return };
+    let tmp = support::TempDir::new("g2");
+    let db = tmp.path().join("audit.db");
+    let (n, skipped) = igos::audit::aggregate(&corpus.join("audits"), &db).expect("aggregate");
+    assert_eq!((n, skipped.len()), (614, 0), "{skipped:?}");
+    let facts = igos::audit::load_facts(&db, &corpus.join("audits")).expect("facts");
+    assert!(facts.pending.is_empty(), "everything in the store is aggregated");
+
+    let mut sources = SourceMap::new();
+    let rules = igos::rules::load(Some(&support::project_dir().join("rules")), &mut sources).expect("rules");
+    let tree = igos::tree::load_tree(&corpus, &mut sources).expect("corpus");
+    let o = check::evaluate_with_audit(&rules.policy, &tree, Some((&facts, &sources)), "2026-11-22");
+
+    let expected = std::fs::read_to_string(corpus.join("expected/g2-audit-coverage.out")).expect("expected g2");
+    let mut section = "";
+    let mut want_missing = BTreeSet::new();
+    let mut want_drift = BTreeSet::new();
+    for line in expected.lines() {
+        if line.starts_with("MISSING") {
+            section = "missing";
+        } else if line.starts_with("DRIFT") {
+            section = "drift";
+        } else if let Some(rest) = line.strip_prefix("   ") {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            match section {
+                "missing" => want_missing.insert(words[1].to_string()),
+                "drift" => want_drift.insert(words[0].to_string()),
+                _ => false,
+            };
+        }
+    }
+    assert_eq!(want_missing.len(), 86);
+    assert_eq!(want_drift.len(), 171);
+    assert_eq!(subjects(&o, "audit-missing"), want_missing);
+    assert_eq!(subjects(&o, "audit-drift"), want_drift);
+    assert!(subjects(&o, "audit-stale").is_empty());
+    assert!(subjects(&o, "audit-database-missing").is_empty());
+
+    // In scope: the scope rule's tiers, minus LFS chapter 8, minus pending packages.
+    let ch8: BTreeSet<&str> = tree
+        .builder_lists
+        .iter()
+        .find(|l| l.file_name == "chroot-build-ch8.list")
+        .map(|l| l.entries.iter().map(|e| e.0.as_str()).collect())
+        .unwrap_or_default();
+    let in_scope = tree
+        .packages
+        .iter()
+        .filter(|p| p.tier.as_deref().is_some_and(|t| t != "toolchain") && !ch8.contains(p.name.as_str()) && p.pending.is_none())
+        .count();
+    assert_eq!(in_scope, 699);
+    // The drift message shows what was added and removed.
+    let ffmpeg = o.findings().find(|f| f.check == "audit-drift" && f.subject == "ffmpeg").expect("ffmpeg drift");
+    assert!(ffmpeg.message.contains("−[fdk-aac]"), "{}", ffmpeg.message);
+}
+
+#[test]
+fn gate2_without_a_database_halts_and_says_how_to_build_it() {
+    let Some(corpus) = support::corpus() else { return };
+    let tmp = support::TempDir::new("g2nodb");
+    let facts = igos::audit::load_facts(&tmp.path().join("none.db"), &corpus.join("audits")).expect("facts");
+    let mut sources = SourceMap::new();
+    let rules = igos::rules::load(None, &mut sources).expect("rules");
+    let tree = igos::tree::load_tree(&corpus, &mut sources).expect("corpus");
+    let o = check::evaluate_with_audit(&rules.policy, &tree, Some((&facts, &sources)), "2026-11-22");
+    let f: Vec<_> = o.findings().filter(|f| f.check == "audit-database-missing").collect();
+    assert_eq!(f.len(), 1);
+    assert!(f[0].help.as_deref().unwrap_or("").contains("igos audit aggregate"));
+    assert!(subjects(&o, "audit-missing").is_empty(), "no flood of missing audits without a database");
+}

@@ -23,6 +23,8 @@ enum Command {
     Checks(cli::checks::ChecksArgs),
     /// Rewrite rule files in the canonical layout (--check: report only).
     Fmt(cli::fmt::FmtArgs),
+    /// Audit recipes into the audit store, or aggregate the store into the database.
+    Audit(cli::audit::AuditArgs),
 }
 
 fn main() {
@@ -32,6 +34,7 @@ fn main() {
         Command::Explain(args) => cli::explain::run(args),
         Command::Checks(args) => cli::checks::run(args),
         Command::Fmt(args) => cli::fmt::run(args),
+        Command::Audit(args) => cli::audit::run(args),
     };
     std::process::exit(code);
 }

@@ -30,6 +30,12 @@ pub struct CheckArgs {
     /// Colour in human output.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// The audit database Gate 2 reads (default: <root>/build/audit.db).
+    #[arg(long, value_name = "FILE")]
+    pub audit_db: Option<PathBuf>,
+    /// The audit store, to catch records not yet aggregated (default: <root>/audits, else <root>/packages/audits).
+    #[arg(long, value_name = "DIR")]
+    pub audit_store: Option<PathBuf>,
 }
 
 /// The rules directory `igos` uses when none is given: ./rules if it holds rule files.
@@ -90,8 +96,21 @@ pub fn run(args: &CheckArgs) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
+    let db = args.audit_db.clone().unwrap_or_else(|| crate::audit::default_db(&args.root));
+    let store = args.audit_store.clone().unwrap_or_else(|| super::audit::store_of(&args.root));
+    let audit = match crate::audit::load_facts(&db, &store) {
+        Ok(a) => a,
+        Err(e) => {
+            return fail(
+                style,
+                "audit::database",
+                e.to_string(),
+                Some("rebuild it from the audit store: igos audit aggregate".into()),
+            )
+        }
+    };
     let loaded = started.elapsed();
-    let outcome = check::evaluate(&l.rules.policy, &l.tree, &check::today());
+    let outcome = check::evaluate_with_audit(&l.rules.policy, &l.tree, Some((&audit, &l.sources)), &check::today());
     let evaluated = started.elapsed();
     match args.format {
         Format::Json => super::out(&check_report::json(&outcome, &l.sources)),

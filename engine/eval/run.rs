@@ -22,6 +22,8 @@ pub struct Engine<'p, 'd> {
     /// Relations and set items as values, built once per run.
     relations: HashMap<usize, Rc<Vec<Value<'d>>>>,
     set_items: Vec<Rc<Vec<Value<'d>>>>,
+    /// YYYY-MM-DD, for `today()` (set by the front door; tests pin it).
+    pub today: Rc<str>,
 }
 
 impl<'p: 'd, 'd> Engine<'p, 'd> {
@@ -36,7 +38,8 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             None => vec![],
         };
         let set_items = sets.iter().map(|b| Rc::new(b.items.iter().map(|(n, _)| Value::Str(*n)).collect())).collect();
-        Engine { policy, domain, sets, classes, relations: HashMap::new(), set_items }
+        let today = Rc::from(crate::check::today().as_str());
+        Engine { policy, domain, sets, classes, relations: HashMap::new(), set_items, today }
     }
 
     /// Run every check of this domain, in declaration order.
@@ -262,12 +265,17 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             BinOp::Eq => self.equal(a, b),
             BinOp::Ne => !self.equal(a, b),
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                if let (Value::Int(x), Value::Int(y)) = (a, b) {
+                let ord = match (a, b) {
+                    (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
+                    (Value::Str(_) | Value::Owned(_), Value::Str(_) | Value::Owned(_)) => a.str().zip(b.str()).map(|(x, y)| x.cmp(y)),
+                    _ => None,
+                };
+                if let Some(o) = ord {
                     return match op {
-                        BinOp::Lt => x < y,
-                        BinOp::Le => x <= y,
-                        BinOp::Gt => x > y,
-                        _ => x >= y,
+                        BinOp::Lt => o.is_lt(),
+                        BinOp::Le => o.is_le(),
+                        BinOp::Gt => o.is_gt(),
+                        _ => o.is_ge(),
                     };
                 }
                 let (Some(Some(x)), Some(Some(y))) = (self.tier_of(a), self.tier_of(b)) else { return false };
@@ -314,6 +322,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             "starts_with" => Value::Bool(matches!((s(0), s(1)), (Some(x), Some(p)) if x.starts_with(p))),
             "ends_with" => Value::Bool(matches!((s(0), s(1)), (Some(x), Some(p)) if x.ends_with(p))),
             "contains" => Value::Bool(matches!((s(0), s(1)), (Some(x), Some(p)) if x.contains(p))),
+            "today" => Value::Owned(self.today.clone()),
             "segments" => s(0).map(|x| Value::Int(x.split('/').filter(|p| !p.is_empty()).count() as i64)).unwrap_or(Value::None),
             name => {
                 if def.domain.is_some_and(|d| d != self.domain.id()) {

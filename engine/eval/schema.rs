@@ -108,6 +108,9 @@ pub const PROBLEM: Kind = Kind(10);
 pub const QUEUED: Kind = Kind(11);
 pub const ARCHIVE_ENTRY: Kind = Kind(12);
 pub const SUPERSEDE: Kind = Kind(13);
+pub const AUDIT: Kind = Kind(14);
+pub const AUDIT_DB: Kind = Kind(15);
+pub const OVERRIDE: Kind = Kind(16);
 
 pub static KINDS: &[KindDef] = &[
     KindDef {
@@ -131,6 +134,8 @@ pub static KINDS: &[KindDef] = &[
             "keys": Ty::ListRec(KEY) => "top-level keys in file order",
             "build_sh": Ty::Rec(BUILD_SCRIPT) => "its build.sh, none when absent",
             "same_name": Ty::ListRec(PACKAGE) => "every recipe declaring this name (itself included)",
+            "audit": Ty::Rec(AUDIT) => "its record in the audit database, none when absent",
+            "audit_override": Ty::Rec(OVERRIDE) => "its .audit-override file, none when absent",
             "file": Ty::Loc => "the package.yml",
         },
     },
@@ -248,6 +253,35 @@ pub static KINDS: &[KindDef] = &[
             "queue_position": Ty::Int => "its place in the queue, none when not queued",
         },
     },
+    KindDef {
+        name: "audit",
+        fields: fields! {
+            "version": Ty::Str => "the audited version",
+            "tier": Ty::Str => "the audited tier",
+            "build_deps": Ty::ListStr => "the audited build dependencies, sorted",
+            "added": Ty::ListStr => "build dependencies the recipe declares that the audit does not have",
+            "removed": Ty::ListStr => "build dependencies the audit has that the recipe no longer declares",
+        },
+    },
+    KindDef {
+        name: "audit_database",
+        fields: fields! {
+            "present": Ty::Bool => "the audit database exists",
+            "path": Ty::Str => "where the database is",
+            "store": Ty::Str => "where the audit store is",
+            "pending": Ty::ListStr => "store records not in the database (audited but not aggregated)",
+        },
+    },
+    KindDef {
+        name: "audit_override",
+        fields: fields! {
+            "reason": Ty::Str => "why the package's audit checks are skipped",
+            "approved_by": Ty::Str => "who approved it",
+            "expires_at": Ty::Str => "YYYY-MM-DD after which it no longer applies",
+            "valid": Ty::Bool => "the file is a JSON object with a reason, an approver and a valid date",
+            "problem": Ty::Str => "why it is not valid",
+        },
+    },
 ];
 
 pub static RELATIONS: &[RelationDef] = &[
@@ -257,6 +291,7 @@ pub static RELATIONS: &[RelationDef] = &[
     RelationDef { name: "builders", kind: BUILDER, domain: DomainId::Tree, doc: "the builders declared in the rules" },
     RelationDef { name: "tiers", kind: TIER, domain: DomainId::Tree, doc: "the declared tiers" },
     RelationDef { name: "problems", kind: PROBLEM, domain: DomainId::Tree, doc: "files that could not be read as facts" },
+    RelationDef { name: "audit_database", kind: AUDIT_DB, domain: DomainId::Tree, doc: "the audit database (one record)" },
     RelationDef { name: "queue", kind: QUEUED, domain: DomainId::Pkm, doc: "the install queue, in order" },
     RelationDef { name: "archive_entries", kind: ARCHIVE_ENTRY, domain: DomainId::Pkm, doc: "every entry of every queued archive" },
     RelationDef { name: "supersedes", kind: SUPERSEDE, domain: DomainId::Pkm, doc: "every SUPERSEDES declaration in the queue" },
@@ -272,6 +307,7 @@ pub static FUNCTIONS: &[FnDef] = &[
     FnDef { name: "contains", params: &[Ty::Str, Ty::Str], ret: Ty::Bool, method: false, domain: None, doc: "substring test" },
     FnDef { name: "segments", params: &[Ty::Str], ret: Ty::Int, method: false, domain: None, doc: "non-empty `/`-separated parts of a path" },
     FnDef { name: "exists", params: &[Ty::None], ret: Ty::Bool, method: false, domain: None, doc: "the value is not none" },
+    FnDef { name: "today", params: &[], ret: Ty::Str, method: false, domain: None, doc: "today's date, YYYY-MM-DD" },
     // tree
     FnDef { name: "package", params: &[Ty::Str], ret: Ty::Rec(PACKAGE), method: false, domain: Some(DomainId::Tree), doc: "the recipe with this name, none when absent" },
     FnDef { name: "builders_of", params: &[Ty::Rec(PACKAGE)], ret: Ty::ListRec(BUILDER), method: false, domain: Some(DomainId::Tree), doc: "the available builders that reach the package" },

@@ -28,9 +28,47 @@ struct EntryFacts<'a> {
     package: Option<u32>,
 }
 
+/// A parsed `.audit-override` file.
+struct Override {
+    reason: String,
+    approved_by: String,
+    expires_at: String,
+    problem: Option<String>,
+}
+
+fn parse_override(text: &str) -> Override {
+    let v: Result<serde_json::Value, _> = serde_json::from_str(text);
+    let field = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").trim().to_string();
+    match v {
+        Ok(v) if v.is_object() => {
+            let o = Override {
+                reason: field(&v, "reason"),
+                approved_by: field(&v, "approved_by"),
+                expires_at: field(&v, "expires_at"),
+                problem: None,
+            };
+            let date_ok = o.expires_at.len() == 10 && o.expires_at.as_bytes().iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+            let problem = if o.reason.is_empty() {
+                Some("it has no `reason`".to_string())
+            } else if o.approved_by.is_empty() {
+                Some("it has no `approved_by`".to_string())
+            } else if !date_ok {
+                Some(format!("`expires_at` is `{}`, not a YYYY-MM-DD date", o.expires_at))
+            } else {
+                None
+            };
+            Override { problem, ..o }
+        }
+        Ok(_) => Override { reason: String::new(), approved_by: String::new(), expires_at: String::new(), problem: Some("it is not a JSON object".into()) },
+        Err(e) => Override { reason: String::new(), approved_by: String::new(), expires_at: String::new(), problem: Some(format!("it is not valid JSON ({e})")) },
+    }
+}
+
 pub struct TreeFacts<'a> {
     pub tree: &'a Tree,
     policy: &'a Policy,
+    audit: Option<&'a crate::audit::AuditFacts>,
+    overrides: Vec<Option<Override>>,
     by_name: HashMap<&'a str, Vec<u32>>,
     /// Flattened dependency records: (package, index in its deps, target recipe).
     deps: Vec<(u32, u32, Option<u32>)>,
@@ -159,6 +197,8 @@ impl<'a> TreeFacts<'a> {
         TreeFacts {
             tree,
             policy,
+            audit: None,
+            overrides: vec![],
             by_name,
             deps,
             dep_range,
@@ -175,6 +215,13 @@ impl<'a> TreeFacts<'a> {
             reach,
             tier_counts,
         }
+    }
+
+    /// Attach the audit facts (Gate 2) and read the packages' `.audit-override` files.
+    pub fn with_audit(mut self, audit: &'a crate::audit::AuditFacts, sources: &crate::source::SourceMap) -> TreeFacts<'a> {
+        self.audit = Some(audit);
+        self.overrides = self.tree.packages.iter().map(|p| p.audit_override.map(|id| parse_override(&sources.get(id).text))).collect();
+        self
     }
 
     fn pkg(&self, i: u32) -> &'a Package {
@@ -230,6 +277,14 @@ impl<'a> TreeFacts<'a> {
                     .unwrap_or_default(),
             ),
             "file" => Value::Loc(p.file_span()),
+            "audit" => match self.audit.and_then(|a| a.db.as_ref()).and_then(|db| db.rows.get(&p.name)) {
+                Some(_) => Value::Rec(Rec { kind: schema::AUDIT, idx }),
+                None => Value::None,
+            },
+            "audit_override" => match self.overrides.get(idx as usize) {
+                Some(Some(_)) => Value::Rec(Rec { kind: schema::OVERRIDE, idx }),
+                _ => Value::None,
+            },
             _ => Value::None,
         }
     }
@@ -249,6 +304,7 @@ impl<'a> Domain for TreeFacts<'a> {
             "builders" => rec(schema::BUILDER, self.builders.len()),
             "tiers" => rec(schema::TIER, self.policy.tiers.names.len()),
             "problems" => rec(schema::PROBLEM, self.tree.problems.len()),
+            "audit_database" => rec(schema::AUDIT_DB, usize::from(self.audit.is_some())),
             _ => vec![],
         }
     }
@@ -369,6 +425,48 @@ impl<'a> Domain for TreeFacts<'a> {
                     _ => Value::None,
                 }
             }
+            schema::AUDIT => {
+                let p = self.pkg(r.idx);
+                let Some(row) = self.audit.and_then(|a| a.db.as_ref()).and_then(|db| db.rows.get(&p.name)) else {
+                    return Value::None;
+                };
+                let declared = || {
+                    let mut v: Vec<&str> = p.deps.iter().filter(|d| d.kind == DepKind::Build).map(|d| d.name.as_str()).collect();
+                    v.sort();
+                    v.dedup();
+                    v
+                };
+                match name {
+                    "version" => Value::Str(&row.version),
+                    "tier" => Value::Str(&row.tier),
+                    "build_deps" => Value::list(row.build_deps.iter().map(|d| Value::Str(d)).collect()),
+                    "added" => Value::list(
+                        declared().into_iter().filter(|d| !row.build_deps.iter().any(|x| x == d)).map(Value::Str).collect(),
+                    ),
+                    "removed" => Value::list(
+                        row.build_deps.iter().filter(|x| !declared().contains(&x.as_str())).map(|d| Value::Str(d)).collect(),
+                    ),
+                    _ => Value::None,
+                }
+            }
+            schema::AUDIT_DB => match (self.audit, name) {
+                (Some(a), "present") => Value::Bool(a.db.is_some()),
+                (Some(a), "path") => Value::Str(&a.db_path),
+                (Some(a), "store") => Value::Str(&a.store_path),
+                (Some(a), "pending") => Value::list(a.pending.iter().map(|n| Value::Str(n)).collect()),
+                _ => Value::None,
+            },
+            schema::OVERRIDE => match self.overrides.get(i).and_then(|o| o.as_ref()) {
+                Some(o) => match name {
+                    "reason" => Value::Str(&o.reason),
+                    "approved_by" => Value::Str(&o.approved_by),
+                    "expires_at" => Value::Str(&o.expires_at),
+                    "valid" => Value::Bool(o.problem.is_none()),
+                    "problem" => Value::opt_str(o.problem.as_deref()),
+                    _ => Value::None,
+                },
+                None => Value::None,
+            },
             schema::PROBLEM => {
                 let pr = &self.tree.problems[i];
                 match name {
@@ -447,6 +545,8 @@ impl<'a> Domain for TreeFacts<'a> {
             schema::TIER => self.policy.tiers.names.get(i).cloned().unwrap_or_default(),
             schema::PROBLEM => self.tree.problems[i].kind.id().to_string(),
             schema::BUILD_SCRIPT => format!("{}/build.sh", self.pkg(r.idx).name),
+            schema::AUDIT | schema::OVERRIDE => self.pkg(r.idx).name.clone(),
+            schema::AUDIT_DB => self.audit.map(|a| a.db_path.clone()).unwrap_or_default(),
             _ => match self.field(r, 0) {
                 Value::Str(s) => s.to_string(),
                 _ => String::new(),
@@ -489,6 +589,8 @@ impl<'a> Domain for TreeFacts<'a> {
             schema::BUILDER => self.policy.builders[i].span,
             schema::TIER => *self.policy.tiers.spans.get(i)?,
             schema::PROBLEM => self.tree.problems[i].span,
+            schema::AUDIT => self.pkg(r.idx).key_span("version").unwrap_or_else(|| self.pkg(r.idx).file_span()),
+            schema::OVERRIDE => Span::new(self.pkg(r.idx).audit_override?, 0, 0),
             _ => return None,
         })
     }

@@ -719,7 +719,8 @@ impl Compiler {
                     }
                     BinOp::Eq | BinOp::Ne => comparable(lt, rt),
                     BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                        matches!((lt, rt), (Ty::Int, Ty::Int) | (Ty::Tier | Ty::Str, Ty::Tier) | (Ty::Tier, Ty::Str))
+                        // Strings order as text: ISO dates compare as dates.
+                        matches!((lt, rt), (Ty::Int, Ty::Int) | (Ty::Str, Ty::Str) | (Ty::Tier | Ty::Str, Ty::Tier) | (Ty::Tier, Ty::Str))
                             || matches!((lt, rt), (Ty::None, _) | (_, Ty::None))
                     }
                     BinOp::In | BinOp::NotIn => match rt {

@@ -125,6 +125,8 @@ pub struct Package {
     pub build_sh: BuildSh,
     /// File names under patches/, sorted.
     pub patches: Vec<String>,
+    /// The `.audit-override` file beside the recipe, registered as a source.
+    pub audit_override: Option<SourceId>,
 }
 
 impl Package {
@@ -165,6 +167,7 @@ struct Read {
     yml: Result<String, (ProblemKind, String)>,
     build_sh: Option<Result<String, (ProblemKind, String)>>,
     patches: Vec<String>,
+    audit_override: Option<Result<String, (ProblemKind, String)>>,
 }
 
 fn read_text(path: &Path) -> Result<String, (ProblemKind, String)> {
@@ -228,14 +231,18 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     let mut problems = vec![];
     let rel = |tier: &str, name: &str, file: &str| format!("packages/{tier}/{name}/{file}");
     // Parsing is the expensive part: register sources in order, then parse in parallel.
-    let mut staged: Vec<(Read, SourceId, Option<SourceId>)> = Vec::with_capacity(reads.len());
+    let mut staged: Vec<(Read, SourceId, Option<SourceId>, Option<SourceId>)> = Vec::with_capacity(reads.len());
     for r in reads {
+        let over_id = r.audit_override.as_ref().map(|t| {
+            let text = t.as_deref().unwrap_or("");
+            sources.add(SourceFile::new(rel(&r.tier, &r.name, ".audit-override"), text))
+        });
         let yml_id = sources.add(SourceFile::new(rel(&r.tier, &r.name, "package.yml"), r.yml.as_deref().unwrap_or("")));
         let sh_id = match &r.build_sh {
             Some(Ok(text)) => Some(sources.add(SourceFile::new(rel(&r.tier, &r.name, "build.sh"), text.as_str()))),
             _ => None,
         };
-        staged.push((r, yml_id, sh_id));
+        staged.push((r, yml_id, sh_id, over_id));
     }
     let parsed: Vec<(Package, Vec<LoadProblem>)> = std::thread::scope(|s| {
         let handles: Vec<_> = staged
@@ -245,7 +252,11 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
                 let with_build_sh = &with_build_sh;
                 s.spawn(move || {
                     part.iter()
-                        .map(|(r, yml_id, sh_id)| build_package(r, *yml_id, *sh_id, sources, with_build_sh))
+                        .map(|(r, yml_id, sh_id, over_id)| {
+                            let (mut p, probs) = build_package(r, *yml_id, *sh_id, sources, with_build_sh);
+                            p.audit_override = *over_id;
+                            (p, probs)
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -307,7 +318,9 @@ fn read_recipe(packages_dir: &Path, tier: &str, name: &str) -> Read {
         .map(|it| it.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect())
         .unwrap_or_default();
     patches.sort();
-    Read { tier: tier.to_string(), name: name.to_string(), yml, build_sh, patches }
+    let over = dir.join(".audit-override");
+    let audit_override = over.is_file().then(|| read_text(&over));
+    Read { tier: tier.to_string(), name: name.to_string(), yml, build_sh, patches, audit_override }
 }
 
 /// The top-level fields the rules read. Absent and `null` are both None.
@@ -370,6 +383,7 @@ fn build_package(
             _ => BuildSh::Absent,
         },
         patches: r.patches.clone(),
+        audit_override: None,
     };
     if let Err((kind, message)) = &r.yml {
         problems.push(LoadProblem { kind: *kind, message: message.clone(), span: whole });
