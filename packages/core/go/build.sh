@@ -1,5 +1,6 @@
 #!/bin/bash
-# Go builds with make.bash from src/, bootstrapped by the go1.22 binary staged in /sources.
+# Go builds with make.bash from src/, bootstrapped by a prebuilt Go (>= 1.22.6)
+# unpacked at /opt/go-bootstrap by the orchestrator before this phase.
 
 configure() {
     set -e

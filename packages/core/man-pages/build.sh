@@ -9,7 +9,8 @@ configure() {
 
 build() {
     set -e
-    make -R GIT=false -j"$(nproc)" lint-man-mandoc 2>/dev/null || make -R GIT=false check
+    # Nothing compiles; "all" only validates the page sources against the Makefile rules.
+    make -R GIT=false prefix=/usr all
 }
 
 do_install() {
