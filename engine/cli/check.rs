@@ -13,7 +13,7 @@ use crate::tree;
 use super::{Color, Format};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  igos check                                  # the tree in the current directory\n  igos check --root ../shared/corpus/intergenos-91d65db0\n  igos check --format json > findings.json\n  igos check --rules my-rules/                # try edited rules")]
+#[command(after_help = "Examples:\n  igos check                                  # the tree in the current directory\n  igos check --root ../shared/corpus/intergenos-91d65db0\n  igos check --format json > findings.json\n  igos check --rules my-rules/                # try edited rules\n  igos check --baseline origin/main           # review: only what a rule diff changes\n  igos check --baseline HEAD --new-only       # ratchet: fail only on new halting findings")]
 pub struct CheckArgs {
     /// The tree root: it holds packages/<tier>/<name>/ and the builder lists.
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -36,6 +36,13 @@ pub struct CheckArgs {
     /// The audit store, to catch records not yet aggregated (default: <root>/audits, else <root>/packages/audits).
     #[arg(long, value_name = "DIR")]
     pub audit_store: Option<PathBuf>,
+    /// Review mode: evaluate the rules and tree at this git revision too, print only what
+    /// changed (findings added and gone, natural tiers moved).
+    #[arg(long, value_name = "GIT-REV")]
+    pub baseline: Option<String>,
+    /// With --baseline: fail only on halting findings that are not in the baseline (ratchet).
+    #[arg(long, requires = "baseline")]
+    pub new_only: bool,
 }
 
 /// The rules directory `igos` uses when none is given: ./rules if it holds rule files.
@@ -90,6 +97,9 @@ pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loade
 }
 
 pub fn run(args: &CheckArgs) -> i32 {
+    if let Some(rev) = &args.baseline {
+        return super::baseline::run(rev, &args.root, args.rules.as_deref(), args.new_only);
+    }
     let style = args.color.style();
     let started = std::time::Instant::now();
     let l = match load(&args.root, args.rules.as_deref(), style) {

@@ -2,6 +2,7 @@
 //! 0 pass, 1 a halting finding, 2 rules or input unusable.
 
 pub mod audit;
+pub mod baseline;
 pub mod check;
 pub mod checks;
 pub mod explain;
