@@ -1,0 +1,63 @@
+//! `igos check --baseline <rev>` shows a reviewer only what a rule diff changes.
+
+mod support;
+
+use std::process::Command;
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+        .args(args)
+        .output()
+        .expect("git runs")
+        .status
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+#[test]
+fn a_one_line_rule_diff_shows_the_move_it_causes() {
+    let t = support::valid_tree("baseline");
+    for (name, text) in igos::rules::BUILT_IN {
+        t.write(name, text);
+    }
+    git(t.path(), &["init", "-q"]);
+    git(t.path(), &["add", "-A"]);
+    git(t.path(), &["commit", "-qm", "base"]);
+    // The one-line diff a maintainer makes: bat moves from base_cli to user_facing_apps.
+    let tiers = t.read("rules/tiers.pol");
+    let moved = tiers.replacen("\n  bat\n", "\n", 1).replace("set user_facing_apps {\n", "set user_facing_apps {\n  bat\n");
+    t.write("rules/tiers.pol", &moved);
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_igos"))
+            .current_dir(t.path())
+            .args(["check", "--baseline", "HEAD"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    let (code, out) = run(&[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("findings added: 1") && out.contains("+ halt tier-move bat"), "{out}");
+    assert!(out.contains("findings gone: 0"), "{out}");
+    assert!(out.contains("natural tier moved: 1") && out.contains("bat: base → extra"), "{out}");
+    let (code, _) = run(&["--new-only"]);
+    assert_eq!(code, Some(1), "the new halting finding fails the ratchet");
+    // Commit it: nothing new relative to HEAD any more.
+    git(t.path(), &["commit", "-qam", "move bat"]);
+    let (code, out) = run(&["--new-only"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("findings added: 0"), "{out}");
+}
+
+#[test]
+fn an_unknown_revision_is_a_clear_error() {
+    let t = support::valid_tree("badrev");
+    git(t.path(), &["init", "-q"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_igos")).current_dir(t.path()).args(["check", "--baseline", "no-such-rev"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-rev"));
+}
