@@ -25,6 +25,8 @@ enum Command {
     Fmt(cli::fmt::FmtArgs),
     /// Audit recipes into the audit store, or aggregate the store into the database.
     Audit(cli::audit::AuditArgs),
+    /// Run the rules' own tests: small trees with the findings they must (not) produce.
+    Test(cli::ruletest::TestArgs),
 }
 
 fn main() {
@@ -35,6 +37,7 @@ fn main() {
         Command::Checks(args) => cli::checks::run(args),
         Command::Fmt(args) => cli::fmt::run(args),
         Command::Audit(args) => cli::audit::run(args),
+        Command::Test(args) => cli::ruletest::run(args),
     };
     std::process::exit(code);
 }

@@ -7,6 +7,7 @@ pub mod check;
 pub mod checks;
 pub mod explain;
 pub mod fmt;
+pub mod ruletest;
 
 use std::io::{IsTerminal, Write};
 
