@@ -9,6 +9,7 @@ pub mod source;
 pub mod facts;
 pub mod tree;
 pub mod check;
+pub mod phases;
 pub mod cli;
 pub mod report;
 pub mod rules;
