@@ -17,12 +17,15 @@ struct Cli {
 enum Command {
     /// Run the validate gates over a tree (the build's validate phase).
     Check(cli::check::CheckArgs),
+    /// Plan and run the build phases declared in rules/phases.pol.
+    Build(cli::build::BuildArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
         Command::Check(args) => cli::check::run(args),
+        Command::Build(args) => cli::build::run(args),
     };
     std::process::exit(code);
 }

@@ -1,6 +1,7 @@
 //! The command-line front doors. Each command returns its exit code:
 //! 0 pass, 1 a halting finding, 2 rules or input unusable.
 
+pub mod build;
 pub mod check;
 
 use std::io::IsTerminal;
