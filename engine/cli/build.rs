@@ -130,7 +130,7 @@ pub fn run(args: &BuildArgs) -> i32 {
 pub fn plan(policy: &Policy, s: &Selection, rules_from: &str) -> String {
     let mut out = String::new();
     let total = s.plan.len();
-    let _ = writeln!(out, "igos build plan: {} of {total} phases, rules {rules_from}", s.len());
+    let _ = writeln!(out, "igos build plan: {} of {total} phases; rules from {rules_from}", s.count());
     let width = s.plan.iter().map(|&i| policy.phases[i].name.len()).max().unwrap_or(0);
     for (pos, i) in s.to_run() {
         let p = &policy.phases[i];

@@ -21,11 +21,9 @@ impl Selection {
     pub fn to_run(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         (self.first..=self.last).map(move |pos| (pos + 1, self.plan[pos]))
     }
-    pub fn len(&self) -> usize {
+    /// How many phases this run executes (never zero).
+    pub fn count(&self) -> usize {
         self.last + 1 - self.first
-    }
-    pub fn is_empty(&self) -> bool {
-        false
     }
 }
 
