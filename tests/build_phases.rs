@@ -275,6 +275,31 @@ fn builders_tiers_and_optional_phases_are_checked() {
 }
 
 #[test]
+fn phase_names_are_unique() {
+    let text = "policy 1\nphase a {\n  run \"true\"\n}\nphase a {\n  run \"true\"\n}\n";
+    let mut sources = SourceMap::new();
+    let loaded = rules::compile_texts(vec![("t.pol".into(), Ok(text.into()))], &mut sources);
+    assert_eq!(loaded.errors.len(), 1);
+    assert_eq!(loaded.errors[0].kind, "duplicate");
+}
+
+#[test]
+fn an_optional_phase_in_the_middle_is_fine_when_the_next_names_its_after() {
+    let text = "policy 1\nphase a {\n  run \"true\"\n}\nphase extra-report {\n  run \"true\"\n  optional\n}\nphase b {\n  run \"true\"\n  after a\n}\n";
+    let mut sources = SourceMap::new();
+    let loaded = rules::compile_texts(vec![("t.pol".into(), Ok(text.into()))], &mut sources);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let (graph, errors) = PhaseGraph::build(&loaded.policy);
+    assert!(errors.is_empty(), "{errors:?}");
+    let s = select::select(&loaded.policy, graph.order(), false, None, None).unwrap();
+    let names: Vec<&str> = s.to_run().map(|(_, i)| loaded.policy.phases[i].name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    let s = select::select(&loaded.policy, graph.order(), true, None, None).unwrap();
+    let names: Vec<&str> = s.to_run().map(|(_, i)| loaded.policy.phases[i].name.as_str()).collect();
+    assert_eq!(names, ["a", "extra-report", "b"], "ties follow declaration order");
+}
+
+#[test]
 fn a_self_cycle_is_a_cycle() {
     let text = "policy 1\nphase a {\n  run \"true\"\n  after a\n}\n";
     let mut sources = SourceMap::new();

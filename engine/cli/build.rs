@@ -26,6 +26,7 @@ Examples:
   igos build                                 # run every required phase
   igos build --start-at core --stop-after base
   igos build --publish                       # also the optional phases (publish)
+  igos build --start-at toolchain            # resume at a failed phase (the hint prints this)
   touch build/state/STOP                     # from another shell: stop before the next phase
 
 The embedded default tree is harmless to run: its rules/phases.pol declares commands that
@@ -39,7 +40,8 @@ How a run goes:
   the others  run `sh -c <command>` from the tree root, stdout and stderr teed into
               <state>/logs/<phase>.log, with IGOS_PHASE, IGOS_ROOT, IGOS_STATE and IGOS_LOG
               in the environment.
-  <state>/current-phase names the phase running (or the one that failed);
+  <state>/current-phase names the phase running, the one that failed, or (after a
+  successful run) the last one run;
   <state>/checkpoints/<phase> is written when a `checkpoint` phase succeeds;
   <state>/STOP, checked before each phase, stops the run cleanly (the file is removed).
 
