@@ -12,6 +12,7 @@ pub mod facts;
 pub mod tree;
 pub mod audit;
 pub mod check;
+pub mod phases;
 pub mod cli;
 pub mod report;
 pub mod rules;

@@ -27,6 +27,8 @@ enum Command {
     Audit(cli::audit::AuditArgs),
     /// Run the rules' own tests: small trees with the findings they must (not) produce.
     Test(cli::ruletest::TestArgs),
+    /// Plan and run the build phases declared in rules/phases.pol.
+    Build(cli::build::BuildArgs),
 }
 
 fn main() {
@@ -38,6 +40,7 @@ fn main() {
         Command::Fmt(args) => cli::fmt::run(args),
         Command::Audit(args) => cli::audit::run(args),
         Command::Test(args) => cli::ruletest::run(args),
+        Command::Build(args) => cli::build::run(args),
     };
     std::process::exit(code);
 }

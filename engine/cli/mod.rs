@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod baseline;
+pub mod build;
 pub mod check;
 pub mod checks;
 pub mod explain;

@@ -166,10 +166,14 @@ pub struct Divergence {
 #[derive(Debug, Clone)]
 pub struct PhaseDef {
     pub name: String,
+    /// Where the name is written (diagnostics about the phase point here).
+    pub name_span: Span,
     pub title: Option<String>,
     pub run: Option<String>,
     pub builtin: Option<String>,
     pub after: Vec<String>,
+    /// Where each `after` name is written, parallel to `after`.
+    pub after_spans: Vec<Span>,
     pub checkpoint: bool,
     pub optional: bool,
     pub span: Span,
@@ -348,10 +352,12 @@ impl Compiler {
         }
         self.policy.phases.push(PhaseDef {
             name: p.name.text.clone(),
+            name_span: p.name.span,
             title: p.title.clone(),
             run: p.run.as_ref().map(|r| r.0.clone()),
             builtin: p.builtin.as_ref().map(|b| b.text.clone()),
             after: p.after.iter().map(|a| a.text.clone()).collect(),
+            after_spans: p.after.iter().map(|a| a.span).collect(),
             checkpoint: p.checkpoint,
             optional: p.optional,
             span: p.span,
@@ -360,12 +366,10 @@ impl Compiler {
 
     fn check_phases(&mut self) {
         let names: Vec<String> = self.policy.phases.iter().map(|p| p.name.clone()).collect();
-        // Re-walk the declarations' `after` names with spans: kept on PhaseDef as text only,
-        // so unknown names are reported at the phase.
         for p in &self.policy.phases {
-            for a in &p.after {
+            for (a, span) in p.after.iter().zip(&p.after_spans) {
                 if !names.contains(a) {
-                    let n = Name { text: a.clone(), span: p.span };
+                    let n = Name { text: a.clone(), span: *span };
                     self.errors.push(unknown(&n, "phase", did_you_mean(a, names.iter().map(String::as_str))));
                 }
             }

@@ -1,0 +1,319 @@
+//! `igos build`: plan and run the build phases the rules declare (rules/phases.pol).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::lang::compile::{PhaseDef, Policy};
+use crate::phases::command::{self, PhaseEnv};
+use crate::phases::graph::PhaseGraph;
+use crate::phases::select::{self, Selection};
+use crate::phases::state::StateDir;
+use crate::report::diagnostic::{self, Style};
+use crate::rules;
+use crate::source::SourceMap;
+
+use super::check::{default_rules_dir, CheckArgs};
+use super::{Color, Format};
+
+/// Exit code of a run that a stop file ended cleanly between two phases
+/// (EX_TEMPFAIL of sysexits.h: nothing failed, run again to go on).
+pub const EXIT_STOPPED: i32 = 75;
+
+const AFTER_HELP: &str = "\
+Examples:
+  igos build --plan                          # the phases in order, with their actions
+  igos build                                 # run every required phase
+  igos build --start-at core --stop-after base
+  igos build --publish                       # also the optional phases (publish)
+  igos build --start-at toolchain            # resume at a failed phase (the hint prints this)
+  touch build/state/STOP                     # from another shell: stop before the next phase
+
+The embedded default tree is harmless to run: its rules/phases.pol declares commands that
+only print what the real phase would do (`echo 'would run scripts/setup.sh'`), so a
+newcomer can run the whole plan. A distribution tree replaces them with its real scripts;
+`--plan` always shows exactly what will run.
+
+How a run goes:
+  validate    runs `igos check` in-process; a failure stops the build before anything is
+              created (not even the state directory).
+  the others  run `sh -c <command>` from the tree root, stdout and stderr teed into
+              <state>/logs/<phase>.log, with IGOS_PHASE, IGOS_ROOT, IGOS_STATE and IGOS_LOG
+              in the environment.
+  <state>/current-phase names the phase running, the one that failed, or (after a
+  successful run) the last one run;
+  <state>/checkpoints/<phase> is written when a `checkpoint` phase succeeds;
+  <state>/STOP, checked before each phase, stops the run cleanly (the file is removed).
+
+Exit codes:
+  0   every selected phase succeeded (or --plan)
+  N   the exit code of the phase that failed (validate: 1 a halting finding, 2 unusable
+      input); a resume hint names the phase to start at
+  2   the rules or the phase graph are unusable, or a phase name is unknown
+  75  a stop file stopped the run between two phases";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct BuildArgs {
+    /// Print the phases in order with their actions and checkpoints; run nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Start at this phase (skip the ones before it).
+    #[arg(long, value_name = "PHASE")]
+    pub start_at: Option<String>,
+    /// Stop after this phase.
+    #[arg(long, value_name = "PHASE")]
+    pub stop_after: Option<String>,
+    /// Include the optional phases (publish).
+    #[arg(long)]
+    pub publish: bool,
+    /// The tree root: phase commands run here; validate checks it.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+    /// The rule files to use. Default: ./rules when it exists, else the rules built into igos.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// The state directory (phase file, stop file, checkpoints, logs). Default: <root>/build/state.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Colour in diagnostics.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+pub fn run(args: &BuildArgs) -> i32 {
+    let style = args.color.style();
+    let mut sources = SourceMap::new();
+    let rules_dir = args.rules.clone().or_else(default_rules_dir);
+    let loaded = match rules::load(rules_dir.as_deref(), &mut sources) {
+        Ok(r) => r,
+        Err(msg) => return fail(style, "rules::unreadable", msg, None),
+    };
+    let (graph, graph_errors) = PhaseGraph::build(&loaded.policy);
+    let errors: Vec<_> = loaded.errors.iter().chain(&graph_errors).collect();
+    if !errors.is_empty() {
+        for e in &errors {
+            eprint!("{}", diagnostic::render(&diagnostic::rule_error(&sources, e), style));
+        }
+        eprintln!("igos build: {} error(s) in the rule files; nothing was run (exit 2)", errors.len());
+        return 2;
+    }
+    let policy = &loaded.policy;
+    let selection = match select::select(
+        policy,
+        graph.order(),
+        args.publish,
+        args.start_at.as_deref(),
+        args.stop_after.as_deref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return fail(style, "build::phase", e.message(), Some(e.help())),
+    };
+    let rules_from = match &rules_dir {
+        Some(d) => format!("{} ({} files)", d.display(), loaded.files),
+        None => "built in".to_string(),
+    };
+    if args.plan {
+        print!("{}", plan(policy, &selection, &rules_from));
+        return 0;
+    }
+    if !args.root.is_dir() {
+        return fail(
+            style,
+            "build::root",
+            format!("the tree root {} is not a directory", args.root.display()),
+            Some("pass the tree with --root".into()),
+        );
+    }
+    Runner { args, policy, selection: &selection, style }.run()
+}
+
+/// The plan as text: one block per phase of this run, numbered by position in the plan.
+pub fn plan(policy: &Policy, s: &Selection, rules_from: &str) -> String {
+    let mut out = String::new();
+    let total = s.plan.len();
+    let _ = writeln!(out, "igos build plan: {} of {total} phases; rules from {rules_from}", s.count());
+    let width = s.plan.iter().map(|&i| policy.phases[i].name.len()).max().unwrap_or(0);
+    for (pos, i) in s.to_run() {
+        let p = &policy.phases[i];
+        let mark = if p.checkpoint { "  [checkpoint]" } else { "" };
+        let _ = writeln!(out, "{pos:>4}/{total} {:<width$}  {}{mark}", p.name, p.title.as_deref().unwrap_or(""));
+        let _ = writeln!(out, "{:>w$}{}", "", action(p), w = 4 + 1 + total.to_string().len() + 1 + width + 2);
+    }
+    if s.first > 0 {
+        let _ = writeln!(out, "skipped before --start-at: {}", names(policy, &s.plan[..s.first]));
+    }
+    if s.last + 1 < total {
+        let _ = writeln!(out, "skipped after --stop-after: {}", names(policy, &s.plan[s.last + 1..]));
+    }
+    if !s.skipped_optional.is_empty() {
+        let _ = writeln!(out, "optional, not in the plan (add --publish): {}", names(policy, &s.skipped_optional));
+    }
+    out
+}
+
+fn action(p: &PhaseDef) -> String {
+    match (&p.builtin, &p.run) {
+        (Some(b), _) if b == "check" => "builtin: igos check (in-process)".to_string(),
+        (Some(b), _) => format!("builtin: {b}"),
+        (None, Some(cmd)) => format!("run: {cmd}"),
+        (None, None) => "no action".to_string(),
+    }
+}
+
+fn names(policy: &Policy, phases: &[usize]) -> String {
+    phases.iter().map(|&i| policy.phases[i].name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+struct Runner<'a> {
+    args: &'a BuildArgs,
+    policy: &'a Policy,
+    selection: &'a Selection,
+    style: Style,
+}
+
+impl Runner<'_> {
+    fn run(&self) -> i32 {
+        let state = StateDir::new(self.args.state.clone().unwrap_or_else(|| self.args.root.join("build").join("state")));
+        let total = self.selection.plan.len();
+        let started = Instant::now();
+        let mut ran = 0;
+        for (pos, i) in self.selection.to_run() {
+            let p = &self.policy.phases[i];
+            if state.stop_requested() {
+                let removed = match state.clear_stop() {
+                    Ok(()) => "it was removed".to_string(),
+                    Err(e) => format!("removing it failed: {e}"),
+                };
+                eprintln!(
+                    "igos build: stop file {} found before phase `{}`: stopped cleanly ({removed})",
+                    state.stop_file().display(),
+                    p.name
+                );
+                eprintln!("resume with: {}", self.resume_command(&p.name));
+                return EXIT_STOPPED;
+            }
+            println!("[{pos}/{total}] {} — {}", p.name, p.title.as_deref().unwrap_or(""));
+            let t0 = Instant::now();
+            let outcome = match (&p.builtin, &p.run) {
+                (Some(_), _) => self.builtin(&state, p),
+                (None, Some(cmd)) => self.command(&state, p, cmd),
+                (None, None) => Err(format!("phase `{}` has no action", p.name)),
+            };
+            let took = fmt_duration(t0.elapsed());
+            match outcome {
+                Ok(0) => println!("[{pos}/{total}] {} ok ({took})", p.name),
+                Ok(code) => {
+                    println!("[{pos}/{total}] {} FAILED with exit code {code} ({took})", p.name);
+                    let log = if p.builtin.is_some() {
+                        String::new()
+                    } else {
+                        format!("; log: {}", state.log(&p.name).display())
+                    };
+                    let created = if p.builtin.is_some() && !state.exists() { "; nothing was created" } else { "" };
+                    eprintln!("igos build: phase `{}` failed with exit code {code}{log}{created}", p.name);
+                    eprintln!("resume with: {}", self.resume_command(&p.name));
+                    return code;
+                }
+                Err(msg) => {
+                    println!("[{pos}/{total}] {} FAILED ({took})", p.name);
+                    let code = fail(self.style, "build::io", format!("phase `{}`: {msg}", p.name), None);
+                    eprintln!("resume with: {}", self.resume_command(&p.name));
+                    return code;
+                }
+            }
+            if p.checkpoint && state.exists() {
+                if let Err(e) = state.record_checkpoint(&p.name) {
+                    return fail(self.style, "build::io", format!("cannot record the checkpoint of `{}`: {e}", p.name), None);
+                }
+            }
+            ran += 1;
+        }
+        println!(
+            "igos build: {ran} phase(s) ok in {}; state in {}",
+            fmt_duration(started.elapsed()),
+            state.dir.display()
+        );
+        0
+    }
+
+    /// `builtin check`: igos check in-process, over the same root and rules. It creates
+    /// nothing; the phase file is written only if the state directory already exists.
+    fn builtin(&self, state: &StateDir, p: &PhaseDef) -> Result<i32, String> {
+        if state.exists() {
+            state.record_current(&p.name).map_err(|e| format!("cannot write {}: {e}", state.phase_file().display()))?;
+        }
+        let check = CheckArgs {
+            root: self.args.root.clone(),
+            rules: self.args.rules.clone(),
+            format: Format::Human,
+            all: false,
+            color: self.args.color,
+            audit_db: None,
+            audit_store: None,
+            baseline: None,
+            new_only: false,
+        };
+        Ok(super::check::run(&check))
+    }
+
+    fn command(&self, state: &StateDir, p: &PhaseDef, cmd: &str) -> Result<i32, String> {
+        state.create().map_err(|e| format!("cannot create the state directory {}: {e}", state.dir.display()))?;
+        state.record_current(&p.name).map_err(|e| format!("cannot write {}: {e}", state.phase_file().display()))?;
+        let root = absolute(&self.args.root);
+        let dir = absolute(&state.dir);
+        let log = dir.join("logs").join(format!("{}.log", p.name));
+        let env = PhaseEnv { phase: &p.name, root: &root, state: &dir, log: &log };
+        command::run(cmd, &env).map_err(|e| format!("cannot run `sh -c {cmd}`: {e}"))
+    }
+
+    /// The command that resumes at `phase`, keeping the other options the user gave.
+    fn resume_command(&self, phase: &str) -> String {
+        let a = self.args;
+        let mut cmd = format!("igos build --start-at {phase}");
+        if let Some(s) = &a.stop_after {
+            let _ = write!(cmd, " --stop-after {s}");
+        }
+        if a.publish {
+            cmd.push_str(" --publish");
+        }
+        if a.root != Path::new(".") {
+            let _ = write!(cmd, " --root {}", shell_quote(&a.root));
+        }
+        if let Some(r) = &a.rules {
+            let _ = write!(cmd, " --rules {}", shell_quote(r));
+        }
+        if let Some(s) = &a.state {
+            let _ = write!(cmd, " --state {}", shell_quote(s));
+        }
+        cmd
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn shell_quote(p: &Path) -> String {
+    let s = p.display().to_string();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c)) {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// `0.4s`, `12.0s`, `3m 07s`, like the original phase runner's `Xm Ys`.
+pub fn fmt_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 60 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    }
+}
+
+fn fail(style: Style, code: &str, message: String, help: Option<String>) -> i32 {
+    eprint!("{}", diagnostic::render(&diagnostic::plain(code, message, help), style));
+    2
+}
