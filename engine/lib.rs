@@ -3,3 +3,5 @@
 //! See ARCHITECTURE.md for the code map and the invariants every module keeps.
 
 pub mod source;
+pub mod archive;
+pub mod pkm;
