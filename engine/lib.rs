@@ -2,6 +2,17 @@
 //!
 //! See ARCHITECTURE.md for the code map and the invariants every module keeps.
 
-pub mod source;
 pub mod archive;
+pub mod check;
+pub mod cli;
+pub mod eval;
+pub mod explain;
+pub mod facts;
+pub mod finding;
+pub mod fmt;
+pub mod lang;
 pub mod pkm;
+pub mod report;
+pub mod rules;
+pub mod source;
+pub mod tree;

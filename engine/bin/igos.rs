@@ -1,1 +1,37 @@
-fn main() {}
+//! `igos`: the InterGenOS policy engine. See `igos --help`.
+
+use clap::{Parser, Subcommand};
+use igos::cli;
+
+/// igos evaluates the InterGenOS policy (rule files in rules/) over a package tree.
+///
+/// Exit codes: 0 pass (advisories allowed), 1 a halting finding, 2 rules or input unusable.
+#[derive(Debug, Parser)]
+#[command(name = "igos", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the validate gates over a tree (the build's validate phase).
+    Check(cli::check::CheckArgs),
+    /// Explain a package's natural tier, or one finding.
+    Explain(cli::explain::ExplainArgs),
+    /// List every check: id, severity, gate, stability, description.
+    Checks(cli::checks::ChecksArgs),
+    /// Rewrite rule files in the canonical layout (--check: report only).
+    Fmt(cli::fmt::FmtArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match &cli.command {
+        Command::Check(args) => cli::check::run(args),
+        Command::Explain(args) => cli::explain::run(args),
+        Command::Checks(args) => cli::checks::run(args),
+        Command::Fmt(args) => cli::fmt::run(args),
+    };
+    std::process::exit(code);
+}

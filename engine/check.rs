@@ -1,0 +1,145 @@
+//! The validate phase: every gate of the rules over one tree, in gate order, each
+//! reporting; then waivers; then the verdict (exit 0 pass, 1 halt).
+
+use crate::eval::classify;
+use crate::eval::run::{apply_waivers, Engine};
+use crate::eval::schema::DomainId;
+use crate::facts::tree::TreeFacts;
+use crate::finding::{Finding, WaiverState};
+use crate::lang::ast::Severity;
+use crate::lang::compile::Policy;
+use crate::tree::Tree;
+
+/// The findings of one gate (or of the rules themselves, `id` = "rules").
+#[derive(Debug)]
+pub struct GateResult {
+    pub id: String,
+    pub title: String,
+    pub findings: Vec<Finding>,
+}
+
+impl GateResult {
+    pub fn halting(&self) -> usize {
+        self.findings.iter().filter(|f| f.halts()).count()
+    }
+    pub fn advisories(&self) -> usize {
+        self.findings.iter().filter(|f| f.severity == Severity::Advisory && !f.is_waived()).count()
+    }
+    pub fn waived(&self) -> usize {
+        self.findings.iter().filter(|f| f.is_waived()).count()
+    }
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub packages: usize,
+    pub gates: Vec<GateResult>,
+}
+
+impl Outcome {
+    pub fn halting(&self) -> usize {
+        self.gates.iter().map(GateResult::halting).sum()
+    }
+    pub fn exit_code(&self) -> i32 {
+        i32::from(self.halting() > 0)
+    }
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.gates.iter().flat_map(|g| g.findings.iter())
+    }
+}
+
+/// Run every tree check. `today` (YYYY-MM-DD) decides which waivers have expired.
+pub fn evaluate(policy: &Policy, tree: &Tree, today: &str) -> Outcome {
+    let facts = TreeFacts::new(tree, policy);
+    let mut engine = Engine::new(policy, &facts);
+    let mut all: Vec<Finding> = engine.run_all();
+    all.extend(shadowed_entries(&engine));
+    apply_waivers(policy, &mut all, today, DomainId::Tree);
+
+    let mut gates: Vec<GateResult> = policy
+        .gates
+        .iter()
+        .map(|g| GateResult { id: g.id.clone(), title: g.title.clone(), findings: vec![] })
+        .collect();
+    let mut rest = GateResult { id: "rules".into(), title: "Rule files".into(), findings: vec![] };
+    for f in all {
+        match f.gate.as_ref().and_then(|id| gates.iter_mut().find(|g| &g.id == id)) {
+            Some(g) => g.findings.push(f),
+            None => rest.findings.push(f),
+        }
+    }
+    for g in gates.iter_mut().chain(std::iter::once(&mut rest)) {
+        // Within a gate: in the gate's check order, then by subject and position.
+        let order = |f: &Finding| policy.check(&f.check).unwrap_or(usize::MAX);
+        g.findings.sort_by(|a, b| (order(a), a.sort_key()).cmp(&(order(b), b.sort_key())));
+    }
+    gates.push(rest);
+    Outcome { packages: tree.packages.len(), gates }
+}
+
+fn shadowed_entries(engine: &Engine) -> Vec<Finding> {
+    let policy = engine.policy;
+    let mut out = vec![];
+    for cl in &policy.classifications {
+        for s in classify::shadowed(cl, &engine.sets) {
+            let tier = |t: u16| policy.tiers.name(Some(t)).to_string();
+            out.push(Finding {
+                check: "shadowed-entry".into(),
+                severity: Severity::Advisory,
+                gate: None,
+                subject: s.name.clone(),
+                message: format!(
+                    "`{}` is listed for {} here, but an earlier layer of `{}` already classifies it as {}: this entry is never reached",
+                    s.name,
+                    tier(s.tier),
+                    cl.name,
+                    tier(s.earlier_tier)
+                ),
+                help: Some(format!(
+                    "first match wins: remove this line, or move the entry above the earlier layer if {} is right",
+                    tier(s.tier)
+                )),
+                at: Some(s.item),
+                rule: Some(cl.span),
+                because: Some(s.earlier),
+                waiver: WaiverState::None,
+            });
+        }
+    }
+    out
+}
+
+/// Today's date as YYYY-MM-DD (UTC), or `IGOS_TODAY` when set (tests pin it).
+pub fn today() -> String {
+    if let Ok(d) = std::env::var("IGOS_TODAY") {
+        return d;
+    }
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    civil_date(secs.div_euclid(86_400))
+}
+
+/// Days since 1970-01-01 to a calendar date (Howard Hinnant's algorithm).
+pub fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_date(0), "1970-01-01");
+        assert_eq!(super::civil_date(20_593), "2026-05-20");
+    }
+}

@@ -1,0 +1,131 @@
+//! `igos check`: load the rules and the tree, run every gate, report, exit 0/1/2.
+
+use std::path::{Path, PathBuf};
+
+use crate::check;
+use crate::report::check_report::{self, HumanOptions};
+use crate::report::ci_formats;
+use crate::report::diagnostic::{self, Style};
+use crate::rules;
+use crate::source::SourceMap;
+use crate::tree;
+
+use super::{Color, Format};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  igos check                                  # the tree in the current directory\n  igos check --root ../shared/corpus/intergenos-91d65db0\n  igos check --format json > findings.json\n  igos check --rules my-rules/                # try edited rules")]
+pub struct CheckArgs {
+    /// The tree root: it holds packages/<tier>/<name>/ and the builder lists.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+    /// The rule files to use. Default: ./rules when it exists, else the rules built into igos.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Show every advisory, not just the first few of each check.
+    #[arg(long)]
+    pub all: bool,
+    /// Colour in human output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+/// The rules directory `igos` uses when none is given: ./rules if it holds rule files.
+pub fn default_rules_dir() -> Option<PathBuf> {
+    let dir = Path::new("rules");
+    let has_rules = std::fs::read_dir(dir)
+        .map(|mut it| it.any(|e| e.map(|e| e.path().extension().is_some_and(|x| x == rules::EXTENSION)).unwrap_or(false)))
+        .unwrap_or(false);
+    has_rules.then(|| dir.to_path_buf())
+}
+
+/// The rules and the tree, loaded, with every source file they came from.
+pub struct Loaded {
+    pub sources: SourceMap,
+    pub rules: rules::Rules,
+    pub rules_from: String,
+    pub tree: tree::Tree,
+}
+
+/// Load the rules (`rules_dir`, else ./rules, else built in) and the tree at `root`.
+/// Rule errors and an unusable tree are printed as diagnostics; the error is the exit code.
+pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loaded, i32> {
+    let mut sources = SourceMap::new();
+    let rules_dir = rules_dir.map(Path::to_path_buf).or_else(default_rules_dir);
+    let loaded = match rules::load(rules_dir.as_deref(), &mut sources) {
+        Ok(r) => r,
+        Err(msg) => return Err(fail(style, "rules::unreadable", msg, None)),
+    };
+    if !loaded.errors.is_empty() {
+        for e in &loaded.errors {
+            super::err(&diagnostic::render(&diagnostic::rule_error(&sources, e), style));
+        }
+        super::err(&format!("igos: {} error(s) in the rule files; nothing was checked (exit 2)\n", loaded.errors.len()));
+        return Err(2);
+    }
+    let tree = match tree::load_tree(root, &mut sources) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(fail(
+                style,
+                "tree::unusable",
+                e.to_string(),
+                Some("pass the directory that holds packages/<tier>/<name>/ with --root".into()),
+            ))
+        }
+    };
+    let rules_from = match &rules_dir {
+        Some(d) => format!("{} ({} files)", d.display(), loaded.files),
+        None => "built in".to_string(),
+    };
+    Ok(Loaded { sources, rules: loaded, rules_from, tree })
+}
+
+pub fn run(args: &CheckArgs) -> i32 {
+    let style = args.color.style();
+    let started = std::time::Instant::now();
+    let l = match load(&args.root, args.rules.as_deref(), style) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let loaded = started.elapsed();
+    let outcome = check::evaluate(&l.rules.policy, &l.tree, &check::today());
+    let evaluated = started.elapsed();
+    match args.format {
+        Format::Json => super::out(&check_report::json(&outcome, &l.sources)),
+        Format::Sarif => super::out(&ci_formats::sarif(&outcome, &l.rules.policy, &l.sources)),
+        Format::Github => super::out(&ci_formats::github(&outcome, &l.sources)),
+        Format::Human => {
+            let header = format!(
+                "igos check: {} packages in {}, rules {}",
+                outcome.packages,
+                args.root.display(),
+                l.rules_from
+            );
+            super::out(&check_report::human(&outcome, &l.sources, &header, HumanOptions { style, all: args.all }));
+        }
+    }
+    // IGOS_TIMINGS=1: where the time goes (for benchmarks and profiling).
+    if std::env::var_os("IGOS_TIMINGS").is_some() {
+        let total = started.elapsed();
+        super::err(&format!(
+            "timings: load {:.2} ms, evaluate {:.2} ms, report {:.2} ms, total {:.2} ms\n",
+            loaded.as_secs_f64() * 1e3,
+            (evaluated - loaded).as_secs_f64() * 1e3,
+            (total - evaluated).as_secs_f64() * 1e3,
+            total.as_secs_f64() * 1e3
+        ));
+    }
+    let code = outcome.exit_code();
+    // The process exits next: let the OS reclaim the tree instead of freeing it piece by piece.
+    std::mem::forget(outcome);
+    std::mem::forget(l);
+    code
+}
+
+pub fn fail(style: Style, code: &str, message: String, help: Option<String>) -> i32 {
+    super::err(&diagnostic::render(&diagnostic::plain(code, message, help), style));
+    2
+}

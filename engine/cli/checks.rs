@@ -1,0 +1,47 @@
+//! `igos checks`: the registry of every check the rules declare.
+
+use std::path::PathBuf;
+
+use crate::rules;
+use crate::source::SourceMap;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  igos checks               # id, severity, gate, stability, description")]
+pub struct ChecksArgs {
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+}
+
+pub fn run(args: &ChecksArgs) -> i32 {
+    let mut sources = SourceMap::new();
+    let dir = args.rules.clone().or_else(super::check::default_rules_dir);
+    let loaded = match rules::load(dir.as_deref(), &mut sources) {
+        Ok(l) if l.errors.is_empty() => l,
+        _ => {
+            super::err("igos: the rule files do not compile; run `igos check` to see why\n");
+            return 2;
+        }
+    };
+    let p = &loaded.policy;
+    let mut text = format!("{:<28} {:<9} {:<20} {:<10} description\n", "check", "severity", "gate", "stability");
+    for (i, c) in p.checks.iter().enumerate() {
+        let gate = p.gate_of(i).map(|g| g.id.as_str()).unwrap_or("-");
+        text += &format!(
+            "{:<28} {:<9} {:<20} {:<10} {}\n",
+            c.id,
+            c.severity.as_str(),
+            gate,
+            "stable",
+            c.about.as_deref().unwrap_or("")
+        );
+    }
+    for (id, about) in [
+        ("shadowed-entry", "a list entry an earlier classification layer already decides for another tier"),
+        ("waiver-expired", "a waiver past its expiry: the finding it waived applies again"),
+        ("waiver-unused", "a waiver that matches no finding"),
+    ] {
+        text += &format!("{:<28} {:<9} {:<20} {:<10} {}\n", id, "advisory", "(rules)", "stable", about);
+    }
+    super::out(&text);
+    0
+}

@@ -1,0 +1,77 @@
+//! `igos explain`: why a package has its natural tier, or what produced one finding.
+
+use std::path::PathBuf;
+
+use crate::check;
+use crate::eval::run::Engine;
+use crate::facts::tree::TreeFacts;
+use crate::report::diagnostic;
+
+use super::Color;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  igos explain bat                      # why bat's natural tier is base\n  igos explain tier-move bat            # the finding and the rule behind it\n  igos explain --root ../shared/corpus/intergenos-91d65db0 inih")]
+pub struct ExplainArgs {
+    /// A package name, or a check id followed by the finding's subject.
+    #[arg(required = true, num_args = 1..=2, value_name = "PACKAGE | CHECK SUBJECT")]
+    pub what: Vec<String>,
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+pub fn run(args: &ExplainArgs) -> i32 {
+    let style = args.color.style();
+    let l = match super::check::load(&args.root, args.rules.as_deref(), style) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    match args.what.as_slice() {
+        [name] => {
+            let facts = TreeFacts::new(&l.tree, &l.rules.policy);
+            let engine = Engine::new(&l.rules.policy, &facts);
+            match crate::explain::package(&engine, &l.tree, &l.sources, name) {
+                Some(text) => {
+                    super::out(&text);
+                    0
+                }
+                None => {
+                    let names = l.tree.packages.iter().map(|p| p.name.as_str());
+                    let hint = crate::lang::error::did_you_mean(name, names).map(|s| format!("did you mean `{s}`?"));
+                    super::err(&diagnostic::render(&diagnostic::plain("explain", format!("no package named `{name}` in {}", args.root.display()), hint), style));
+                    2
+                }
+            }
+        }
+        [check_id, subject] => {
+            if l.rules.policy.check(check_id).is_none() {
+                let ids = l.rules.policy.checks.iter().map(|c| c.id.as_str());
+                let hint = crate::lang::error::did_you_mean(check_id, ids).map(|s| format!("did you mean `{s}`?"));
+                super::err(&diagnostic::render(&diagnostic::plain("explain", format!("no check `{check_id}`"), hint), style));
+                return 2;
+            }
+            let outcome = check::evaluate(&l.rules.policy, &l.tree, &check::today());
+            let found: Vec<_> = outcome.findings().filter(|f| &f.check == check_id && &f.subject == subject).collect();
+            if found.is_empty() {
+                super::out(&format!("`{check_id}` finds nothing for {subject}\n"));
+                return 0;
+            }
+            for f in found {
+                super::out(&diagnostic::render(&diagnostic::finding(&l.sources, f), style));
+            }
+            if let Some(text) = crate::explain::package(
+                &Engine::new(&l.rules.policy, &TreeFacts::new(&l.tree, &l.rules.policy)),
+                &l.tree,
+                &l.sources,
+                subject,
+            ) {
+                super::out(&format!("\n{text}"));
+            }
+            0
+        }
+        _ => 2,
+    }
+}

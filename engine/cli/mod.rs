@@ -1,0 +1,55 @@
+//! The command-line front doors. Each command returns its exit code:
+//! 0 pass, 1 a halting finding, 2 rules or input unusable.
+
+pub mod check;
+pub mod checks;
+pub mod explain;
+pub mod fmt;
+
+use std::io::{IsTerminal, Write};
+
+use crate::report::diagnostic::Style;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    pub fn style(self) -> Style {
+        let color = match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Style { color, width: 100 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// miette diagnostics and a summary per gate
+    Human,
+    /// the versioned JSON report (schema `igos-check/1`)
+    Json,
+    /// SARIF 2.1.0 for code scanning
+    Sarif,
+    /// GitHub Actions workflow annotations
+    Github,
+}
+
+/// Write to stdout. A closed pipe (`igos check | head`) is not an error worth a panic:
+/// stop writing quietly.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()).is_err() {
+        // The reader went away; nothing more to say.
+    }
+}
+
+/// Write to stderr, ignoring a closed stream.
+pub fn err(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}

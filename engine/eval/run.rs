@@ -1,0 +1,386 @@
+//! Evaluate compiled checks over a domain's facts, producing findings; apply waivers.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+use crate::eval::classify::{self, BoundSet, Classes};
+use crate::eval::domain::Domain;
+use crate::eval::schema::{self, DomainId};
+use crate::eval::value::Value;
+use crate::finding::{Finding, WaiverState};
+use crate::lang::ast::{BinOp, Severity};
+use crate::lang::compile::{CExpr, CPart, CheckDef, Const, Policy, Step};
+use crate::lang::glob;
+
+/// A policy bound to one domain's facts: sets resolved, classifications computed once.
+pub struct Engine<'p, 'd> {
+    pub policy: &'p Policy,
+    pub domain: &'d dyn Domain,
+    pub sets: Vec<BoundSet<'d>>,
+    pub classes: Vec<Classes>,
+    /// Relations and set items as values, built once per run.
+    relations: HashMap<usize, Rc<Vec<Value<'d>>>>,
+    set_items: Vec<Rc<Vec<Value<'d>>>>,
+}
+
+impl<'p: 'd, 'd> Engine<'p, 'd> {
+    pub fn new(policy: &'p Policy, domain: &'d dyn Domain) -> Engine<'p, 'd> {
+        let sets: Vec<BoundSet<'d>> = policy
+            .sets
+            .iter()
+            .map(|s| BoundSet::bind(s, s.from_builder.and_then(|b| domain.builder_list(b))))
+            .collect();
+        let classes = match domain.classify_input() {
+            Some(input) => policy.classifications.iter().map(|cl| classify::classify(cl, &sets, &input)).collect(),
+            None => vec![],
+        };
+        let set_items = sets.iter().map(|b| Rc::new(b.items.iter().map(|(n, _)| Value::Str(*n)).collect())).collect();
+        Engine { policy, domain, sets, classes, relations: HashMap::new(), set_items }
+    }
+
+    /// Run every check of this domain, in declaration order.
+    pub fn run_all(&mut self) -> Vec<Finding> {
+        let mut out = vec![];
+        let profile = std::env::var("IGOS_TIMINGS").as_deref() == Ok("checks");
+        for i in 0..self.policy.checks.len() {
+            if self.policy.checks[i].domain == self.domain.id() {
+                let t = std::time::Instant::now();
+                out.extend(self.run_check(i));
+                if profile {
+                    eprintln!("  {:>8.3} ms  {}", t.elapsed().as_secs_f64() * 1e3, self.policy.checks[i].id);
+                }
+            }
+        }
+        out
+    }
+
+    pub fn run_check(&mut self, index: usize) -> Vec<Finding> {
+        let policy = self.policy;
+        let check = &policy.checks[index];
+        let gate = policy.gate_of(index).map(|g| g.id.clone());
+        let mut env: Vec<Value<'d>> = vec![Value::None; check.slots];
+        let mut out = vec![];
+        self.steps(check, 0, &mut env, &gate, &mut out);
+        out
+    }
+
+    fn steps(&mut self, check: &CheckDef, at: usize, env: &mut Vec<Value<'d>>, gate: &Option<String>, out: &mut Vec<Finding>) {
+        let Some(step) = check.steps.get(at) else {
+            out.push(self.finding(check, env, gate));
+            return;
+        };
+        match step {
+            Step::For(slot, e) => {
+                let items = match self.eval(e, env) {
+                    Value::List(items) => items,
+                    Value::Set(s) => match self.set_items.get(s) {
+                        Some(items) => items.clone(),
+                        None => return,
+                    },
+                    _ => return,
+                };
+                for item in items.iter() {
+                    env[*slot] = item.clone();
+                    self.steps(check, at + 1, env, gate, out);
+                }
+            }
+            Step::Where(e) => {
+                if self.eval(e, env).truthy() {
+                    self.steps(check, at + 1, env, gate, out);
+                }
+            }
+            Step::Let(slot, e) => {
+                env[*slot] = self.eval(e, env);
+                self.steps(check, at + 1, env, gate, out);
+            }
+        }
+    }
+
+    fn finding(&mut self, check: &CheckDef, env: &[Value<'d>], gate: &Option<String>) -> Finding {
+        let first = check.steps.iter().find_map(|s| match s {
+            Step::For(slot, _) => Some(*slot),
+            _ => None,
+        });
+        let subject = match (&check.subject, first) {
+            (Some(e), _) => {
+                let v = self.eval(e, env);
+                self.render(&v)
+            }
+            (None, Some(slot)) => self.render(&env[slot]),
+            _ => String::new(),
+        };
+        let at_value = match (&check.at, first) {
+            (Some(e), _) => self.eval(e, env),
+            (None, Some(slot)) => env[slot].clone(),
+            _ => Value::None,
+        };
+        let at = match at_value {
+            Value::Loc(s) => Some(s),
+            Value::Rec(r) => self.domain.location(r),
+            _ => None,
+        };
+        let because = match check.because.as_ref().map(|e| self.eval(e, env)) {
+            Some(Value::Tier(_, why)) => why,
+            Some(Value::Loc(s)) => Some(s),
+            Some(Value::Rec(r)) => self.domain.location(r),
+            _ => None,
+        };
+        Finding {
+            check: check.id.clone(),
+            severity: check.severity,
+            gate: gate.clone(),
+            subject,
+            message: self.template(&check.message, env),
+            help: check.help.as_ref().map(|h| self.template(h, env)),
+            at,
+            rule: Some(check.span),
+            because,
+            waiver: WaiverState::None,
+        }
+    }
+
+    fn template(&mut self, parts: &[CPart], env: &[Value<'d>]) -> String {
+        let mut s = String::new();
+        for p in parts {
+            match p {
+                CPart::Text(t) => s.push_str(t),
+                CPart::Hole(e) => {
+                    let v = self.eval(e, env);
+                    s.push_str(&self.render(&v));
+                }
+            }
+        }
+        s
+    }
+
+    /// How a value reads in a message.
+    pub fn render(&self, v: &Value) -> String {
+        match v {
+            Value::None => "none".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(n) => n.to_string(),
+            Value::Str(s) => s.to_string(),
+            Value::Owned(s) => s.to_string(),
+            Value::Tier(t, _) => self.policy.tiers.name(*t).to_string(),
+            Value::Loc(_) => "(location)".into(),
+            Value::Rec(r) => self.domain.display(*r),
+            Value::Set(s) => self.policy.sets.get(*s).map(|s| s.name.clone()).unwrap_or_default(),
+            Value::List(items) => {
+                let mut out = String::new();
+                for (i, it) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    let _ = write!(out, "{}", self.render(it));
+                }
+                out
+            }
+        }
+    }
+
+    pub fn eval(&mut self, e: &CExpr, env: &[Value<'d>]) -> Value<'d> {
+        match e {
+            CExpr::Const(c) => match c {
+                Const::None => Value::None,
+                Const::Bool(b) => Value::Bool(*b),
+                Const::Int(n) => Value::Int(*n),
+                Const::Str(s) => Value::Owned(s.clone()),
+                Const::Tier(t) => Value::Tier(*t, None),
+            },
+            CExpr::Var(slot) => env.get(*slot).cloned().unwrap_or(Value::None),
+            CExpr::Set(s) => Value::Set(*s),
+            CExpr::Relation(r) => {
+                let domain = self.domain;
+                let list = self.relations.entry(*r).or_insert_with(|| Rc::new(domain.relation(*r)));
+                Value::List(list.clone())
+            }
+            CExpr::List(items) => Value::list(items.iter().map(|i| self.eval(i, env)).collect()),
+            CExpr::Field(recv, kind, field) => match self.eval(recv, env) {
+                Value::Rec(r) if r.kind == *kind => self.domain.field(r, *field),
+                _ => Value::None,
+            },
+            CExpr::Classify(cl, arg) => match self.eval(arg, env) {
+                Value::Rec(r) if r.kind == schema::PACKAGE => match self.classes.get(*cl) {
+                    Some(c) => Value::Tier(
+                        c.tier.get(r.idx as usize).copied().flatten(),
+                        c.because(r.idx as usize),
+                    ),
+                    None => Value::None,
+                },
+                _ => Value::None,
+            },
+            CExpr::Call(f, args) => {
+                let vals: Vec<Value<'d>> = args.iter().map(|a| self.eval(a, env)).collect();
+                self.call(*f, vals)
+            }
+            CExpr::Not(inner) => Value::Bool(!self.eval(inner, env).truthy()),
+            CExpr::Bin(op, l, r) => match op {
+                BinOp::And => Value::Bool(self.eval(l, env).truthy() && self.eval(r, env).truthy()),
+                BinOp::Or => Value::Bool(self.eval(l, env).truthy() || self.eval(r, env).truthy()),
+                _ => {
+                    let a = self.eval(l, env);
+                    let b = self.eval(r, env);
+                    Value::Bool(self.binary(*op, &a, &b))
+                }
+            },
+        }
+    }
+
+    fn tier_of(&self, v: &Value) -> Option<Option<u16>> {
+        match v {
+            Value::Tier(t, _) => Some(*t),
+            Value::Str(_) | Value::Owned(_) => v.str().map(|s| if s == "unclear" { None } else { self.policy.tiers.index(s) }),
+            _ => None,
+        }
+    }
+
+    fn equal(&self, a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::None, Value::None) => true,
+            (Value::None, _) | (_, Value::None) => false,
+            (Value::Tier(..), _) | (_, Value::Tier(..)) => match (self.tier_of(a), self.tier_of(b)) {
+                (Some(x), Some(y)) => {
+                    // A string naming no tier equals no tier.
+                    let known = |v: &Value, t: Option<u16>| t.is_some() || matches!(v, Value::Tier(..)) || v.str() == Some("unclear");
+                    x == y && known(a, x) && known(b, y)
+                }
+                _ => false,
+            },
+            (Value::Bool(x), Value::Bool(y)) => x == y,
+            (Value::Int(x), Value::Int(y)) => x == y,
+            (Value::Rec(x), Value::Rec(y)) => x == y,
+            _ => match (a.str(), b.str()) {
+                (Some(x), Some(y)) => x == y,
+                _ => false,
+            },
+        }
+    }
+
+    fn binary(&self, op: BinOp, a: &Value, b: &Value) -> bool {
+        match op {
+            BinOp::Eq => self.equal(a, b),
+            BinOp::Ne => !self.equal(a, b),
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                if let (Value::Int(x), Value::Int(y)) = (a, b) {
+                    return match op {
+                        BinOp::Lt => x < y,
+                        BinOp::Le => x <= y,
+                        BinOp::Gt => x > y,
+                        _ => x >= y,
+                    };
+                }
+                let (Some(Some(x)), Some(Some(y))) = (self.tier_of(a), self.tier_of(b)) else { return false };
+                let t = &self.policy.tiers;
+                match op {
+                    BinOp::Le => t.le(x, y),
+                    BinOp::Lt => x != y && t.le(x, y),
+                    BinOp::Ge => t.le(y, x),
+                    _ => x != y && t.le(y, x),
+                }
+            }
+            BinOp::In | BinOp::NotIn => {
+                let found = match b {
+                    Value::Set(s) => a.str().map(|n| self.sets.get(*s).and_then(|set| set.find(n)).is_some()).unwrap_or(false),
+                    Value::List(items) => items.iter().any(|i| self.equal(a, i)),
+                    _ => false,
+                };
+                found == (op == BinOp::In)
+            }
+            BinOp::Glob => {
+                let Some(name) = a.str() else { return false };
+                match b {
+                    Value::List(pats) => pats.iter().any(|p| p.str().map(|p| glob::matches(p, name)).unwrap_or(false)),
+                    other => other.str().map(|p| glob::matches(p, name)).unwrap_or(false),
+                }
+            }
+            BinOp::And | BinOp::Or => false,
+        }
+    }
+
+    fn call(&mut self, f: usize, args: Vec<Value<'d>>) -> Value<'d> {
+        let def = &schema::FUNCTIONS[f];
+        let s = |i: usize| args.get(i).and_then(|v| v.str());
+        match def.name {
+            "count" => match args.first() {
+                Some(Value::List(l)) => Value::Int(l.len() as i64),
+                _ => Value::Int(0),
+            },
+            "exists" => Value::Bool(!args.first().map(Value::is_none).unwrap_or(true)),
+            "len" => s(0).map(|x| Value::Int(x.chars().count() as i64)).unwrap_or(Value::None),
+            "is_hex" => {
+                Value::Bool(s(0).map(|x| !x.is_empty() && x.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))).unwrap_or(false))
+            }
+            "starts_with" => Value::Bool(matches!((s(0), s(1)), (Some(x), Some(p)) if x.starts_with(p))),
+            "ends_with" => Value::Bool(matches!((s(0), s(1)), (Some(x), Some(p)) if x.ends_with(p))),
+            "contains" => Value::Bool(matches!((s(0), s(1)), (Some(x), Some(p)) if x.contains(p))),
+            "segments" => s(0).map(|x| Value::Int(x.split('/').filter(|p| !p.is_empty()).count() as i64)).unwrap_or(Value::None),
+            name => {
+                if def.domain.is_some_and(|d| d != self.domain.id()) {
+                    return Value::None;
+                }
+                if name == "phase_index" {
+                    return s(0)
+                        .and_then(|p| self.policy.phase_index(p))
+                        .map(|i| Value::Int(i as i64))
+                        .unwrap_or(Value::None);
+                }
+                self.domain.call(name, &args)
+            }
+        }
+    }
+}
+
+/// Apply waivers: a matching, unexpired waiver marks the finding waived; an expired one
+/// leaves it active and adds an advisory; a waiver that matched nothing is reported.
+pub fn apply_waivers(policy: &Policy, findings: &mut Vec<Finding>, today: &str, domain: DomainId) {
+    let mut used = vec![false; policy.waivers.len()];
+    let mut extra = vec![];
+    for f in findings.iter_mut() {
+        for (i, w) in policy.waivers.iter().enumerate() {
+            if w.check != f.check || !glob::matches(&w.subject, &f.subject) {
+                continue;
+            }
+            used[i] = true;
+            match &w.expires {
+                Some(exp) if exp.as_str() < today => extra.push(Finding {
+                    check: "waiver-expired".into(),
+                    severity: Severity::Advisory,
+                    gate: None,
+                    subject: format!("{} {}", w.check, w.subject),
+                    message: format!(
+                        "the waiver of `{}` for {} expired on {exp}; the finding applies again",
+                        w.check, f.subject
+                    ),
+                    help: Some("fix the finding, or renew the waiver with a new expiry and approval".into()),
+                    at: Some(w.span),
+                    rule: None,
+                    because: f.at,
+                    waiver: WaiverState::None,
+                }),
+                _ => {
+                    f.waiver = WaiverState::Waived { span: w.span, reason: w.reason.clone(), approver: w.approver.clone() };
+                }
+            }
+            break;
+        }
+    }
+    for (i, w) in policy.waivers.iter().enumerate() {
+        let check_domain = policy.check(&w.check).map(|c| policy.checks[c].domain);
+        if !used[i] && check_domain == Some(domain) {
+            extra.push(Finding {
+                check: "waiver-unused".into(),
+                severity: Severity::Advisory,
+                gate: None,
+                subject: format!("{} {}", w.check, w.subject),
+                message: format!("the waiver of `{}` for {} matches no finding", w.check, w.subject),
+                help: Some("the problem it waived is gone: delete the waiver".into()),
+                at: Some(w.span),
+                rule: None,
+                because: None,
+                waiver: WaiverState::None,
+            });
+        }
+    }
+    findings.extend(extra);
+}

@@ -1,0 +1,294 @@
+//! The shape of the facts rules can talk about: record kinds with typed fields, the
+//! relations a `for` can range over, and the functions a condition can call. Rules are
+//! type-checked against this before anything runs, so a typo in a rule file is an error
+//! pointing at the typo, not a silent "no findings".
+//!
+//! Each domain (tree, pkm, ...) implements these kinds in its fact adapter.
+
+/// A record kind. The numbers are indices into [`KINDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Kind(pub u16);
+
+/// Static types of expressions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Bool,
+    Int,
+    Str,
+    Tier,
+    Loc,
+    Rec(Kind),
+    ListStr,
+    ListRec(Kind),
+    /// A named set (only the right side of `in`, or a `for` source).
+    Set,
+    /// The `none` literal, and optional values.
+    None,
+}
+
+impl Ty {
+    pub fn name(self) -> String {
+        match self {
+            Ty::Bool => "bool".into(),
+            Ty::Int => "number".into(),
+            Ty::Str => "string".into(),
+            Ty::Tier => "tier".into(),
+            Ty::Loc => "location".into(),
+            Ty::Rec(k) => k.def().name.to_string(),
+            Ty::ListStr => "list of strings".into(),
+            Ty::ListRec(k) => format!("list of {}", k.def().name),
+            Ty::Set => "set".into(),
+            Ty::None => "none".into(),
+        }
+    }
+}
+
+pub struct FieldDef {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub doc: &'static str,
+}
+
+pub struct KindDef {
+    pub name: &'static str,
+    pub fields: &'static [FieldDef],
+}
+
+/// Which front door provides a relation's facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DomainId {
+    Tree,
+    Pkm,
+}
+
+pub struct RelationDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub domain: DomainId,
+    pub doc: &'static str,
+}
+
+/// A function. `receiver` functions are written as methods: `p.field("tier")`.
+pub struct FnDef {
+    pub name: &'static str,
+    pub params: &'static [Ty],
+    pub ret: Ty,
+    pub method: bool,
+    /// None: generic (every domain); Some: only where that domain's facts are loaded.
+    pub domain: Option<DomainId>,
+    pub doc: &'static str,
+}
+
+impl Kind {
+    pub fn def(self) -> &'static KindDef {
+        &KINDS[self.0 as usize]
+    }
+    pub fn field(self, name: &str) -> Option<(usize, &'static FieldDef)> {
+        self.def().fields.iter().enumerate().find(|(_, f)| f.name == name)
+    }
+}
+
+macro_rules! fields {
+    ($($name:literal : $ty:expr => $doc:literal),* $(,)?) => {
+        &[$(FieldDef { name: $name, ty: $ty, doc: $doc }),*]
+    };
+}
+
+pub const PACKAGE: Kind = Kind(0);
+pub const DEP: Kind = Kind(1);
+pub const SOURCE: Kind = Kind(2);
+pub const VERIFY_PATH: Kind = Kind(3);
+pub const KEY: Kind = Kind(4);
+pub const BUILD_SCRIPT: Kind = Kind(5);
+pub const SH_FUNCTION: Kind = Kind(6);
+pub const ENTRY: Kind = Kind(7);
+pub const BUILDER: Kind = Kind(8);
+pub const TIER: Kind = Kind(9);
+pub const PROBLEM: Kind = Kind(10);
+pub const QUEUED: Kind = Kind(11);
+pub const ARCHIVE_ENTRY: Kind = Kind(12);
+pub const SUPERSEDE: Kind = Kind(13);
+
+pub static KINDS: &[KindDef] = &[
+    KindDef {
+        name: "package",
+        fields: fields! {
+            "name": Ty::Str => "the recipe's name (yml `name:`, else its directory name)",
+            "dirname": Ty::Str => "the recipe's directory name",
+            "dir": Ty::Str => "the tier directory it lives in",
+            "tier": Ty::Str => "the declared `tier:` (none when absent)",
+            "version": Ty::Str => "the version as written",
+            "version_is_string": Ty::Bool => "true when the version is a YAML string, not a number",
+            "build_style": Ty::Str => "the declared build_style",
+            "pending": Ty::Bool => "has a non-empty pending_acquisition reason",
+            "pending_reason": Ty::Str => "the pending_acquisition text, none when absent",
+            "parsed": Ty::Bool => "the package.yml parsed as a YAML mapping",
+            "deps": Ty::ListRec(DEP) => "build, host and runtime dependencies in file order",
+            "sources": Ty::ListRec(SOURCE) => "the source: entries",
+            "source_is_empty": Ty::Bool => "declares `source: []`",
+            "verify_paths": Ty::ListRec(VERIFY_PATH) => "the verify_paths: entries",
+            "has_verify_paths": Ty::Bool => "declares verify_paths:",
+            "keys": Ty::ListRec(KEY) => "top-level keys in file order",
+            "build_sh": Ty::Rec(BUILD_SCRIPT) => "its build.sh, none when absent",
+            "same_name": Ty::ListRec(PACKAGE) => "every recipe declaring this name (itself included)",
+            "file": Ty::Loc => "the package.yml",
+        },
+    },
+    KindDef {
+        name: "dep",
+        fields: fields! {
+            "name": Ty::Str => "the dependency as written",
+            "kind": Ty::Str => "build, host or runtime",
+            "consumer": Ty::Rec(PACKAGE) => "the package that declares it",
+            "target": Ty::Rec(PACKAGE) => "the recipe it names, none when no recipe has that name",
+        },
+    },
+    KindDef {
+        name: "source",
+        fields: fields! {
+            "url": Ty::Str => "the url, none when absent",
+            "sha256": Ty::Str => "the pinned sha256, none when absent",
+            "package": Ty::Rec(PACKAGE) => "the recipe",
+            "url_at": Ty::Loc => "where the url is written",
+            "sha256_at": Ty::Loc => "where the sha256 is written",
+        },
+    },
+    KindDef {
+        name: "verify_path",
+        fields: fields! {
+            "path": Ty::Str => "the declared path",
+            "package": Ty::Rec(PACKAGE) => "the recipe",
+        },
+    },
+    KindDef {
+        name: "key",
+        fields: fields! {
+            "name": Ty::Str => "the top-level key",
+            "package": Ty::Rec(PACKAGE) => "the recipe",
+        },
+    },
+    KindDef {
+        name: "build_script",
+        fields: fields! {
+            "known": Ty::Bool => "its text is available (the corpus lists build.sh files without their text)",
+            "header": Ty::Str => "the leading comment block",
+            "functions": Ty::ListRec(SH_FUNCTION) => "the shell functions it defines",
+            "package": Ty::Rec(PACKAGE) => "the recipe",
+        },
+    },
+    KindDef {
+        name: "sh_function",
+        fields: fields! {
+            "name": Ty::Str => "the function name",
+            "stub": Ty::Bool => "its body does nothing (`:`, `true`, empty)",
+        },
+    },
+    KindDef {
+        name: "entry",
+        fields: fields! {
+            "name": Ty::Str => "the package name listed",
+            "index": Ty::Int => "its position in the list (0-based)",
+            "builder": Ty::Rec(BUILDER) => "the builder whose list it is in",
+            "package": Ty::Rec(PACKAGE) => "the recipe it names, none when absent",
+        },
+    },
+    KindDef {
+        name: "builder",
+        fields: fields! {
+            "name": Ty::Str => "the builder's name in the rules",
+            "phase": Ty::Str => "the build phase that runs it",
+            "tier": Ty::Str => "the tier it builds",
+            "kind": Ty::Str => "static, topological or named",
+            "available": Ty::Bool => "its list file exists (and, for a topological builder, invokes its tier)",
+            "entries": Ty::ListRec(ENTRY) => "its static list, in order",
+        },
+    },
+    KindDef {
+        name: "tier",
+        fields: fields! {
+            "name": Ty::Str => "the tier",
+            "package_count": Ty::Int => "recipes declaring this tier",
+            "builders": Ty::ListRec(BUILDER) => "available builders that build this tier",
+        },
+    },
+    KindDef {
+        name: "problem",
+        fields: fields! {
+            "kind": Ty::Str => "what went wrong reading the file (yaml-syntax, not-a-mapping, ...)",
+            "message": Ty::Str => "the reader's message",
+        },
+    },
+    KindDef {
+        name: "queued",
+        fields: fields! {
+            "name": Ty::Str => "the package name in the archive's manifest",
+            "position": Ty::Int => "its place in the install queue (0-based)",
+            "archive": Ty::Str => "the archive file",
+            "supersedes": Ty::ListRec(SUPERSEDE) => "its SUPERSEDES declarations",
+            "entries": Ty::ListRec(ARCHIVE_ENTRY) => "the files, directories and links it ships",
+        },
+    },
+    KindDef {
+        name: "archive_entry",
+        fields: fields! {
+            "path": Ty::Str => "the path, relative to the root",
+            "type": Ty::Str => "file, dir or symlink",
+            "package": Ty::Rec(QUEUED) => "the queued package that ships it",
+            "root_type": Ty::Str => "what the root has at that path now: absent, file, dir, symlink-to-dir, symlink",
+            "owner": Ty::Str => "the installed package that owns the path now, none when unowned",
+        },
+    },
+    KindDef {
+        name: "supersede",
+        fields: fields! {
+            "name": Ty::Str => "the predecessor named by SUPERSEDES",
+            "successor": Ty::Rec(QUEUED) => "the queued package that supersedes it",
+            "installed": Ty::Bool => "the predecessor is installed (and not already superseded)",
+            "queue_position": Ty::Int => "its place in the queue, none when not queued",
+        },
+    },
+];
+
+pub static RELATIONS: &[RelationDef] = &[
+    RelationDef { name: "packages", kind: PACKAGE, domain: DomainId::Tree, doc: "every recipe in the tree" },
+    RelationDef { name: "deps", kind: DEP, domain: DomainId::Tree, doc: "every declared dependency" },
+    RelationDef { name: "entries", kind: ENTRY, domain: DomainId::Tree, doc: "every static builder list entry" },
+    RelationDef { name: "builders", kind: BUILDER, domain: DomainId::Tree, doc: "the builders declared in the rules" },
+    RelationDef { name: "tiers", kind: TIER, domain: DomainId::Tree, doc: "the declared tiers" },
+    RelationDef { name: "problems", kind: PROBLEM, domain: DomainId::Tree, doc: "files that could not be read as facts" },
+    RelationDef { name: "queue", kind: QUEUED, domain: DomainId::Pkm, doc: "the install queue, in order" },
+    RelationDef { name: "archive_entries", kind: ARCHIVE_ENTRY, domain: DomainId::Pkm, doc: "every entry of every queued archive" },
+    RelationDef { name: "supersedes", kind: SUPERSEDE, domain: DomainId::Pkm, doc: "every SUPERSEDES declaration in the queue" },
+];
+
+pub static FUNCTIONS: &[FnDef] = &[
+    // generic
+    FnDef { name: "count", params: &[Ty::ListStr], ret: Ty::Int, method: false, domain: None, doc: "number of items in a list" },
+    FnDef { name: "len", params: &[Ty::Str], ret: Ty::Int, method: false, domain: None, doc: "length of a string in characters" },
+    FnDef { name: "is_hex", params: &[Ty::Str], ret: Ty::Bool, method: false, domain: None, doc: "only lowercase hex digits (and not empty)" },
+    FnDef { name: "starts_with", params: &[Ty::Str, Ty::Str], ret: Ty::Bool, method: false, domain: None, doc: "prefix test" },
+    FnDef { name: "ends_with", params: &[Ty::Str, Ty::Str], ret: Ty::Bool, method: false, domain: None, doc: "suffix test" },
+    FnDef { name: "contains", params: &[Ty::Str, Ty::Str], ret: Ty::Bool, method: false, domain: None, doc: "substring test" },
+    FnDef { name: "segments", params: &[Ty::Str], ret: Ty::Int, method: false, domain: None, doc: "non-empty `/`-separated parts of a path" },
+    FnDef { name: "exists", params: &[Ty::None], ret: Ty::Bool, method: false, domain: None, doc: "the value is not none" },
+    // tree
+    FnDef { name: "package", params: &[Ty::Str], ret: Ty::Rec(PACKAGE), method: false, domain: Some(DomainId::Tree), doc: "the recipe with this name, none when absent" },
+    FnDef { name: "builders_of", params: &[Ty::Rec(PACKAGE)], ret: Ty::ListRec(BUILDER), method: false, domain: Some(DomainId::Tree), doc: "the available builders that reach the package" },
+    FnDef { name: "entry_in", params: &[Ty::Rec(BUILDER), Ty::Str], ret: Ty::Rec(ENTRY), method: false, domain: Some(DomainId::Tree), doc: "the first entry with this name in the builder's list, none when absent" },
+    FnDef { name: "build_phase", params: &[Ty::Rec(PACKAGE)], ret: Ty::Str, method: false, domain: Some(DomainId::Tree), doc: "the phase of the earliest builder that reaches the package" },
+    FnDef { name: "phase_index", params: &[Ty::Str], ret: Ty::Int, method: false, domain: Some(DomainId::Tree), doc: "the position of a phase in the declared phase order" },
+    FnDef { name: "field", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Loc, method: true, domain: Some(DomainId::Tree), doc: "where a top-level key is written (the file when absent)" },
+    FnDef { name: "has", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the package.yml has this top-level key" },
+    FnDef { name: "has_function", params: &[Ty::Rec(BUILD_SCRIPT), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the build.sh defines this function" },
+    // pkm
+    FnDef { name: "queued_at", params: &[Ty::Str], ret: Ty::Int, method: false, domain: Some(DomainId::Pkm), doc: "position of a package in the install queue, none when not queued" },
+    FnDef { name: "superseded_by_queue", params: &[Ty::Str], ret: Ty::Bool, method: false, domain: Some(DomainId::Pkm), doc: "some queued package supersedes this installed package" },
+];
+
+pub fn relation(name: &str) -> Option<(usize, &'static RelationDef)> {
+    RELATIONS.iter().enumerate().find(|(_, r)| r.name == name)
+}
+
+pub fn function(name: &str) -> Option<(usize, &'static FnDef)> {
+    FUNCTIONS.iter().enumerate().find(|(_, f)| f.name == name)
+}

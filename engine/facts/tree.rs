@@ -1,0 +1,518 @@
+//! The tree domain: a loaded package tree plus the builders the rules declare, indexed
+//! once so every rule lookup is a hash probe or a slice, never a scan.
+
+use std::collections::HashMap;
+
+use crate::eval::domain::{ClassifyInput, Domain};
+use crate::eval::schema::{self, DomainId, Kind};
+use crate::eval::value::{Rec, Value};
+use crate::lang::compile::{Policy, Reach};
+use crate::lang::glob;
+use crate::source::Span;
+use crate::tree::{BuildSh, DepKind, Package, Tree};
+
+struct BuilderFacts<'a> {
+    available: bool,
+    kind: &'static str,
+    entries: std::ops::Range<u32>,
+    first_entry: HashMap<&'a str, u32>,
+    names: Vec<&'a str>,
+    topological: bool,
+}
+
+struct EntryFacts<'a> {
+    name: &'a str,
+    span: Span,
+    index: u32,
+    builder: u32,
+    package: Option<u32>,
+}
+
+pub struct TreeFacts<'a> {
+    pub tree: &'a Tree,
+    policy: &'a Policy,
+    by_name: HashMap<&'a str, Vec<u32>>,
+    /// Flattened dependency records: (package, index in its deps, target recipe).
+    deps: Vec<(u32, u32, Option<u32>)>,
+    dep_range: Vec<std::ops::Range<u32>>,
+    sources: Vec<(u32, u32)>,
+    source_range: Vec<std::ops::Range<u32>>,
+    paths: Vec<(u32, u32)>,
+    path_range: Vec<std::ops::Range<u32>>,
+    keys: Vec<(u32, u32)>,
+    key_range: Vec<std::ops::Range<u32>>,
+    functions: Vec<(u32, u32)>,
+    function_range: Vec<std::ops::Range<u32>>,
+    builders: Vec<BuilderFacts<'a>>,
+    entries: Vec<EntryFacts<'a>>,
+    reach: Vec<Vec<u32>>,
+    tier_counts: Vec<i64>,
+}
+
+fn flatten(n: usize, count: impl Fn(usize) -> usize) -> (Vec<(u32, u32)>, Vec<std::ops::Range<u32>>) {
+    let mut flat = vec![];
+    let mut ranges = Vec::with_capacity(n);
+    for p in 0..n {
+        let start = flat.len() as u32;
+        for i in 0..count(p) {
+            flat.push((p as u32, i as u32));
+        }
+        ranges.push(start..flat.len() as u32);
+    }
+    (flat, ranges)
+}
+
+impl<'a> TreeFacts<'a> {
+    pub fn new(tree: &'a Tree, policy: &'a Policy) -> TreeFacts<'a> {
+        let pk = &tree.packages;
+        let mut by_name: HashMap<&str, Vec<u32>> = HashMap::with_capacity(pk.len());
+        for (i, p) in pk.iter().enumerate() {
+            by_name.entry(p.name.as_str()).or_default().push(i as u32);
+        }
+        let lookup = |n: &str| by_name.get(n).and_then(|v| v.first().copied());
+        let (dflat, dep_range) = flatten(pk.len(), |p| pk[p].deps.len());
+        let deps = dflat.iter().map(|&(p, i)| (p, i, lookup(&pk[p as usize].deps[i as usize].name))).collect();
+        let (sources, source_range) = flatten(pk.len(), |p| pk[p].sources.len());
+        let (paths, path_range) = flatten(pk.len(), |p| pk[p].verify_paths.as_ref().map(Vec::len).unwrap_or(0));
+        let (keys, key_range) = flatten(pk.len(), |p| pk[p].keys.len());
+        let (functions, function_range) = flatten(pk.len(), |p| match &pk[p].build_sh {
+            BuildSh::Parsed(b) => b.functions.len(),
+            _ => 0,
+        });
+
+        let lists: HashMap<&str, &crate::tree::BuilderList> =
+            tree.builder_lists.iter().map(|l| (l.file_name.as_str(), l)).collect();
+        let mut builders = vec![];
+        let mut entries = vec![];
+        for (bi, b) in policy.builders.iter().enumerate() {
+            let start = entries.len() as u32;
+            let mut available = true;
+            let mut kind = "named";
+            let mut names = vec![];
+            let mut topological = false;
+            for r in &b.reach {
+                match r {
+                    Reach::List(file, _) => {
+                        kind = "static";
+                        match lists.get(file.as_str()) {
+                            Some(l) => {
+                                for (i, (n, span)) in l.entries.iter().enumerate() {
+                                    entries.push(EntryFacts {
+                                        name: n.as_str(),
+                                        span: *span,
+                                        index: i as u32,
+                                        builder: bi as u32,
+                                        package: lookup(n),
+                                    });
+                                }
+                            }
+                            None => available = false,
+                        }
+                    }
+                    Reach::Topological(file, _) => {
+                        kind = "topological";
+                        let invokes = lists
+                            .get(file.as_str())
+                            .and_then(|l| l.invokes_tier.as_ref())
+                            .map(|(t, _)| Some(t.as_str()) == b.tier.as_deref())
+                            .unwrap_or(false);
+                        available &= invokes;
+                        topological = true;
+                    }
+                    Reach::Names(ns) => names.extend(ns.iter().map(|(n, _)| n.as_str())),
+                }
+            }
+            let range = start..entries.len() as u32;
+            let mut first_entry = HashMap::new();
+            for e in range.clone() {
+                first_entry.entry(entries[e as usize].name).or_insert(e);
+            }
+            builders.push(BuilderFacts { available, kind, entries: range, first_entry, names, topological });
+        }
+
+        let reach = pk
+            .iter()
+            .map(|p| {
+                let tier = p.tier.as_deref().unwrap_or(p.dir_tier.as_str());
+                policy
+                    .builders
+                    .iter()
+                    .zip(&builders)
+                    .enumerate()
+                    .filter(|(_, (def, f))| {
+                        f.available
+                            && def.tier.as_deref() == Some(tier)
+                            && (f.topological
+                                || f.first_entry.contains_key(p.name.as_str())
+                                || f.names.iter().any(|g| glob::matches(g, &p.name)))
+                    })
+                    .map(|(i, _)| i as u32)
+                    .collect()
+            })
+            .collect();
+        let mut tier_counts = vec![0i64; policy.tiers.names.len()];
+        for p in pk {
+            if let Some(t) = p.tier.as_deref().and_then(|t| policy.tiers.index(t)) {
+                tier_counts[t as usize] += 1;
+            }
+        }
+        TreeFacts {
+            tree,
+            policy,
+            by_name,
+            deps,
+            dep_range,
+            sources,
+            source_range,
+            paths,
+            path_range,
+            keys,
+            key_range,
+            functions,
+            function_range,
+            builders,
+            entries,
+            reach,
+            tier_counts,
+        }
+    }
+
+    fn pkg(&self, i: u32) -> &'a Package {
+        &self.tree.packages[i as usize]
+    }
+
+    fn recs(kind: Kind, range: std::ops::Range<u32>) -> Value<'static> {
+        Value::list(range.map(|idx| Value::Rec(Rec { kind, idx })).collect())
+    }
+
+    fn package_rec(i: Option<u32>) -> Value<'static> {
+        i.map(|idx| Value::Rec(Rec { kind: schema::PACKAGE, idx })).unwrap_or(Value::None)
+    }
+
+    fn package_index(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).and_then(|v| v.first().copied())
+    }
+
+    fn build_phase(&self, p: u32) -> Option<&'a str> {
+        self.reach[p as usize]
+            .iter()
+            .filter_map(|&b| self.policy.builders[b as usize].phase.as_deref())
+            .min_by_key(|ph| self.policy.phase_index(ph).unwrap_or(usize::MAX))
+    }
+
+    fn package_field(&self, idx: u32, field: &str) -> Value<'a> {
+        let p = self.pkg(idx);
+        match field {
+            "name" => Value::Str(&p.name),
+            "dirname" => Value::Str(&p.dir_name),
+            "dir" => Value::Str(&p.dir_tier),
+            "tier" => Value::opt_str(p.tier.as_deref()),
+            "version" => Value::opt_str(p.version_text.as_deref()),
+            "version_is_string" => Value::Bool(p.version_is_string),
+            "build_style" => Value::opt_str(p.build_style.as_deref()),
+            "pending" => Value::Bool(p.pending.as_ref().is_some_and(|(r, _)| !r.trim().is_empty())),
+            "pending_reason" => Value::opt_str(p.pending.as_ref().map(|(r, _)| r.as_str())),
+            "parsed" => Value::Bool(p.parsed),
+            "deps" => Self::recs(schema::DEP, self.dep_range[idx as usize].clone()),
+            "sources" => Self::recs(schema::SOURCE, self.source_range[idx as usize].clone()),
+            "source_is_empty" => Value::Bool(p.source_is_empty_list),
+            "verify_paths" => Self::recs(schema::VERIFY_PATH, self.path_range[idx as usize].clone()),
+            "has_verify_paths" => Value::Bool(p.verify_paths.is_some()),
+            "keys" => Self::recs(schema::KEY, self.key_range[idx as usize].clone()),
+            "build_sh" => match p.build_sh {
+                BuildSh::Absent => Value::None,
+                _ => Value::Rec(Rec { kind: schema::BUILD_SCRIPT, idx }),
+            },
+            "same_name" => Value::list(
+                self.by_name
+                    .get(p.name.as_str())
+                    .map(|v| v.iter().map(|&i| Value::Rec(Rec { kind: schema::PACKAGE, idx: i })).collect())
+                    .unwrap_or_default(),
+            ),
+            "file" => Value::Loc(p.file_span()),
+            _ => Value::None,
+        }
+    }
+}
+
+impl<'a> Domain for TreeFacts<'a> {
+    fn id(&self) -> DomainId {
+        DomainId::Tree
+    }
+
+    fn relation(&self, rel: usize) -> Vec<Value<'_>> {
+        let rec = |kind, n: usize| (0..n as u32).map(|idx| Value::Rec(Rec { kind, idx })).collect();
+        match schema::RELATIONS[rel].name {
+            "packages" => rec(schema::PACKAGE, self.tree.packages.len()),
+            "deps" => rec(schema::DEP, self.deps.len()),
+            "entries" => rec(schema::ENTRY, self.entries.len()),
+            "builders" => rec(schema::BUILDER, self.builders.len()),
+            "tiers" => rec(schema::TIER, self.policy.tiers.names.len()),
+            "problems" => rec(schema::PROBLEM, self.tree.problems.len()),
+            _ => vec![],
+        }
+    }
+
+    fn field(&self, r: Rec, field: usize) -> Value<'_> {
+        let name = r.kind.def().fields.get(field).map(|f| f.name).unwrap_or("");
+        let i = r.idx as usize;
+        match r.kind {
+            schema::PACKAGE => self.package_field(r.idx, name),
+            schema::DEP => {
+                let (p, di, target) = self.deps[i];
+                let d = &self.pkg(p).deps[di as usize];
+                match name {
+                    "name" => Value::Str(&d.name),
+                    "kind" => Value::Str(match d.kind {
+                        DepKind::Build => "build",
+                        DepKind::Host => "host",
+                        DepKind::Runtime => "runtime",
+                    }),
+                    "consumer" => Self::package_rec(Some(p)),
+                    "target" => Self::package_rec(target),
+                    _ => Value::None,
+                }
+            }
+            schema::SOURCE => {
+                let (p, si) = self.sources[i];
+                let s = &self.pkg(p).sources[si as usize];
+                match name {
+                    "url" => Value::opt_str(s.url.as_deref()),
+                    "sha256" => Value::opt_str(s.sha256.as_deref()),
+                    "package" => Self::package_rec(Some(p)),
+                    "url_at" => Value::Loc(s.url_span.unwrap_or(s.span)),
+                    "sha256_at" => Value::Loc(s.sha256_span.unwrap_or(s.span)),
+                    _ => Value::None,
+                }
+            }
+            schema::VERIFY_PATH => {
+                let (p, vi) = self.paths[i];
+                match name {
+                    "path" => self
+                        .pkg(p)
+                        .verify_paths
+                        .as_ref()
+                        .and_then(|v| v.get(vi as usize))
+                        .map(|(s, _)| Value::Str(s.as_str()))
+                        .unwrap_or(Value::None),
+                    "package" => Self::package_rec(Some(p)),
+                    _ => Value::None,
+                }
+            }
+            schema::KEY => {
+                let (p, ki) = self.keys[i];
+                match name {
+                    "name" => Value::Str(&self.pkg(p).keys[ki as usize].0),
+                    "package" => Self::package_rec(Some(p)),
+                    _ => Value::None,
+                }
+            }
+            schema::BUILD_SCRIPT => {
+                let p = self.pkg(r.idx);
+                match (name, &p.build_sh) {
+                    ("known", b) => Value::Bool(matches!(b, BuildSh::Parsed(_))),
+                    ("header", BuildSh::Parsed(b)) => Value::Str(&b.header_comment),
+                    ("functions", _) => Self::recs(schema::SH_FUNCTION, self.function_range[i].clone()),
+                    ("package", _) => Self::package_rec(Some(r.idx)),
+                    _ => Value::None,
+                }
+            }
+            schema::SH_FUNCTION => {
+                let (p, fi) = self.functions[i];
+                match &self.pkg(p).build_sh {
+                    BuildSh::Parsed(b) => match (name, b.functions.get(fi as usize)) {
+                        ("name", Some(f)) => Value::Str(&f.name),
+                        ("stub", Some(f)) => Value::Bool(f.is_stub),
+                        _ => Value::None,
+                    },
+                    _ => Value::None,
+                }
+            }
+            schema::ENTRY => {
+                let e = &self.entries[i];
+                match name {
+                    "name" => Value::Str(e.name),
+                    "index" => Value::Int(e.index as i64),
+                    "builder" => Value::Rec(Rec { kind: schema::BUILDER, idx: e.builder }),
+                    "package" => Self::package_rec(e.package),
+                    _ => Value::None,
+                }
+            }
+            schema::BUILDER => {
+                let def = &self.policy.builders[i];
+                let f = &self.builders[i];
+                match name {
+                    "name" => Value::Str(&def.name),
+                    "phase" => Value::opt_str(def.phase.as_deref()),
+                    "tier" => Value::opt_str(def.tier.as_deref()),
+                    "kind" => Value::Str(f.kind),
+                    "available" => Value::Bool(f.available),
+                    "entries" => Self::recs(schema::ENTRY, f.entries.clone()),
+                    _ => Value::None,
+                }
+            }
+            schema::TIER => {
+                let tier = self.policy.tiers.names.get(i).map(String::as_str).unwrap_or("");
+                match name {
+                    "name" => Value::Str(tier),
+                    "package_count" => Value::Int(self.tier_counts.get(i).copied().unwrap_or(0)),
+                    "builders" => Value::list(
+                        self.policy
+                            .builders
+                            .iter()
+                            .zip(&self.builders)
+                            .enumerate()
+                            .filter(|(_, (d, f))| f.available && d.tier.as_deref() == Some(tier))
+                            .map(|(bi, _)| Value::Rec(Rec { kind: schema::BUILDER, idx: bi as u32 }))
+                            .collect(),
+                    ),
+                    _ => Value::None,
+                }
+            }
+            schema::PROBLEM => {
+                let pr = &self.tree.problems[i];
+                match name {
+                    "kind" => Value::Str(pr.kind.id()),
+                    "message" => Value::Str(&pr.message),
+                    _ => Value::None,
+                }
+            }
+            _ => Value::None,
+        }
+    }
+
+    fn call<'s>(&'s self, name: &str, args: &[Value<'s>]) -> Value<'s> {
+        let rec = |i: usize| match args.get(i) {
+            Some(Value::Rec(r)) => Some(*r),
+            _ => None,
+        };
+        let s = |i: usize| args.get(i).and_then(|v| v.str());
+        match name {
+            "package" => Self::package_rec(s(0).and_then(|n| self.package_index(n))),
+            "builders_of" => match rec(0) {
+                Some(r) if r.kind == schema::PACKAGE => Value::list(
+                    self.reach[r.idx as usize]
+                        .iter()
+                        .map(|&b| Value::Rec(Rec { kind: schema::BUILDER, idx: b }))
+                        .collect(),
+                ),
+                _ => Value::None,
+            },
+            "entry_in" => match (rec(0), s(1)) {
+                (Some(b), Some(n)) if b.kind == schema::BUILDER => self.builders[b.idx as usize]
+                    .first_entry
+                    .get(n)
+                    .map(|&e| Value::Rec(Rec { kind: schema::ENTRY, idx: e }))
+                    .unwrap_or(Value::None),
+                _ => Value::None,
+            },
+            "build_phase" => match rec(0) {
+                Some(r) if r.kind == schema::PACKAGE => Value::opt_str(self.build_phase(r.idx)),
+                _ => Value::None,
+            },
+            "field" => match (rec(0), s(1)) {
+                (Some(r), Some(key)) if r.kind == schema::PACKAGE => {
+                    let p = self.pkg(r.idx);
+                    Value::Loc(p.key_span(key).unwrap_or_else(|| p.file_span()))
+                }
+                _ => Value::None,
+            },
+            "has" => match (rec(0), s(1)) {
+                (Some(r), Some(key)) if r.kind == schema::PACKAGE => {
+                    Value::Bool(self.pkg(r.idx).keys.iter().any(|(k, _)| k == key))
+                }
+                _ => Value::Bool(false),
+            },
+            "has_function" => match (rec(0), s(1)) {
+                (Some(r), Some(f)) if r.kind == schema::BUILD_SCRIPT => Value::Bool(match &self.pkg(r.idx).build_sh {
+                    BuildSh::Parsed(b) => b.functions.iter().any(|x| x.name == f),
+                    _ => false,
+                }),
+                _ => Value::Bool(false),
+            },
+            _ => Value::None,
+        }
+    }
+
+    fn display(&self, r: Rec) -> String {
+        let i = r.idx as usize;
+        match r.kind {
+            schema::PACKAGE => self.pkg(r.idx).name.clone(),
+            schema::DEP => {
+                let (p, di, _) = self.deps[i];
+                self.pkg(p).deps[di as usize].name.clone()
+            }
+            schema::ENTRY => self.entries[i].name.to_string(),
+            schema::BUILDER => self.policy.builders[i].name.clone(),
+            schema::TIER => self.policy.tiers.names.get(i).cloned().unwrap_or_default(),
+            schema::PROBLEM => self.tree.problems[i].kind.id().to_string(),
+            schema::BUILD_SCRIPT => format!("{}/build.sh", self.pkg(r.idx).name),
+            _ => match self.field(r, 0) {
+                Value::Str(s) => s.to_string(),
+                _ => String::new(),
+            },
+        }
+    }
+
+    fn location(&self, r: Rec) -> Option<Span> {
+        let i = r.idx as usize;
+        Some(match r.kind {
+            schema::PACKAGE => self.pkg(r.idx).file_span(),
+            schema::DEP => {
+                let (p, di, _) = self.deps[i];
+                self.pkg(p).deps[di as usize].span
+            }
+            schema::SOURCE => {
+                let (p, si) = self.sources[i];
+                self.pkg(p).sources[si as usize].span
+            }
+            schema::VERIFY_PATH => {
+                let (p, vi) = self.paths[i];
+                self.pkg(p).verify_paths.as_ref()?.get(vi as usize)?.1
+            }
+            schema::KEY => {
+                let (p, ki) = self.keys[i];
+                self.pkg(p).keys[ki as usize].1
+            }
+            schema::BUILD_SCRIPT => match &self.pkg(r.idx).build_sh {
+                BuildSh::Parsed(b) => Span::new(b.file, 0, 0),
+                _ => self.pkg(r.idx).file_span(),
+            },
+            schema::SH_FUNCTION => {
+                let (p, fi) = self.functions[i];
+                match &self.pkg(p).build_sh {
+                    BuildSh::Parsed(b) => b.functions.get(fi as usize)?.span,
+                    _ => return None,
+                }
+            }
+            schema::ENTRY => self.entries[i].span,
+            schema::BUILDER => self.policy.builders[i].span,
+            schema::TIER => *self.policy.tiers.spans.get(i)?,
+            schema::PROBLEM => self.tree.problems[i].span,
+            _ => return None,
+        })
+    }
+
+    fn builder_list(&self, builder: usize) -> Option<Vec<(&str, Span)>> {
+        let f = self.builders.get(builder)?;
+        Some(self.entries[f.entries.start as usize..f.entries.end as usize].iter().map(|e| (e.name, e.span)).collect())
+    }
+
+    fn classify_input(&self) -> Option<ClassifyInput<'_>> {
+        let packages = self.tree.packages.iter().map(|p| (p.name.as_str(), p.dir_tier.as_str())).collect();
+        let edges = self
+            .deps
+            .iter()
+            .filter_map(|&(p, di, target)| {
+                let d = &self.pkg(p).deps[di as usize];
+                let kind = match d.kind {
+                    DepKind::Build => "build",
+                    DepKind::Host => "host",
+                    DepKind::Runtime => "runtime",
+                };
+                target.map(|t| (p, t, kind, d.span))
+            })
+            .collect();
+        Some(ClassifyInput { packages, edges })
+    }
+}

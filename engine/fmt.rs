@@ -1,0 +1,159 @@
+//! `igos fmt`: the one canonical layout of rule files.
+//!
+//! The language is line-oriented, so formatting is too: indentation by block depth (two
+//! spaces), no trailing whitespace, at most one blank line in a row, none right after `{`
+//! or before `}`, one newline at the end. Inside a `set` block, where order has no meaning,
+//! items are sorted (included names first, then `!` exclusions), each keeping the comment
+//! lines written above it and its trailing comment. Everywhere else the written order is
+//! the meaning and is kept. Comments are never dropped.
+//!
+//! Formatting only runs on files that parse, and the result is re-parsed and compared by
+//! the caller (`igos fmt` refuses to write a file whose meaning would change).
+
+/// Format one rule file's text.
+pub fn format(text: &str) -> String {
+    let mut out: Vec<String> = vec![];
+    let mut depth: usize = 0;
+    let mut set_block: Option<Vec<(Vec<String>, String)>> = None; // (comments above, item line)
+    let mut pending_comments: Vec<String> = vec![];
+    for raw in text.lines() {
+        let line = raw.trim();
+        if let Some(items) = set_block.as_mut() {
+            if line == "}" {
+                let mut items = std::mem::take(items);
+                items.sort_by(|a, b| sort_key(&a.1).cmp(&sort_key(&b.1)));
+                for (comments, item) in items {
+                    for c in comments {
+                        out.push(indent(depth, &c));
+                    }
+                    out.push(indent(depth, &item));
+                }
+                for c in pending_comments.drain(..) {
+                    out.push(indent(depth, &c));
+                }
+                set_block = None;
+                depth = depth.saturating_sub(1);
+                out.push(indent(depth, "}"));
+            } else if line.starts_with('#') {
+                pending_comments.push(line.to_string());
+            } else if !line.is_empty() {
+                items.push((std::mem::take(&mut pending_comments), normalize(line)));
+            }
+            continue;
+        }
+        if line.is_empty() {
+            if out.last().is_some_and(|l| !l.is_empty() && !l.ends_with('{')) {
+                out.push(String::new());
+            }
+            continue;
+        }
+        let opens = opens_block(line);
+        let closes = line.starts_with('}');
+        if closes {
+            depth = depth.saturating_sub(1);
+            while out.last().is_some_and(|l| l.is_empty()) {
+                out.pop();
+            }
+        }
+        out.push(indent(depth, &normalize(line)));
+        if opens {
+            depth += 1;
+            if line.starts_with("set ") {
+                set_block = Some(vec![]);
+            }
+        }
+    }
+    while out.last().is_some_and(|l| l.is_empty()) {
+        out.pop();
+    }
+    let mut s = out.join("\n");
+    s.push('\n');
+    s
+}
+
+/// Sort included names before exclusions, then by name.
+fn sort_key(item: &str) -> (bool, String) {
+    let code = item.split(" #").next().unwrap_or(item).trim();
+    (code.starts_with('!'), code.trim_start_matches('!').to_string())
+}
+
+fn indent(depth: usize, line: &str) -> String {
+    if line.is_empty() {
+        String::new()
+    } else {
+        format!("{}{}", "  ".repeat(depth), line)
+    }
+}
+
+/// The code part of a line (before a comment that is not inside a string).
+fn code_part(line: &str) -> &str {
+    let mut in_str = false;
+    let mut prev = ' ';
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' if prev != '\\' => in_str = !in_str,
+            '#' if !in_str => return &line[..i],
+            _ => {}
+        }
+        prev = c;
+    }
+    line
+}
+
+fn opens_block(line: &str) -> bool {
+    let code = code_part(line).trim_end();
+    code.ends_with('{') && !code.ends_with("{}") && !line.trim_start().starts_with('#')
+}
+
+/// One space before a trailing comment; the rest of the line as written.
+fn normalize(line: &str) -> String {
+    let code = code_part(line);
+    if code.len() == line.len() {
+        return line.trim_end().to_string();
+    }
+    let comment = line[code.len()..].trim_end();
+    let code = code.trim_end();
+    if code.is_empty() {
+        comment.to_string()
+    } else {
+        format!("{code}  {comment}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format;
+
+    #[test]
+    fn sorts_sets_keeps_comments_and_order_elsewhere() {
+        let text = "policy 1\n\n\n\nset s {\n    zeta\n# about alpha\nalpha   # the first\n  !beta*\n}\nclassify c {\n  base if name in s\n      else unclear\n}\n\n\n";
+        let want = "policy 1\n\nset s {\n  # about alpha\n  alpha  # the first\n  zeta\n  !beta*\n}\nclassify c {\n  base if name in s\n  else unclear\n}\n";
+        assert_eq!(format(text), want);
+        assert_eq!(format(want), want);
+    }
+}
+
+/// What a rule file means, independent of layout: its syntax tree without positions,
+/// with set items in sorted order (their order has no meaning).
+pub fn meaning(text: &str) -> Option<String> {
+    let mut file = crate::lang::syntax::parse(crate::source::SourceId(0), text).ok()?;
+    for d in &mut file.decls {
+        if let crate::lang::ast::Decl::Set(s) = d {
+            if let crate::lang::ast::SetBody::Items(items) = &mut s.body {
+                items.sort_by(|a, b| (a.exclude, &a.pattern.text).cmp(&(b.exclude, &b.pattern.text)));
+            }
+        }
+    }
+    let debug = format!("{:?}", file.decls);
+    // Drop every `Span { .. }`: positions are layout, not meaning.
+    let mut out = String::with_capacity(debug.len());
+    let mut rest = debug.as_str();
+    while let Some(i) = rest.find("Span {") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let close = tail.find('}').map(|j| j + 1).unwrap_or(tail.len());
+        rest = &tail[close..];
+    }
+    out.push_str(rest);
+    Some(out)
+}

@@ -1,0 +1,966 @@
+//! Semantic analysis: resolve every name, check every type, and build the compiled
+//! [`Policy`]. All errors of all files are collected; nothing stops at the first one.
+
+use std::collections::HashMap;
+
+use super::ast::*;
+use super::error::{did_you_mean, RuleError};
+use super::glob;
+use crate::eval::schema::{self, DomainId, Kind, Ty};
+use crate::source::Span;
+
+pub const LANGUAGE_VERSION: u32 = 1;
+
+/// The declared tier order. `rank` is the written order (peers in order of writing), used
+/// to pick "the earliest" deterministically; `group` is the partial order.
+#[derive(Debug, Default, Clone)]
+pub struct TierOrder {
+    pub names: Vec<String>,
+    pub group: Vec<u16>,
+    pub spans: Vec<Span>,
+}
+
+impl TierOrder {
+    pub fn index(&self, name: &str) -> Option<u16> {
+        self.names.iter().position(|n| n == name).map(|i| i as u16)
+    }
+    /// `a` may depend on `b`: the same tier, or `b` in a strictly earlier group.
+    pub fn le(&self, b: u16, a: u16) -> bool {
+        a == b || self.group[b as usize] < self.group[a as usize]
+    }
+    pub fn name(&self, t: Option<u16>) -> &str {
+        match t {
+            Some(i) => self.names.get(i as usize).map(String::as_str).unwrap_or("?"),
+            None => "unclear",
+        }
+    }
+}
+
+/// A named set: exact names (with their spans) and glob patterns; `!` items exclude.
+#[derive(Debug, Clone)]
+pub struct NameSet {
+    pub name: String,
+    pub span: Span,
+    pub exact: Vec<(String, Span)>,
+    pub globs: Vec<(String, Span)>,
+    pub excludes: Vec<(String, Span)>,
+    /// `set x from builder y`: filled from the builder's list file when facts are bound.
+    pub from_builder: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Reach {
+    List(String, Span),
+    Topological(String, Span),
+    Names(Vec<(String, Span)>),
+}
+
+#[derive(Debug, Clone)]
+pub struct BuilderDef {
+    pub name: String,
+    pub span: Span,
+    pub phase: Option<String>,
+    pub tier: Option<String>,
+    pub reach: Vec<Reach>,
+}
+
+#[derive(Debug, Clone)]
+pub enum CLayer {
+    Dir { tier: u16, dir: String, span: Span },
+    InSet { tier: u16, set: usize, span: Span },
+    /// Earliest tier among consumers through these dependency kinds.
+    Infer { kinds: Vec<String>, span: Span },
+    Else { tier: Option<u16>, span: Span },
+}
+
+#[derive(Debug, Clone)]
+pub struct Classification {
+    pub name: String,
+    pub span: Span,
+    pub layers: Vec<CLayer>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Const {
+    None,
+    Bool(bool),
+    Int(i64),
+    /// Shared, so evaluating a literal never allocates.
+    Str(std::rc::Rc<str>),
+    /// A tier; `None` is `unclear`.
+    Tier(Option<u16>),
+}
+
+#[derive(Debug, Clone)]
+pub enum CExpr {
+    Const(Const),
+    Var(usize),
+    Set(usize),
+    Relation(usize),
+    List(Vec<CExpr>),
+    Field(Box<CExpr>, Kind, usize),
+    Call(usize, Vec<CExpr>),
+    Classify(usize, Box<CExpr>),
+    Not(Box<CExpr>),
+    Bin(BinOp, Box<CExpr>, Box<CExpr>),
+}
+
+#[derive(Debug, Clone)]
+pub enum CPart {
+    Text(String),
+    Hole(CExpr),
+}
+
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Bind `slot` to each item of the expression's list.
+    For(usize, CExpr),
+    Where(CExpr),
+    Let(usize, CExpr),
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckDef {
+    pub id: String,
+    pub span: Span,
+    pub severity: Severity,
+    pub domain: DomainId,
+    pub about: Option<String>,
+    pub steps: Vec<Step>,
+    pub slots: usize,
+    pub message: Vec<CPart>,
+    pub help: Option<Vec<CPart>>,
+    pub at: Option<CExpr>,
+    pub subject: Option<CExpr>,
+    pub because: Option<CExpr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GateDef {
+    pub id: String,
+    pub title: String,
+    pub span: Span,
+    pub checks: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Waiver {
+    pub check: String,
+    pub subject: String,
+    pub reason: String,
+    pub approver: Option<String>,
+    /// `YYYY-MM-DD`, compared as text (the format sorts by date).
+    pub expires: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Divergence {
+    pub package: String,
+    pub dependency: String,
+    pub reason: String,
+    pub approver: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct PhaseDef {
+    pub name: String,
+    pub title: Option<String>,
+    pub run: Option<String>,
+    pub builtin: Option<String>,
+    pub after: Vec<String>,
+    pub checkpoint: bool,
+    pub optional: bool,
+    pub span: Span,
+}
+
+/// Everything the rule files declare, resolved and type-checked.
+#[derive(Debug, Default, Clone)]
+pub struct Policy {
+    pub tiers: TierOrder,
+    pub sets: Vec<NameSet>,
+    pub builders: Vec<BuilderDef>,
+    pub classifications: Vec<Classification>,
+    pub checks: Vec<CheckDef>,
+    pub gates: Vec<GateDef>,
+    pub waivers: Vec<Waiver>,
+    pub divergences: Vec<Divergence>,
+    pub phases: Vec<PhaseDef>,
+}
+
+impl Policy {
+    pub fn check(&self, id: &str) -> Option<usize> {
+        self.checks.iter().position(|c| c.id == id)
+    }
+    pub fn phase_index(&self, name: &str) -> Option<usize> {
+        self.phases.iter().position(|p| p.name == name)
+    }
+    /// The gate a check belongs to (the first that lists it).
+    pub fn gate_of(&self, check: usize) -> Option<&GateDef> {
+        self.gates.iter().find(|g| g.checks.contains(&check))
+    }
+}
+
+/// Compile parsed files (in the order given) into one policy.
+pub fn compile(files: &[RuleFile]) -> (Policy, Vec<RuleError>) {
+    let mut c = Compiler::default();
+    c.run(files);
+    (c.policy, c.errors)
+}
+
+#[derive(Default)]
+struct Compiler {
+    policy: Policy,
+    errors: Vec<RuleError>,
+    /// Every declared name, for duplicate detection: name -> first span.
+    names: HashMap<String, Span>,
+    set_index: HashMap<String, usize>,
+    builder_index: HashMap<String, usize>,
+    classify_index: HashMap<String, usize>,
+}
+
+impl Compiler {
+    fn run(&mut self, files: &[RuleFile]) {
+        for f in files {
+            match f.version {
+                Some((v, _)) if v == LANGUAGE_VERSION => {}
+                Some((v, span)) => self.errors.push(
+                    RuleError::new("version", format!("unsupported policy language version {v}"), span)
+                        .with_label("this version")
+                        .with_help(format!("this igos reads `policy {LANGUAGE_VERSION}`")),
+                ),
+                None => {}
+            }
+        }
+        let decls: Vec<&Decl> = files.iter().flat_map(|f| f.decls.iter()).collect();
+        // Pass 1: declarations that others refer to, in dependency order.
+        for d in &decls {
+            if let Decl::Tiers(t) = d {
+                self.tiers(t);
+            }
+        }
+        for d in &decls {
+            if let Decl::Phase(p) = d {
+                self.phase(p);
+            }
+        }
+        for d in &decls {
+            if let Decl::Builder(b) = d {
+                self.builder(b);
+            }
+        }
+        for d in &decls {
+            if let Decl::Set(s) = d {
+                self.set(s);
+            }
+        }
+        self.check_phases();
+        for d in &decls {
+            if let Decl::Classify(cl) = d {
+                self.classify(cl);
+            }
+        }
+        for d in &decls {
+            if let Decl::Check(ch) = d {
+                self.check(ch);
+            }
+        }
+        for d in &decls {
+            match d {
+                Decl::Gate(g) => self.gate(g),
+                Decl::Waive(w) => self.waive(w),
+                Decl::Divergence(dv) => self.divergence(dv),
+                _ => {}
+            }
+        }
+        self.errors.sort_by_key(|e| e.span);
+    }
+
+    /// Names are unique within a namespace: sets and classifications (both appear in
+    /// expressions), builders, phases, checks, gates.
+    fn declare(&mut self, what: &str, name: &Name) -> bool {
+        let namespace = match what {
+            "set" | "classification" => "expression",
+            other => other,
+        };
+        let key = format!("{namespace}:{}", name.text);
+        if let Some(first) = self.names.get(&key) {
+            self.errors.push(
+                RuleError::new("duplicate", format!("`{}` is declared twice", name.text), name.span)
+                    .with_label(format!("this {what} reuses the name"))
+                    .with_related(*first, "first declared here")
+                    .with_help(format!("two {what}s cannot share a name")),
+            );
+            return false;
+        }
+        self.names.insert(key, name.span);
+        true
+    }
+
+    fn tiers(&mut self, t: &TiersDecl) {
+        if !self.policy.tiers.names.is_empty() {
+            let first = self.policy.tiers.spans.first().copied().unwrap_or(t.span);
+            self.errors.push(
+                RuleError::new("duplicate", "the tier order is declared twice", t.span)
+                    .with_label("second declaration")
+                    .with_related(first, "first declared here"),
+            );
+            return;
+        }
+        for (g, group) in t.groups.iter().enumerate() {
+            for n in group {
+                if self.policy.tiers.index(&n.text).is_some() {
+                    self.errors.push(RuleError::new("duplicate", format!("tier `{}` appears twice", n.text), n.span));
+                    continue;
+                }
+                self.policy.tiers.names.push(n.text.clone());
+                self.policy.tiers.group.push(g as u16);
+                self.policy.tiers.spans.push(n.span);
+            }
+        }
+    }
+
+    fn tier(&mut self, n: &Name) -> Option<u16> {
+        if let Some(i) = self.policy.tiers.index(&n.text) {
+            return Some(i);
+        }
+        let suggestion = did_you_mean(&n.text, self.policy.tiers.names.iter().map(String::as_str));
+        self.errors.push(unknown(n, "tier", suggestion));
+        None
+    }
+
+    fn phase(&mut self, p: &PhaseDecl) {
+        if !self.declare("phase", &p.name) {
+            return;
+        }
+        if p.run.is_none() && p.builtin.is_none() {
+            self.errors.push(
+                RuleError::new("missing", format!("phase `{}` has no action", p.name.text), p.name.span)
+                    .with_label("no `run` or `builtin`")
+                    .with_help("give the phase `run \"<command>\"` or `builtin check`"),
+            );
+        }
+        if let Some(b) = &p.builtin {
+            if b.text != "check" {
+                self.errors.push(unknown(b, "builtin action", did_you_mean(&b.text, ["check"])));
+            }
+        }
+        self.policy.phases.push(PhaseDef {
+            name: p.name.text.clone(),
+            title: p.title.clone(),
+            run: p.run.as_ref().map(|r| r.0.clone()),
+            builtin: p.builtin.as_ref().map(|b| b.text.clone()),
+            after: p.after.iter().map(|a| a.text.clone()).collect(),
+            checkpoint: p.checkpoint,
+            optional: p.optional,
+            span: p.span,
+        });
+    }
+
+    fn check_phases(&mut self) {
+        let names: Vec<String> = self.policy.phases.iter().map(|p| p.name.clone()).collect();
+        // Re-walk the declarations' `after` names with spans: kept on PhaseDef as text only,
+        // so unknown names are reported at the phase.
+        for p in &self.policy.phases {
+            for a in &p.after {
+                if !names.contains(a) {
+                    let n = Name { text: a.clone(), span: p.span };
+                    self.errors.push(unknown(&n, "phase", did_you_mean(a, names.iter().map(String::as_str))));
+                }
+            }
+        }
+    }
+
+    fn builder(&mut self, b: &BuilderDecl) {
+        if !self.declare("builder", &b.name) {
+            return;
+        }
+        let reach = b
+            .reach
+            .iter()
+            .map(|r| match r {
+                BuilderReach::List(s, sp) => Reach::List(s.clone(), *sp),
+                BuilderReach::Topological(s, sp) => Reach::Topological(s.clone(), *sp),
+                BuilderReach::Names(ns) => Reach::Names(ns.iter().map(|n| (n.text.clone(), n.span)).collect()),
+            })
+            .collect::<Vec<_>>();
+        if reach.is_empty() {
+            self.errors.push(
+                RuleError::new("missing", format!("builder `{}` reaches nothing", b.name.text), b.name.span)
+                    .with_label("no list, topological or names")
+                    .with_help("a builder needs `list \"file.list\"`, `topological \"file.list\"` or `names { ... }`"),
+            );
+        }
+        if b.tier.is_none() {
+            self.errors.push(
+                RuleError::new("missing", format!("builder `{}` declares no tier", b.name.text), b.name.span)
+                    .with_label("add `tier <name>`"),
+            );
+        }
+        if let Some(t) = &b.tier {
+            self.tier(t);
+        }
+        self.builder_index.insert(b.name.text.clone(), self.policy.builders.len());
+        self.policy.builders.push(BuilderDef {
+            name: b.name.text.clone(),
+            span: b.name.span,
+            phase: b.phase.as_ref().map(|p| p.text.clone()),
+            tier: b.tier.as_ref().map(|t| t.text.clone()),
+            reach,
+        });
+        if let (Some(p), false) = (&b.phase, self.policy.phases.is_empty()) {
+            if self.policy.phase_index(&p.text).is_none() {
+                let names: Vec<&str> = self.policy.phases.iter().map(|p| p.name.as_str()).collect();
+                self.errors.push(unknown(p, "phase", did_you_mean(&p.text, names)));
+            }
+        }
+    }
+
+    fn set(&mut self, s: &SetDecl) {
+        if !self.declare("set", &s.name) {
+            return;
+        }
+        let mut set = NameSet {
+            name: s.name.text.clone(),
+            span: s.name.span,
+            exact: vec![],
+            globs: vec![],
+            excludes: vec![],
+            from_builder: None,
+        };
+        match &s.body {
+            SetBody::FromBuilder(b) => match self.builder_index.get(&b.text) {
+                Some(&i) => set.from_builder = Some(i),
+                None => {
+                    let names: Vec<&str> = self.builder_index.keys().map(String::as_str).collect();
+                    self.errors.push(unknown(b, "builder", did_you_mean(&b.text, names)));
+                }
+            },
+            SetBody::Items(items) => {
+                let mut seen: HashMap<&str, Span> = HashMap::new();
+                for it in items {
+                    if let Some(first) = seen.get(it.pattern.text.as_str()) {
+                        self.errors.push(
+                            RuleError::new(
+                                "duplicate",
+                                format!("`{}` is listed twice in set `{}`", it.pattern.text, s.name.text),
+                                it.pattern.span,
+                            )
+                            .with_label("listed again")
+                            .with_related(*first, "first listed here"),
+                        );
+                        continue;
+                    }
+                    seen.insert(&it.pattern.text, it.pattern.span);
+                    let entry = (it.pattern.text.clone(), it.pattern.span);
+                    if it.exclude {
+                        set.excludes.push(entry);
+                    } else if glob::is_glob(&it.pattern.text) {
+                        set.globs.push(entry);
+                    } else {
+                        set.exact.push(entry);
+                    }
+                }
+            }
+        }
+        self.set_index.insert(set.name.clone(), self.policy.sets.len());
+        self.policy.sets.push(set);
+    }
+
+    fn classify(&mut self, cl: &ClassifyDecl) {
+        if !self.declare("classification", &cl.name) {
+            return;
+        }
+        let mut layers = vec![];
+        for l in &cl.layers {
+            match l {
+                Layer::Dir { tier, dir } => {
+                    if let Some(t) = self.tier(tier) {
+                        layers.push(CLayer::Dir { tier: t, dir: dir.text.clone(), span: tier.span });
+                    }
+                }
+                Layer::InSet { tier, set } => {
+                    let t = self.tier(tier);
+                    match self.set_index.get(&set.text) {
+                        Some(&s) => {
+                            if let Some(t) = t {
+                                layers.push(CLayer::InSet { tier: t, set: s, span: set.span })
+                            }
+                        }
+                        None => {
+                            let names: Vec<&str> = self.set_index.keys().map(String::as_str).collect();
+                            self.errors.push(unknown(set, "set", did_you_mean(&set.text, names)));
+                        }
+                    }
+                }
+                Layer::Infer { kinds, span } => {
+                    for k in kinds {
+                        if !["build", "host", "runtime"].contains(&k.text.as_str()) {
+                            self.errors.push(unknown(k, "dependency kind", did_you_mean(&k.text, ["build", "host", "runtime"])));
+                        }
+                    }
+                    layers.push(CLayer::Infer { kinds: kinds.iter().map(|k| k.text.clone()).collect(), span: *span })
+                }
+                Layer::Else { tier } => {
+                    let t = if tier.text == "unclear" { None } else { self.tier(tier) };
+                    layers.push(CLayer::Else { tier: t, span: tier.span });
+                }
+            }
+        }
+        self.classify_index.insert(cl.name.text.clone(), self.policy.classifications.len());
+        self.policy.classifications.push(Classification { name: cl.name.text.clone(), span: cl.name.span, layers });
+    }
+
+    fn check(&mut self, ch: &CheckDecl) {
+        if !self.declare("check", &ch.id) {
+            return;
+        }
+        let mut scope = Scope::default();
+        let mut steps: Vec<(Step, usize)> = vec![]; // (step, the generator depth it needs)
+        let mut message = None;
+        let mut help = None;
+        let mut at = None;
+        let mut subject = None;
+        let mut because = None;
+        let mut about = None;
+        let mut domain: Option<DomainId> = None;
+        for clause in &ch.clauses {
+            match clause {
+                Clause::For(gens) => {
+                    for (var, e) in gens {
+                        let Some((ce, ty, deps)) = self.expr(e, &scope) else {
+                            scope.bind(var, Ty::None, scope.depth + 1);
+                            scope.depth += 1;
+                            continue;
+                        };
+                        let item_ty = match ty {
+                            Ty::ListRec(k) => Ty::Rec(k),
+                            Ty::ListStr | Ty::Set => Ty::Str,
+                            other => {
+                                self.errors.push(
+                                    RuleError::new("type", format!("`for` needs a list, this is a {}", other.name()), e.span)
+                                        .with_label("not a list"),
+                                );
+                                Ty::None
+                            }
+                        };
+                        if let CExpr::Relation(r) = &ce {
+                            domain.get_or_insert(schema::RELATIONS[*r].domain);
+                        }
+                        let depth = scope.depth + 1;
+                        let slot = scope.bind(var, item_ty, depth);
+                        scope.depth = depth;
+                        steps.push((Step::For(slot, ce), deps.max(depth - 1)));
+                    }
+                }
+                Clause::Where(e) => {
+                    if let Some((ce, ty, deps)) = self.expr(e, &scope) {
+                        self.want_bool(ty, e.span);
+                        steps.push((Step::Where(ce), deps));
+                    }
+                }
+                Clause::Let(var, e) => {
+                    if let Some((ce, ty, deps)) = self.expr(e, &scope) {
+                        let slot = scope.bind(var, ty, deps);
+                        steps.push((Step::Let(slot, ce), deps));
+                    }
+                }
+                Clause::Message(t) => message = self.template(t, &scope),
+                Clause::Help(t) => help = self.template(t, &scope),
+                Clause::At(e) => {
+                    if let Some((ce, ty, _)) = self.expr(e, &scope) {
+                        if !matches!(ty, Ty::Loc | Ty::Rec(_)) {
+                            self.errors.push(
+                                RuleError::new("type", format!("`at` needs a location or a record, this is a {}", ty.name()), e.span)
+                                    .with_label("not a location"),
+                            );
+                        }
+                        at = Some(ce);
+                    }
+                }
+                Clause::Subject(e) => subject = self.expr(e, &scope).map(|x| x.0),
+                Clause::Because(e) => because = self.expr(e, &scope).map(|x| x.0),
+                Clause::About(s, _) => about = Some(s.clone()),
+            }
+        }
+        // Conditions run as soon as the generators they use are bound: a stable sort by depth.
+        let mut indexed: Vec<(usize, (Step, usize))> = steps.into_iter().enumerate().collect();
+        indexed.sort_by_key(|(i, (step, depth))| {
+            // At one depth, filters run before the next generator multiplies the work.
+            let is_for = matches!(step, Step::For(..));
+            (*depth, is_for, *i)
+        });
+        let steps = indexed.into_iter().map(|(_, (s, _))| s).collect::<Vec<_>>();
+        if !steps.iter().any(|s| matches!(s, Step::For(..))) {
+            self.errors.push(
+                RuleError::new("missing", format!("check `{}` ranges over nothing", ch.id.text), ch.id.span)
+                    .with_label("no `for` clause")
+                    .with_help("say what the check ranges over, e.g. `for p in packages`"),
+            );
+        }
+        let Some(message) = message else {
+            self.errors.push(
+                RuleError::new("missing", format!("check `{}` has no message", ch.id.text), ch.id.span)
+                    .with_label("no `message` clause")
+                    .with_help("findings need a message: `message \"{p.name} ...\"`"),
+            );
+            return;
+        };
+        self.policy.checks.push(CheckDef {
+            id: ch.id.text.clone(),
+            span: ch.id.span,
+            severity: ch.severity,
+            domain: domain.unwrap_or(DomainId::Tree),
+            about,
+            steps,
+            slots: scope.vars.len(),
+            message,
+            help,
+            at,
+            subject,
+            because,
+        });
+    }
+
+    fn template(&mut self, t: &Template, scope: &Scope) -> Option<Vec<CPart>> {
+        let mut out = vec![];
+        for p in &t.parts {
+            match p {
+                TemplatePart::Text(s) => out.push(CPart::Text(s.clone())),
+                TemplatePart::Hole(e) => out.push(CPart::Hole(self.expr(e, scope)?.0)),
+            }
+        }
+        Some(out)
+    }
+
+    fn want_bool(&mut self, ty: Ty, span: Span) {
+        if ty != Ty::Bool {
+            self.errors.push(
+                RuleError::new("type", format!("a condition must be true or false, this is a {}", ty.name()), span)
+                    .with_label("not a condition")
+                    .with_help("compare it: `x == ...`, `x in set`, `exists(x)`"),
+            );
+        }
+    }
+
+    /// Compile an expression: its code, its type, and the generator depth it depends on.
+    fn expr(&mut self, e: &Expr, scope: &Scope) -> Option<(CExpr, Ty, usize)> {
+        match &e.kind {
+            ExprKind::Int(n) => Some((CExpr::Const(Const::Int(*n)), Ty::Int, 0)),
+            ExprKind::Str(s) => Some((CExpr::Const(Const::Str(s.as_str().into())), Ty::Str, 0)),
+            ExprKind::List(items) => {
+                let mut out = vec![];
+                let mut depth = 0;
+                for it in items {
+                    let (c, ty, d) = self.expr(it, scope)?;
+                    if ty != Ty::Str {
+                        self.errors.push(
+                            RuleError::new("type", format!("list literals hold strings, this is a {}", ty.name()), it.span)
+                                .with_label("not a string"),
+                        );
+                    }
+                    depth = depth.max(d);
+                    out.push(c);
+                }
+                Some((CExpr::List(out), Ty::ListStr, depth))
+            }
+            ExprKind::Ident(name) => self.ident(name, e.span, scope),
+            ExprKind::Call(f, args) => self.call(f, None, args, e.span, scope),
+            ExprKind::Access(recv, field, args) => {
+                let (rc, rty, rd) = self.expr(recv, scope)?;
+                if let Some(args) = args {
+                    return self.call(field, Some((rc, rty, rd)), args, e.span, scope);
+                }
+                let Ty::Rec(kind) = rty else {
+                    self.errors.push(
+                        RuleError::new("type", format!("`.{}` on a {}, which has no fields", field.text, rty.name()), field.span)
+                            .with_label("no such field"),
+                    );
+                    return None;
+                };
+                match kind.field(&field.text) {
+                    Some((i, f)) => Some((CExpr::Field(Box::new(rc), kind, i), f.ty, rd)),
+                    None => {
+                        let names = kind.def().fields.iter().map(|f| f.name);
+                        let suggestion = did_you_mean(&field.text, names);
+                        let mut err = RuleError::new(
+                            "unknown-name",
+                            format!("a {} has no field `{}`", kind.def().name, field.text),
+                            field.span,
+                        )
+                        .with_label("unknown field");
+                        err.help = Some(match suggestion {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!(
+                                "its fields are: {}",
+                                kind.def().fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                            ),
+                        });
+                        self.errors.push(err);
+                        None
+                    }
+                }
+            }
+            ExprKind::Not(inner) => {
+                let (c, ty, d) = self.expr(inner, scope)?;
+                self.want_bool(ty, inner.span);
+                Some((CExpr::Not(Box::new(c)), Ty::Bool, d))
+            }
+            ExprKind::Binary(op, l, r) => {
+                let (lc, lt, ld) = self.expr(l, scope)?;
+                let (rc, rt, rd) = self.expr(r, scope)?;
+                let depth = ld.max(rd);
+                let ok = match op {
+                    BinOp::And | BinOp::Or => {
+                        self.want_bool(lt, l.span);
+                        self.want_bool(rt, r.span);
+                        true
+                    }
+                    BinOp::Eq | BinOp::Ne => comparable(lt, rt),
+                    BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                        matches!((lt, rt), (Ty::Int, Ty::Int) | (Ty::Tier | Ty::Str, Ty::Tier) | (Ty::Tier, Ty::Str))
+                            || matches!((lt, rt), (Ty::None, _) | (_, Ty::None))
+                    }
+                    BinOp::In | BinOp::NotIn => match rt {
+                        Ty::Set => matches!(lt, Ty::Str),
+                        Ty::ListStr => matches!(lt, Ty::Str),
+                        Ty::ListRec(k) => lt == Ty::Rec(k),
+                        _ => false,
+                    },
+                    BinOp::Glob => lt == Ty::Str && matches!(rt, Ty::Str | Ty::ListStr),
+                };
+                if !ok {
+                    self.errors.push(
+                        RuleError::new(
+                            "type",
+                            format!("`{}` cannot combine a {} with a {}", op.symbol(), lt.name(), rt.name()),
+                            e.span,
+                        )
+                        .with_label("mismatched types"),
+                    );
+                    return None;
+                }
+                Some((CExpr::Bin(*op, Box::new(lc), Box::new(rc)), Ty::Bool, depth))
+            }
+        }
+    }
+
+    fn ident(&mut self, name: &str, span: Span, scope: &Scope) -> Option<(CExpr, Ty, usize)> {
+        if let Some((slot, ty, depth)) = scope.lookup(name) {
+            return Some((CExpr::Var(slot), ty, depth));
+        }
+        if let Some(&s) = self.set_index.get(name) {
+            return Some((CExpr::Set(s), Ty::Set, 0));
+        }
+        if let Some(t) = self.policy.tiers.index(name) {
+            return Some((CExpr::Const(Const::Tier(Some(t))), Ty::Tier, 0));
+        }
+        if let Some((r, def)) = schema::relation(name) {
+            return Some((CExpr::Relation(r), Ty::ListRec(def.kind), 0));
+        }
+        match name {
+            "none" => return Some((CExpr::Const(Const::None), Ty::None, 0)),
+            "true" => return Some((CExpr::Const(Const::Bool(true)), Ty::Bool, 0)),
+            "false" => return Some((CExpr::Const(Const::Bool(false)), Ty::Bool, 0)),
+            "unclear" => return Some((CExpr::Const(Const::Tier(None)), Ty::Tier, 0)),
+            _ => {}
+        }
+        let mut candidates: Vec<&str> = scope.vars.iter().map(|v| v.0.as_str()).collect();
+        candidates.extend(self.set_index.keys().map(String::as_str));
+        candidates.extend(self.policy.tiers.names.iter().map(String::as_str));
+        candidates.extend(schema::RELATIONS.iter().map(|r| r.name));
+        let n = Name { text: name.to_string(), span };
+        self.errors.push(unknown(&n, "name", did_you_mean(name, candidates)));
+        None
+    }
+
+    fn call(
+        &mut self,
+        f: &Name,
+        recv: Option<(CExpr, Ty, usize)>,
+        args: &[Expr],
+        span: Span,
+        scope: &Scope,
+    ) -> Option<(CExpr, Ty, usize)> {
+        let mut compiled = vec![];
+        let mut depth = 0;
+        if let Some((c, t, d)) = recv {
+            compiled.push((c, t, span));
+            depth = d;
+        }
+        for a in args {
+            let (c, t, d) = self.expr(a, scope)?;
+            depth = depth.max(d);
+            compiled.push((c, t, a.span));
+        }
+        if let Some(&cl) = self.classify_index.get(&f.text) {
+            if compiled.len() != 1 || !matches!(compiled[0].1, Ty::Rec(k) if k == schema::PACKAGE) {
+                self.errors.push(
+                    RuleError::new("type", format!("`{}` classifies one package: `{}(p)`", f.text, f.text), span)
+                        .with_label("wrong arguments"),
+                );
+                return None;
+            }
+            let (arg, _, _) = compiled.remove(0);
+            return Some((CExpr::Classify(cl, Box::new(arg)), Ty::Tier, depth));
+        }
+        let Some((id, def)) = schema::function(&f.text) else {
+            let mut names: Vec<&str> = schema::FUNCTIONS.iter().map(|f| f.name).collect();
+            names.extend(self.classify_index.keys().map(String::as_str));
+            self.errors.push(unknown(f, "function", did_you_mean(&f.text, names)));
+            return None;
+        };
+        if compiled.len() != def.params.len() {
+            self.errors.push(
+                RuleError::new(
+                    "type",
+                    format!("`{}` takes {} argument(s), {} given", f.text, def.params.len(), compiled.len()),
+                    span,
+                )
+                .with_label("wrong number of arguments")
+                .with_help(def.doc),
+            );
+            return None;
+        }
+        for ((_, ty, aspan), want) in compiled.iter().zip(def.params) {
+            let ok = match (def.name, want) {
+                ("count", _) => matches!(ty, Ty::ListStr | Ty::ListRec(_)),
+                ("exists", _) => true,
+                (_, want) => ty == want || *ty == Ty::None,
+            };
+            if !ok {
+                self.errors.push(
+                    RuleError::new(
+                        "type",
+                        format!("`{}` expects a {} here, this is a {}", f.text, want.name(), ty.name()),
+                        *aspan,
+                    )
+                    .with_label("wrong type")
+                    .with_help(def.doc),
+                );
+                return None;
+            }
+        }
+        Some((CExpr::Call(id, compiled.into_iter().map(|c| c.0).collect()), def.ret, depth))
+    }
+
+    fn gate(&mut self, g: &GateDecl) {
+        if !self.declare("gate", &g.id) {
+            return;
+        }
+        let mut checks = vec![];
+        for c in &g.checks {
+            match self.policy.check(&c.text) {
+                Some(i) => checks.push(i),
+                None => {
+                    let names: Vec<&str> = self.policy.checks.iter().map(|c| c.id.as_str()).collect();
+                    self.errors.push(unknown(c, "check", did_you_mean(&c.text, names)));
+                }
+            }
+        }
+        self.policy.gates.push(GateDef { id: g.id.text.clone(), title: g.title.clone(), span: g.id.span, checks });
+    }
+
+    fn waive(&mut self, w: &WaiveDecl) {
+        let Some(ci) = self.policy.check(&w.check.text) else {
+            let names: Vec<&str> = self.policy.checks.iter().map(|c| c.id.as_str()).collect();
+            self.errors.push(unknown(&w.check, "check", did_you_mean(&w.check.text, names)));
+            return;
+        };
+        let Some(reason) = self.record_fields(&w.fields, w.check.span, "waiver") else { return };
+        if self.policy.checks[ci].severity == Severity::Halt && w.fields.approver.is_none() {
+            self.errors.push(
+                RuleError::new("missing", format!("waiving the halting check `{}` needs an approver", w.check.text), w.check.span)
+                    .with_label("no `approver`")
+                    .with_help("add `approver \"<who authorized it>\"`; only advisories can be waived without one"),
+            );
+            return;
+        }
+        self.policy.waivers.push(Waiver {
+            check: w.check.text.clone(),
+            subject: w.subject.text.clone(),
+            reason,
+            approver: w.fields.approver.as_ref().map(|a| a.0.clone()),
+            expires: w.fields.expires.as_ref().map(|e| e.0.clone()),
+            span: w.span,
+        });
+    }
+
+    fn record_fields(&mut self, f: &RecordFields, span: Span, what: &str) -> Option<String> {
+        let reason = match &f.reason {
+            Some((r, _)) if !r.trim().is_empty() => r.clone(),
+            _ => {
+                self.errors.push(
+                    RuleError::new("missing", format!("a {what} needs a reason"), span)
+                        .with_label("no `reason`")
+                        .with_help("say why, in one line: `reason \"...\"`"),
+                );
+                return None;
+            }
+        };
+        if let Some((d, dspan)) = &f.expires {
+            if !valid_date(d) {
+                self.errors.push(RuleError::new("type", format!("`{d}` is not a calendar date"), *dspan).with_label("invalid date"));
+                return None;
+            }
+        }
+        Some(reason)
+    }
+
+    fn divergence(&mut self, d: &DivergenceDecl) {
+        let Some(reason) = self.record_fields(&d.fields, d.package.span, "divergence record") else { return };
+        self.policy.divergences.push(Divergence {
+            package: d.package.text.clone(),
+            dependency: d.dependency.text.clone(),
+            reason,
+            approver: d.fields.approver.as_ref().map(|a| a.0.clone()),
+            span: d.span,
+        });
+    }
+}
+
+fn valid_date(d: &str) -> bool {
+    let parts: Vec<u32> = d.split('-').filter_map(|p| p.parse().ok()).collect();
+    let [y, m, day] = parts.as_slice() else { return false };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    *y >= 1970 && (1..=days).contains(day)
+}
+
+fn comparable(a: Ty, b: Ty) -> bool {
+    a == b
+        || matches!((a, b), (Ty::None, _) | (_, Ty::None) | (Ty::Tier, Ty::Str) | (Ty::Str, Ty::Tier))
+        || matches!((a, b), (Ty::Rec(x), Ty::Rec(y)) if x == y)
+}
+
+fn unknown(n: &Name, what: &str, suggestion: Option<&str>) -> RuleError {
+    let mut e = RuleError::new("unknown-name", format!("unknown {what} `{}`", n.text), n.span).with_label(format!("no such {what}"));
+    if let Some(s) = suggestion {
+        e.help = Some(format!("did you mean `{s}`?"));
+    }
+    e
+}
+
+#[derive(Default)]
+struct Scope {
+    /// (name, type, the generator depth at which it is bound)
+    vars: Vec<(String, Ty, usize)>,
+    depth: usize,
+}
+
+impl Scope {
+    fn bind(&mut self, name: &Name, ty: Ty, depth: usize) -> usize {
+        self.vars.push((name.text.clone(), ty, depth));
+        self.vars.len() - 1
+    }
+    fn lookup(&self, name: &str) -> Option<(usize, Ty, usize)> {
+        self.vars.iter().enumerate().rev().find(|(_, v)| v.0 == name).map(|(i, v)| (i, v.1, v.2))
+    }
+}

@@ -1,0 +1,7 @@
+//! The policy language: syntax (pest), semantic analysis, and the compiled policy.
+
+pub mod ast;
+pub mod compile;
+pub mod error;
+pub mod glob;
+pub mod syntax;

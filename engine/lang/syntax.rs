@@ -1,0 +1,486 @@
+//! Rule-file text to syntax tree: the pest grammar in `grammar/policy.pest`, and an adapter
+//! from pest errors to our own positioned errors (byte offsets only: pest's `line_col`
+//! rescans the input on every call, our `SourceFile` has a line index).
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+use super::ast::*;
+use super::error::RuleError;
+use crate::source::{SourceId, Span};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar/policy.pest"]
+struct PolicyParser;
+
+/// Parse one rule file. A syntax error stops this file (pest cannot recover), but the
+/// caller goes on with the other files so every broken file is reported in one run.
+pub fn parse(source: SourceId, text: &str) -> Result<RuleFile, RuleError> {
+    let mut pairs = PolicyParser::parse(Rule::file, text).map_err(|e| syntax_error(source, text, e))?;
+    let file = match pairs.next() {
+        Some(p) => p,
+        None => return Ok(RuleFile::default()),
+    };
+    let b = Builder { source };
+    let mut out = RuleFile::default();
+    for pair in file.into_inner() {
+        match pair.as_rule() {
+            Rule::header => {
+                let span = b.span(&pair);
+                let n = pair.into_inner().next().map(|p| p.as_str().parse::<u32>().unwrap_or(u32::MAX));
+                out.version = n.map(|n| (n, span));
+            }
+            Rule::EOI => {}
+            _ => out.decls.push(b.decl(pair)?),
+        }
+    }
+    Ok(out)
+}
+
+fn syntax_error(source: SourceId, text: &str, e: pest::error::Error<Rule>) -> RuleError {
+    let (start, end) = match e.location {
+        pest::error::InputLocation::Pos(p) => (p, p),
+        pest::error::InputLocation::Span((s, e)) => (s, e),
+    };
+    // Point at the whole offending token rather than a zero-width caret where we can.
+    let end = if end == start {
+        let rest = &text[start.min(text.len())..];
+        let len = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len()).min(40);
+        start + len
+    } else {
+        end
+    };
+    let message = match &e.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            let mut wanted: Vec<&str> = positives.iter().filter_map(|r| describe(*r)).collect();
+            wanted.sort();
+            wanted.dedup();
+            let found = text[start.min(text.len())..end.min(text.len())].trim();
+            let found = if found.is_empty() { "end of line".to_string() } else { format!("`{found}`") };
+            if wanted.is_empty() {
+                format!("unexpected {found}")
+            } else {
+                format!("expected {}, found {found}", join_or(&wanted))
+            }
+        }
+        pest::error::ErrorVariant::CustomError { message } => message.clone(),
+    };
+    RuleError::new("syntax", message, Span::new(source, start, end))
+        .with_label("here")
+        .with_help(syntax_help(&e))
+}
+
+fn syntax_help(e: &pest::error::Error<Rule>) -> String {
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant {
+        if positives.contains(&Rule::header) {
+            return "a rule file starts with its language version: `policy 1`".into();
+        }
+        if positives.contains(&Rule::rbrace) {
+            return "a block opened with `{` is closed by `}` on a line of its own".into();
+        }
+        if positives.contains(&Rule::set_item) {
+            return "a set lists one name or glob per line, `!` before an item excludes it".into();
+        }
+    }
+    "see the language reference in ARCHITECTURE.md (\"The policy language\")".into()
+}
+
+fn join_or(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+/// Human names for the grammar rules a user can be told were expected.
+fn describe(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::header => "`policy <version>`",
+        Rule::tiers_decl => "`tiers`",
+        Rule::set_decl => "`set`",
+        Rule::builder_decl => "`builder`",
+        Rule::classify_decl => "`classify`",
+        Rule::check_decl => "`check`",
+        Rule::gate_decl => "`gate`",
+        Rule::waive_decl => "`waive`",
+        Rule::divergence_decl => "`divergence`",
+        Rule::phase_decl => "`phase`",
+        Rule::ident => "a name",
+        Rule::check_id => "a kebab-case id",
+        Rule::pattern | Rule::set_item => "a name or glob",
+        Rule::string | Rule::template => "a quoted string",
+        Rule::int => "a number",
+        Rule::date => "a date (YYYY-MM-DD)",
+        Rule::severity => "`halt` or `advisory`",
+        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr | Rule::postfix => {
+            "an expression"
+        }
+        Rule::cmp_op => "an operator",
+        Rule::c_for | Rule::c_where | Rule::c_let | Rule::c_message | Rule::c_help | Rule::c_at | Rule::c_subject
+        | Rule::c_about | Rule::c_because => "a check clause (for, where, let, message, help, at, because, subject, about)",
+        Rule::b_phase | Rule::b_tier | Rule::b_list | Rule::b_topological | Rule::b_names => {
+            "a builder field (phase, tier, list, topological, names)"
+        }
+        Rule::layer_dir | Rule::layer_set | Rule::layer_infer | Rule::layer_else => "a classification layer",
+        Rule::w_reason | Rule::w_approver | Rule::w_expires => "`reason`, `approver` or `expires`",
+        Rule::p_run | Rule::p_builtin | Rule::p_after | Rule::p_checkpoint | Rule::p_optional | Rule::p_title => {
+            "a phase field (run, builtin, after, checkpoint, optional, title)"
+        }
+        Rule::EOI => "end of file",
+        Rule::rbrace => "`}`",
+        _ => return None,
+    })
+}
+
+struct Builder {
+    source: SourceId,
+}
+
+type R<T> = Result<T, RuleError>;
+
+impl Builder {
+    fn span(&self, p: &Pair<Rule>) -> Span {
+        let s = p.as_span();
+        Span::new(self.source, s.start(), s.end())
+    }
+
+    fn name(&self, p: Pair<Rule>) -> Name {
+        Name { span: self.span(&p), text: p.as_str().to_string() }
+    }
+
+    fn string(&self, p: Pair<Rule>) -> (String, Span) {
+        let span = self.span(&p);
+        let inner = p.into_inner().next().map(|i| i.as_str()).unwrap_or("");
+        (unescape(inner), span)
+    }
+
+    fn decl(&self, p: Pair<Rule>) -> R<Decl> {
+        let span = self.span(&p);
+        let rule = p.as_rule();
+        let mut it = p.into_inner().filter(|q| q.as_rule() != Rule::rbrace);
+        Ok(match rule {
+            Rule::tiers_decl => Decl::Tiers(TiersDecl {
+                groups: it.map(|g| g.into_inner().map(|n| self.name(n)).collect()).collect(),
+                span,
+            }),
+            Rule::set_decl => {
+                let name = self.name(next(&mut it, span)?);
+                let body = next(&mut it, span)?;
+                let body = match body.as_rule() {
+                    Rule::set_from => SetBody::FromBuilder(self.name(next(&mut body.into_inner(), span)?)),
+                    _ => SetBody::Items(
+                        body.into_inner()
+                            .filter(|q| q.as_rule() != Rule::rbrace)
+                            .map(|item| {
+                                let mut exclude = false;
+                                let mut pattern = None;
+                                for part in item.into_inner() {
+                                    match part.as_rule() {
+                                        Rule::exclude => exclude = true,
+                                        _ => pattern = Some(self.name(part)),
+                                    }
+                                }
+                                pattern.map(|pattern| SetItem { pattern, exclude })
+                            })
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or_else(|| internal(span))?,
+                    ),
+                };
+                Decl::Set(SetDecl { name, body })
+            }
+            Rule::builder_decl => {
+                let name = self.name(next(&mut it, span)?);
+                let mut b = BuilderDecl { name, phase: None, tier: None, reach: vec![], span };
+                for f in it {
+                    let fspan = self.span(&f);
+                    let rule = f.as_rule();
+                    let mut inner = f.into_inner();
+                    match rule {
+                        Rule::b_phase => b.phase = Some(self.name(next(&mut inner, fspan)?)),
+                        Rule::b_tier => b.tier = Some(self.name(next(&mut inner, fspan)?)),
+                        Rule::b_list => {
+                            let (s, sp) = self.string(next(&mut inner, fspan)?);
+                            b.reach.push(BuilderReach::List(s, sp))
+                        }
+                        Rule::b_topological => {
+                            let (s, sp) = self.string(next(&mut inner, fspan)?);
+                            b.reach.push(BuilderReach::Topological(s, sp))
+                        }
+                        Rule::b_names => b.reach.push(BuilderReach::Names(
+                            inner.filter(|q| q.as_rule() != Rule::rbrace).map(|n| self.name(n)).collect(),
+                        )),
+                        _ => return Err(internal(fspan)),
+                    }
+                }
+                Decl::Builder(b)
+            }
+            Rule::classify_decl => {
+                let name = self.name(next(&mut it, span)?);
+                let mut layers = vec![];
+                for l in it {
+                    let lspan = self.span(&l);
+                    let rule = l.as_rule();
+                    let mut inner = l.into_inner().filter(|p| p.as_rule() != Rule::kw_in);
+                    layers.push(match rule {
+                        Rule::layer_dir => {
+                            let tier = self.name(next(&mut inner, lspan)?);
+                            Layer::Dir { tier, dir: self.name(next(&mut inner, lspan)?) }
+                        }
+                        Rule::layer_set => {
+                            let tier = self.name(next(&mut inner, lspan)?);
+                            Layer::InSet { tier, set: self.name(next(&mut inner, lspan)?) }
+                        }
+                        Rule::layer_infer => Layer::Infer { kinds: inner.map(|n| self.name(n)).collect(), span: lspan },
+                        Rule::layer_else => Layer::Else { tier: self.name(next(&mut inner, lspan)?) },
+                        _ => return Err(internal(lspan)),
+                    });
+                }
+                Decl::Classify(ClassifyDecl { name, layers })
+            }
+            Rule::check_decl => {
+                let id = self.name(next(&mut it, span)?);
+                let severity = match next(&mut it, span)?.as_str() {
+                    "halt" => Severity::Halt,
+                    _ => Severity::Advisory,
+                };
+                let mut clauses = vec![];
+                for c in it {
+                    clauses.push(self.clause(c)?);
+                }
+                Decl::Check(CheckDecl { id, severity, clauses, span })
+            }
+            Rule::gate_decl => {
+                let id = self.name(next(&mut it, span)?);
+                let (title, _) = self.string(next(&mut it, span)?);
+                Decl::Gate(GateDecl { id, title, checks: it.map(|n| self.name(n)).collect() })
+            }
+            Rule::waive_decl => {
+                let check = self.name(next(&mut it, span)?);
+                let subject = self.name(next(&mut it, span)?);
+                Decl::Waive(WaiveDecl { check, subject, fields: self.record_fields(it)?, span })
+            }
+            Rule::divergence_decl => {
+                let package = self.name(next(&mut it, span)?);
+                let dependency = self.name(next(&mut it, span)?);
+                Decl::Divergence(DivergenceDecl { package, dependency, fields: self.record_fields(it)?, span })
+            }
+            Rule::phase_decl => {
+                let name = self.name(next(&mut it, span)?);
+                let mut ph = PhaseDecl {
+                    name,
+                    title: None,
+                    run: None,
+                    builtin: None,
+                    after: vec![],
+                    checkpoint: false,
+                    optional: false,
+                    span,
+                };
+                for f in it {
+                    let fspan = self.span(&f);
+                    let rule = f.as_rule();
+                    let mut inner = f.into_inner();
+                    match rule {
+                        Rule::p_run => ph.run = Some(self.string(next(&mut inner, fspan)?)),
+                        Rule::p_title => ph.title = Some(self.string(next(&mut inner, fspan)?).0),
+                        Rule::p_builtin => ph.builtin = Some(self.name(next(&mut inner, fspan)?)),
+                        Rule::p_after => ph.after.extend(inner.map(|n| self.name(n))),
+                        Rule::p_checkpoint => ph.checkpoint = true,
+                        Rule::p_optional => ph.optional = true,
+                        _ => return Err(internal(fspan)),
+                    }
+                }
+                Decl::Phase(ph)
+            }
+            _ => return Err(internal(span)),
+        })
+    }
+
+    fn record_fields<'i>(&self, it: impl Iterator<Item = Pair<'i, Rule>>) -> R<RecordFields> {
+        let mut f = RecordFields::default();
+        for field in it {
+            let fspan = self.span(&field);
+            let rule = field.as_rule();
+            let value = next(&mut field.into_inner(), fspan)?;
+            match rule {
+                Rule::w_reason => f.reason = Some(self.string(value)),
+                Rule::w_approver => f.approver = Some(self.string(value)),
+                Rule::w_expires => f.expires = Some((value.as_str().to_string(), self.span(&value))),
+                _ => return Err(internal(fspan)),
+            }
+        }
+        Ok(f)
+    }
+
+    fn clause(&self, c: Pair<Rule>) -> R<Clause> {
+        let span = self.span(&c);
+        let rule = c.as_rule();
+        let mut it = c.into_inner();
+        Ok(match rule {
+            Rule::c_for => {
+                let mut gens = vec![];
+                for g in it {
+                    let gspan = self.span(&g);
+                    let mut gi = g.into_inner().filter(|p| p.as_rule() != Rule::kw_in);
+                    let var = self.name(next(&mut gi, gspan)?);
+                    let e = self.expr(next(&mut gi, gspan)?)?;
+                    gens.push((var, e));
+                }
+                Clause::For(gens)
+            }
+            Rule::c_where => Clause::Where(self.expr(next(&mut it, span)?)?),
+            Rule::c_let => {
+                let var = self.name(next(&mut it, span)?);
+                Clause::Let(var, self.expr(next(&mut it, span)?)?)
+            }
+            Rule::c_message => Clause::Message(self.template(next(&mut it, span)?)?),
+            Rule::c_help => Clause::Help(self.template(next(&mut it, span)?)?),
+            Rule::c_at => Clause::At(self.expr(next(&mut it, span)?)?),
+            Rule::c_subject => Clause::Subject(self.expr(next(&mut it, span)?)?),
+            Rule::c_because => Clause::Because(self.expr(next(&mut it, span)?)?),
+            Rule::c_about => {
+                let (s, sp) = self.string(next(&mut it, span)?);
+                Clause::About(s, sp)
+            }
+            _ => return Err(internal(span)),
+        })
+    }
+
+    fn template(&self, t: Pair<Rule>) -> R<Template> {
+        let span = self.span(&t);
+        let mut parts = vec![];
+        for p in t.into_inner() {
+            match p.as_rule() {
+                Rule::tpl_text => parts.push(TemplatePart::Text(unescape(p.as_str()))),
+                Rule::tpl_hole => {
+                    let hspan = self.span(&p);
+                    parts.push(TemplatePart::Hole(self.expr(next(&mut p.into_inner(), hspan)?)?))
+                }
+                _ => return Err(internal(span)),
+            }
+        }
+        Ok(Template { parts, span })
+    }
+
+    fn expr(&self, p: Pair<Rule>) -> R<Expr> {
+        let span = self.span(&p);
+        match p.as_rule() {
+            Rule::expr => self.expr(next(&mut p.into_inner(), span)?),
+            Rule::or_expr | Rule::and_expr => {
+                let op = if p.as_rule() == Rule::or_expr { BinOp::Or } else { BinOp::And };
+                let mut operands = p.into_inner().filter(|q| !matches!(q.as_rule(), Rule::kw_or | Rule::kw_and));
+                let mut acc = self.expr(next(&mut operands, span)?)?;
+                for rhs in operands {
+                    let rhs = self.expr(rhs)?;
+                    let s = Span::new(self.source, acc.span.start as usize, rhs.span.end as usize);
+                    acc = Expr { kind: ExprKind::Binary(op, Box::new(acc), Box::new(rhs)), span: s };
+                }
+                Ok(acc)
+            }
+            Rule::not_expr => {
+                let mut nots = 0;
+                let mut inner = None;
+                for q in p.into_inner() {
+                    if q.as_rule() == Rule::not_op {
+                        nots += 1;
+                    } else {
+                        inner = Some(q);
+                    }
+                }
+                let mut e = self.expr(inner.ok_or_else(|| internal(span))?)?;
+                for _ in 0..nots {
+                    e = Expr { kind: ExprKind::Not(Box::new(e)), span };
+                }
+                Ok(e)
+            }
+            Rule::cmp_expr => {
+                let mut it = p.into_inner();
+                let lhs = self.expr(next(&mut it, span)?)?;
+                let Some(op) = it.next() else { return Ok(lhs) };
+                let op = match op.as_str().split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
+                    "==" => BinOp::Eq,
+                    "!=" => BinOp::Ne,
+                    "<" => BinOp::Lt,
+                    "<=" => BinOp::Le,
+                    ">" => BinOp::Gt,
+                    ">=" => BinOp::Ge,
+                    "in" => BinOp::In,
+                    "not in" => BinOp::NotIn,
+                    _ => BinOp::Glob,
+                };
+                let rhs = self.expr(next(&mut it, span)?)?;
+                Ok(Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span })
+            }
+            Rule::postfix => {
+                let mut it = p.into_inner();
+                let mut acc = self.expr(next(&mut it, span)?)?;
+                for access in it {
+                    let aspan = self.span(&access);
+                    let mut ai = access.into_inner();
+                    let field = self.name(next(&mut ai, aspan)?);
+                    let args = match ai.next() {
+                        Some(a) => Some(a.into_inner().map(|e| self.expr(e)).collect::<R<Vec<_>>>()?),
+                        None => None,
+                    };
+                    let s = Span::new(self.source, acc.span.start as usize, aspan.end as usize);
+                    acc = Expr { kind: ExprKind::Access(Box::new(acc), field, args), span: s };
+                }
+                Ok(acc)
+            }
+            Rule::int => {
+                let n = p.as_str().parse::<i64>().map_err(|_| {
+                    RuleError::new("type", "this number is too large", span).with_label("out of range")
+                })?;
+                Ok(Expr { kind: ExprKind::Int(n), span })
+            }
+            Rule::string => {
+                let (s, _) = self.string(p);
+                Ok(Expr { kind: ExprKind::Str(s), span })
+            }
+            Rule::list_lit => {
+                let items = p.into_inner().map(|e| self.expr(e)).collect::<R<Vec<_>>>()?;
+                Ok(Expr { kind: ExprKind::List(items), span })
+            }
+            Rule::call => {
+                let mut it = p.into_inner();
+                let name = self.name(next(&mut it, span)?);
+                let args = match it.next() {
+                    Some(a) => a.into_inner().map(|e| self.expr(e)).collect::<R<Vec<_>>>()?,
+                    None => vec![],
+                };
+                Ok(Expr { kind: ExprKind::Call(name, args), span })
+            }
+            Rule::ident => Ok(Expr { kind: ExprKind::Ident(p.as_str().to_string()), span }),
+            _ => Err(internal(span)),
+        }
+    }
+}
+
+fn next<'i>(it: &mut impl Iterator<Item = Pair<'i, Rule>>, span: Span) -> R<Pair<'i, Rule>> {
+    it.next().ok_or_else(|| internal(span))
+}
+
+/// The grammar guarantees the shapes matched above; reaching this means grammar and
+/// builder disagree. Reported as a diagnostic, never a panic.
+fn internal(span: Span) -> RuleError {
+    RuleError::new("syntax", "internal error: unexpected syntax tree shape", span)
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(other) => out.push(other),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,141 @@
+//! `igos check` output: per gate its diagnostics and a summary line, then the verdict.
+//! Human (miette) and JSON; both deterministic.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde_json::{json, Value as Json};
+
+use super::diagnostic::{self, Style};
+use crate::check::Outcome;
+use crate::finding::{Finding, WaiverState};
+use crate::lang::ast::Severity;
+use crate::source::{SourceMap, Span};
+
+#[derive(Debug, Clone, Copy)]
+pub struct HumanOptions {
+    pub style: Style,
+    /// Show every advisory instead of the first few of each check.
+    pub all: bool,
+}
+
+const ADVISORIES_SHOWN: usize = 3;
+
+pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{header}\n");
+    for g in &outcome.gates {
+        if g.id == "rules" && g.findings.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "── {} ──", g.title);
+        let mut shown: HashMap<&str, usize> = HashMap::new();
+        let mut hidden: Vec<(&str, usize)> = vec![];
+        for f in &g.findings {
+            if f.is_waived() {
+                continue;
+            }
+            if f.severity == Severity::Advisory && !opts.all {
+                let n = shown.entry(f.check.as_str()).or_insert(0);
+                *n += 1;
+                if *n > ADVISORIES_SHOWN {
+                    match hidden.iter_mut().find(|(c, _)| *c == f.check) {
+                        Some((_, k)) => *k += 1,
+                        None => hidden.push((&f.check, 1)),
+                    }
+                    continue;
+                }
+            }
+            out.push_str(&diagnostic::render(&diagnostic::finding(sources, f), opts.style));
+        }
+        for (check, n) in hidden {
+            let _ = writeln!(out, "  … {n} more `{check}` advisories (--all shows them)\n");
+        }
+        for f in g.findings.iter().filter(|f| f.is_waived()) {
+            if let WaiverState::Waived { reason, approver, .. } = &f.waiver {
+                let who = approver.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
+                let _ = writeln!(out, "  waived {} {}: {reason}{who}", f.check, f.subject);
+            }
+        }
+        let _ = writeln!(out, "{}\n", gate_line(g.title.as_str(), g.halting(), g.advisories(), g.waived()));
+    }
+    let _ = writeln!(out, "── Summary ──");
+    for g in &outcome.gates {
+        let _ = writeln!(out, "  {}", gate_line(&g.title, g.halting(), g.advisories(), g.waived()));
+    }
+    let halting = outcome.halting();
+    let failing = outcome.gates.iter().filter(|g| g.halting() > 0).count();
+    if halting == 0 {
+        let _ = writeln!(out, "\nPASS: {} packages, no halting findings", outcome.packages);
+    } else {
+        let _ = writeln!(out, "\nFAIL: {halting} halting finding(s) in {failing} gate(s); the build stops here (exit 1)");
+    }
+    out
+}
+
+fn gate_line(title: &str, halting: usize, advisories: usize, waived: usize) -> String {
+    let verdict = if halting > 0 { "FAIL" } else { "pass" };
+    let mut s = format!("{verdict:<5} {title:<34} {halting} halting, {advisories} advisory");
+    if waived > 0 {
+        let _ = write!(s, ", {waived} waived");
+    }
+    s
+}
+
+fn place(sources: &SourceMap, span: Option<Span>) -> Json {
+    match span {
+        Some(s) => {
+            let file = sources.get(s.source);
+            let (line, column) = file.line_col(s.start);
+            json!({ "file": file.name, "line": line, "column": column, "offset": s.start, "length": s.len() })
+        }
+        None => Json::Null,
+    }
+}
+
+pub fn finding_json(sources: &SourceMap, f: &Finding) -> Json {
+    let waiver = match &f.waiver {
+        WaiverState::None => Json::Null,
+        WaiverState::Waived { span, reason, approver } => {
+            json!({ "reason": reason, "approver": approver, "at": place(sources, Some(*span)) })
+        }
+    };
+    json!({
+        "check": f.check,
+        "severity": f.severity.as_str(),
+        "gate": f.gate,
+        "subject": f.subject,
+        "message": f.message,
+        "help": f.help,
+        "at": place(sources, f.at),
+        "rule": place(sources, f.rule),
+        "because": place(sources, f.because),
+        "waiver": waiver,
+    })
+}
+
+/// The JSON report. `schema` is versioned: additions keep the version, changes bump it.
+pub fn json(outcome: &Outcome, sources: &SourceMap) -> String {
+    let gates: Vec<Json> = outcome
+        .gates
+        .iter()
+        .map(|g| {
+            json!({
+                "id": g.id,
+                "title": g.title,
+                "halting": g.halting(),
+                "advisory": g.advisories(),
+                "waived": g.waived(),
+                "findings": g.findings.iter().map(|f| finding_json(sources, f)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let doc = json!({
+        "schema": "igos-check/1",
+        "packages": outcome.packages,
+        "halting": outcome.halting(),
+        "exit_code": outcome.exit_code(),
+        "gates": gates,
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}

@@ -1,0 +1,5 @@
+//! Rendering findings and errors; reports never decide anything.
+
+pub mod check_report;
+pub mod ci_formats;
+pub mod diagnostic;

@@ -1,0 +1,79 @@
+//! Loading rule files: from a directory a maintainer edits, or the copies built into the
+//! binary so `igos check` works anywhere. Every file is parsed and every error collected.
+
+use std::path::Path;
+
+use crate::lang::compile::{self, Policy};
+use crate::lang::error::RuleError;
+use crate::lang::syntax;
+use crate::source::{SourceFile, SourceMap, Span};
+
+/// The project's `rules/`, compiled in. A test keeps this list equal to the directory.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("rules/builders.pol", include_str!("../rules/builders.pol")),
+    ("rules/gates.pol", include_str!("../rules/gates.pol")),
+    ("rules/phases.pol", include_str!("../rules/phases.pol")),
+    ("rules/recipes.pol", include_str!("../rules/recipes.pol")),
+    ("rules/tiers.pol", include_str!("../rules/tiers.pol")),
+    ("rules/waivers.pol", include_str!("../rules/waivers.pol")),
+];
+
+pub const EXTENSION: &str = "pol";
+
+pub struct Rules {
+    pub policy: Policy,
+    pub errors: Vec<RuleError>,
+    pub files: usize,
+}
+
+/// Read every `*.pol` file of `dir` (sorted by name), or the built-in rules when `dir` is None.
+pub fn load(dir: Option<&Path>, sources: &mut SourceMap) -> Result<Rules, String> {
+    let mut texts: Vec<(String, Result<String, String>)> = vec![];
+    match dir {
+        None => texts.extend(BUILT_IN.iter().map(|(n, t)| (n.to_string(), Ok(t.to_string())))),
+        Some(dir) => {
+            let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read the rules directory {}: {e}", dir.display()))?;
+            let mut paths: Vec<_> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().and_then(|x| x.to_str()) == Some(EXTENSION))
+                .collect();
+            paths.sort();
+            if paths.is_empty() {
+                return Err(format!("no rule files (*.{EXTENSION}) in {}", dir.display()));
+            }
+            for p in paths {
+                let text = std::fs::read(&p)
+                    .map_err(|e| format!("cannot read: {e}"))
+                    .and_then(|b| String::from_utf8(b).map_err(|_| "the file is not UTF-8 text".to_string()));
+                texts.push((p.display().to_string(), text));
+            }
+        }
+    }
+    Ok(compile_texts(texts, sources))
+}
+
+/// Parse and compile named rule texts (also used by tests and tools).
+pub fn compile_texts(texts: Vec<(String, Result<String, String>)>, sources: &mut SourceMap) -> Rules {
+    let mut errors = vec![];
+    let mut parsed = vec![];
+    let files = texts.len();
+    for (name, text) in texts {
+        match text {
+            Ok(text) => {
+                let id = sources.add(SourceFile::new(name, text));
+                let text = sources.get(id).text.clone();
+                match syntax::parse(id, &text) {
+                    Ok(f) => parsed.push(f),
+                    Err(e) => errors.push(e),
+                }
+            }
+            Err(msg) => {
+                let id = sources.add(SourceFile::new(name, ""));
+                errors.push(RuleError::new("unreadable", msg, Span::new(id, 0, 0)).with_label("this file"));
+            }
+        }
+    }
+    let (policy, mut semantic) = compile::compile(&parsed);
+    errors.append(&mut semantic);
+    Rules { policy, errors, files }
+}

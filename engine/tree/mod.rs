@@ -1,0 +1,516 @@
+//! The package tree loader: `ROOT/packages/<tier>/<name>/` (package.yml, build.sh,
+//! patches/) and the builder lists (`ROOT/builders/*.list`, or `ROOT/packages/builders/`
+//! for the project's embedded tree) into facts with byte positions.
+//!
+//! One serde_yaml parse per file, files read and parsed in parallel, sources registered in
+//! sorted order so the output is identical run to run. A bad file is a `LoadProblem`,
+//! never an error for the whole tree and never a panic.
+
+pub mod build_sh;
+mod positions;
+
+use std::path::{Path, PathBuf};
+
+pub use build_sh::{BuildScript, ShFunction};
+
+use crate::source::{SourceFile, SourceId, SourceMap, Span};
+
+/// Files larger than this are not parsed (a package.yml is a few KiB).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+#[derive(Debug)]
+pub struct Tree {
+    pub root: PathBuf,
+    /// Sorted by (tier directory, directory name).
+    pub packages: Vec<Package>,
+    /// Sorted by file name.
+    pub builder_lists: Vec<BuilderList>,
+    /// Sorted by position.
+    pub problems: Vec<LoadProblem>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    Unreadable,
+    NotUtf8,
+    TooLarge,
+    YamlSyntax,
+    NotAMapping,
+    MissingRecipe,
+}
+
+impl ProblemKind {
+    pub fn id(&self) -> &'static str {
+        match self {
+            ProblemKind::Unreadable => "unreadable",
+            ProblemKind::NotUtf8 => "not-utf8",
+            ProblemKind::TooLarge => "too-large",
+            ProblemKind::YamlSyntax => "yaml-syntax",
+            ProblemKind::NotAMapping => "not-a-mapping",
+            ProblemKind::MissingRecipe => "missing-package-yml",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct LoadProblem {
+    pub kind: ProblemKind,
+    pub message: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepKind {
+    Build,
+    Host,
+    Runtime,
+}
+
+#[derive(Debug)]
+pub struct Dep {
+    pub name: String,
+    pub kind: DepKind,
+    /// The item in the file.
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct SourceEntry {
+    pub url: Option<String>,
+    pub sha256: Option<String>,
+    /// The whole entry.
+    pub span: Span,
+    pub url_span: Option<Span>,
+    pub sha256_span: Option<Span>,
+}
+
+#[derive(Debug)]
+pub enum BuildSh {
+    Absent,
+    /// Listed in recipes-with-build-sh.txt; the text is not shipped (the corpus).
+    Unknown,
+    Parsed(BuildScript),
+}
+
+#[derive(Debug)]
+pub struct Package {
+    /// The tier directory it lives in.
+    pub dir_tier: String,
+    pub dir_name: String,
+    /// The package.yml.
+    pub file: SourceId,
+    /// The file parsed as a YAML mapping.
+    pub parsed: bool,
+    /// `tier:` when it is a string.
+    pub tier: Option<String>,
+    /// `build_style:` when it is a string.
+    pub build_style: Option<String>,
+    /// Top-level keys in file order, span = the key.
+    pub keys: Vec<(String, Span)>,
+    /// `name:` when it is a string, else the directory name.
+    pub name: String,
+    /// The version as written (sysprof's 46.0 stays "46.0").
+    pub version_text: Option<String>,
+    /// The version is a YAML string, not a number.
+    pub version_is_string: bool,
+    /// build, host, runtime in file order.
+    pub deps: Vec<Dep>,
+    pub sources: Vec<SourceEntry>,
+    /// `source: []`
+    pub source_is_empty_list: bool,
+    pub verify_paths: Option<Vec<(String, Span)>>,
+    /// pending_acquisition text (may be blank: a finding).
+    pub pending: Option<(String, Span)>,
+    pub supersedes: Vec<(String, Span)>,
+    pub build_sh: BuildSh,
+    /// File names under patches/, sorted.
+    pub patches: Vec<String>,
+}
+
+impl Package {
+    pub fn key_span(&self, key: &str) -> Option<Span> {
+        self.keys.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
+    }
+    /// The file's first line, for findings about the whole file.
+    pub fn file_span(&self) -> Span {
+        Span::new(self.file, 0, 0)
+    }
+}
+
+#[derive(Debug)]
+pub struct BuilderList {
+    pub file_name: String,
+    pub source: SourceId,
+    /// Package names in build order.
+    pub entries: Vec<(String, Span)>,
+    /// `# invokes: igos-build.py --tier <tier>`
+    pub invokes_tier: Option<(String, Span)>,
+}
+
+#[derive(Debug)]
+pub struct TreeError(pub String);
+
+impl std::fmt::Display for TreeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TreeError {}
+
+/// What one worker read for one recipe directory.
+struct Read {
+    tier: String,
+    name: String,
+    yml: Result<String, (ProblemKind, String)>,
+    build_sh: Option<Result<String, (ProblemKind, String)>>,
+    patches: Vec<String>,
+}
+
+fn read_text(path: &Path) -> Result<String, (ProblemKind, String)> {
+    let meta = std::fs::metadata(path).map_err(|e| (ProblemKind::Unreadable, format!("cannot read: {e}")))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err((ProblemKind::TooLarge, format!("the file is {} bytes; recipe files are capped at {MAX_FILE_BYTES}", meta.len())));
+    }
+    let bytes = std::fs::read(path).map_err(|e| (ProblemKind::Unreadable, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| (ProblemKind::NotUtf8, format!("the file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))
+}
+
+/// Directory entries that are real directories (never a symlink out of the tree), sorted.
+fn subdirs(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .map(|it| {
+            it.filter_map(|e| e.ok())
+                .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError> {
+    let packages_dir = root.join("packages");
+    if !root.is_dir() {
+        return Err(TreeError(format!("the tree root {} does not exist or is not a directory", root.display())));
+    }
+    if !packages_dir.is_dir() {
+        return Err(TreeError(format!("{} has no packages/ directory", root.display())));
+    }
+    let builders_dir = if root.join("builders").is_dir() { root.join("builders") } else { packages_dir.join("builders") };
+    let mut dirs: Vec<(String, String)> = vec![];
+    for tier in subdirs(&packages_dir) {
+        if packages_dir.join(&tier) == builders_dir {
+            continue;
+        }
+        for name in subdirs(&packages_dir.join(&tier)) {
+            dirs.push((tier.clone(), name));
+        }
+    }
+    let with_build_sh = known_build_sh(root);
+
+    // Read in parallel: each worker takes a contiguous chunk, results keep the sorted order.
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let chunk = dirs.len().div_ceil(workers).max(1);
+    let reads: Vec<Read> = std::thread::scope(|s| {
+        let handles: Vec<_> = dirs
+            .chunks(chunk)
+            .map(|part| {
+                let packages_dir = &packages_dir;
+                s.spawn(move || part.iter().map(|(tier, name)| read_recipe(packages_dir, tier, name)).collect::<Vec<_>>())
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+
+    let mut problems = vec![];
+    let rel = |tier: &str, name: &str, file: &str| format!("packages/{tier}/{name}/{file}");
+    // Parsing is the expensive part: register sources in order, then parse in parallel.
+    let mut staged: Vec<(Read, SourceId, Option<SourceId>)> = Vec::with_capacity(reads.len());
+    for r in reads {
+        let yml_id = sources.add(SourceFile::new(rel(&r.tier, &r.name, "package.yml"), r.yml.as_deref().unwrap_or("")));
+        let sh_id = match &r.build_sh {
+            Some(Ok(text)) => Some(sources.add(SourceFile::new(rel(&r.tier, &r.name, "build.sh"), text.as_str()))),
+            _ => None,
+        };
+        staged.push((r, yml_id, sh_id));
+    }
+    let parsed: Vec<(Package, Vec<LoadProblem>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = staged
+            .chunks(chunk)
+            .map(|part| {
+                let sources = &*sources;
+                let with_build_sh = &with_build_sh;
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(r, yml_id, sh_id)| build_package(r, *yml_id, *sh_id, sources, with_build_sh))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut packages = Vec::with_capacity(parsed.len());
+    for (p, mut probs) in parsed {
+        problems.append(&mut probs);
+        packages.push(p);
+    }
+
+    let mut builder_lists = vec![];
+    let mut list_files: Vec<String> = std::fs::read_dir(&builders_dir)
+        .map(|it| {
+            it.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".list"))
+                .collect()
+        })
+        .unwrap_or_default();
+    list_files.sort();
+    let builders_rel = if builders_dir == root.join("builders") { "builders" } else { "packages/builders" };
+    for f in list_files {
+        let display = format!("{builders_rel}/{f}");
+        match read_text(&builders_dir.join(&f)) {
+            Ok(text) => {
+                let id = sources.add(SourceFile::new(display, text.as_str()));
+                builder_lists.push(parse_list(&f, id, &text));
+            }
+            Err((kind, message)) => {
+                let id = sources.add(SourceFile::new(display, ""));
+                problems.push(LoadProblem { kind, message, span: Span::new(id, 0, 0) });
+            }
+        }
+    }
+    problems.sort_by_key(|p| p.span);
+    Ok(Tree { root: root.to_path_buf(), packages, builder_lists, problems })
+}
+
+/// `recipes-with-build-sh.txt` (the corpus): recipes whose build.sh exists but is not shipped.
+fn known_build_sh(root: &Path) -> std::collections::HashSet<String> {
+    std::fs::read_to_string(root.join("recipes-with-build-sh.txt"))
+        .map(|t| t.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty() && !l.starts_with('#')).collect())
+        .unwrap_or_default()
+}
+
+fn read_recipe(packages_dir: &Path, tier: &str, name: &str) -> Read {
+    let dir = packages_dir.join(tier).join(name);
+    let yml_path = dir.join("package.yml");
+    let yml = if yml_path.exists() {
+        read_text(&yml_path)
+    } else {
+        Err((ProblemKind::MissingRecipe, format!("packages/{tier}/{name}/ has no package.yml")))
+    };
+    let sh = dir.join("build.sh");
+    let build_sh = sh.is_file().then(|| read_text(&sh));
+    let mut patches: Vec<String> = std::fs::read_dir(dir.join("patches"))
+        .map(|it| it.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    patches.sort();
+    Read { tier: tier.to_string(), name: name.to_string(), yml, build_sh, patches }
+}
+
+/// The top-level fields the rules read. Absent and `null` are both None.
+#[derive(serde::Deserialize)]
+struct Recipe {
+    name: Option<serde_yaml::Value>,
+    version: Option<serde_yaml::Value>,
+    tier: Option<serde_yaml::Value>,
+    build_style: Option<serde_yaml::Value>,
+    source: Option<serde_yaml::Value>,
+    dependencies: Option<serde_yaml::Value>,
+    verify_paths: Option<serde_yaml::Value>,
+    pending_acquisition: Option<serde_yaml::Value>,
+    supersedes: Option<serde_yaml::Value>,
+}
+
+fn yaml_str(v: &serde_yaml::Value) -> Option<String> {
+    match v {
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn build_package(
+    r: &Read,
+    file: SourceId,
+    sh_id: Option<SourceId>,
+    sources: &SourceMap,
+    with_build_sh: &std::collections::HashSet<String>,
+) -> (Package, Vec<LoadProblem>) {
+    let mut problems = vec![];
+    let text = sources.get(file).text.clone();
+    let whole = Span::new(file, 0, 0);
+    let mut p = Package {
+        dir_tier: r.tier.clone(),
+        dir_name: r.name.clone(),
+        file,
+        parsed: false,
+        tier: None,
+        build_style: None,
+        keys: vec![],
+        name: r.name.clone(),
+        version_text: None,
+        version_is_string: false,
+        deps: vec![],
+        sources: vec![],
+        source_is_empty_list: false,
+        verify_paths: None,
+        pending: None,
+        supersedes: vec![],
+        build_sh: match (&r.build_sh, sh_id) {
+            (Some(Ok(t)), Some(id)) => BuildSh::Parsed(build_sh::parse(id, t)),
+            (Some(Err((kind, message))), _) => {
+                problems.push(LoadProblem { kind: *kind, message: format!("build.sh: {message}"), span: whole });
+                BuildSh::Unknown
+            }
+            _ if with_build_sh.contains(&format!("{}/{}", r.tier, r.name)) || with_build_sh.contains(&r.name) => BuildSh::Unknown,
+            _ => BuildSh::Absent,
+        },
+        patches: r.patches.clone(),
+    };
+    if let Err((kind, message)) = &r.yml {
+        problems.push(LoadProblem { kind: *kind, message: message.clone(), span: whole });
+        return (p, problems);
+    }
+    // The fields rules read, typed; every other key is skipped by the parser without
+    // building a value (the one parse is most of igos check's time).
+    let recipe: Recipe = match serde_yaml::from_str(&text) {
+        Ok(v) => v,
+        Err(e) if e.to_string().starts_with("invalid type") && e.location().is_some_and(|l| l.index() == 0) => {
+            problems.push(LoadProblem {
+                kind: ProblemKind::NotAMapping,
+                message: "a package.yml is a mapping of fields (name:, version:, ...), this is not".into(),
+                span: whole,
+            });
+            return (p, problems);
+        }
+        Err(e) => {
+            let span = match e.location() {
+                Some(loc) => {
+                    let f = sources.get(file);
+                    let start = (f.line_offset(loc.line()) + loc.column().saturating_sub(1)).min(text.len());
+                    let end = text[start..].find('\n').map(|i| start + i).unwrap_or(text.len());
+                    Span::new(file, start, end.max(start))
+                }
+                None => whole,
+            };
+            problems.push(LoadProblem { kind: ProblemKind::YamlSyntax, message: format!("YAML does not parse: {e}"), span });
+            return (p, problems);
+        }
+    };
+    let pos = positions::scan(&text);
+    let span = |r: (usize, usize)| Span::new(file, r.0, r.1);
+    p.keys = pos.keys.iter().map(|(k, r)| (k.clone(), span(*r))).collect();
+    let key_span = |k: &str| pos.keys.iter().find(|(x, _)| x == k).map(|(_, r)| span(*r)).unwrap_or(whole);
+    // Items with positions: matched by order, then by text, then the key itself.
+    let items = |path: &str, key: &str, values: Vec<String>| -> Vec<(String, Span)> {
+        let found = pos.items.get(path).map(Vec::as_slice).unwrap_or(&[]);
+        values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let s = match found.get(i) {
+                    Some((t, r)) if *t == v => span(*r),
+                    _ => found.iter().find(|(t, _)| *t == v).map(|(_, r)| span(*r)).unwrap_or_else(|| key_span(key)),
+                };
+                (v, s)
+            })
+            .collect()
+    };
+    let strings = |v: Option<&serde_yaml::Value>| -> Vec<String> {
+        match v {
+            Some(serde_yaml::Value::Sequence(seq)) => seq.iter().filter_map(yaml_str).collect(),
+            Some(other) => yaml_str(other).into_iter().collect(),
+            None => vec![],
+        }
+    };
+    if let Some(serde_yaml::Value::String(n)) = &recipe.name {
+        p.name = n.clone();
+    }
+    if let Some(serde_yaml::Value::String(t)) = &recipe.tier {
+        p.tier = Some(t.clone());
+    }
+    if let Some(serde_yaml::Value::String(b)) = &recipe.build_style {
+        p.build_style = Some(b.clone());
+    }
+    if let Some(v) = &recipe.version {
+        p.version_is_string = matches!(v, serde_yaml::Value::String(_));
+        // As written: the scalar text from the file, so 46.0 stays 46.0 (not 46).
+        let written = text
+            .lines()
+            .find_map(|l| l.strip_prefix("version:"))
+            .map(|s| s.split(" #").next().unwrap_or("").trim().trim_matches(|c| c == '"' || c == '\'').to_string());
+        p.version_text = written.filter(|s| !s.is_empty()).or_else(|| yaml_str(v));
+    }
+    if let Some(serde_yaml::Value::Mapping(deps)) = &recipe.dependencies {
+        for (key, kind) in [("build", DepKind::Build), ("host", DepKind::Host), ("runtime", DepKind::Runtime)] {
+            let names = strings(deps.get(key));
+            for (name, s) in items(&format!("dependencies.{key}"), "dependencies", names) {
+                p.deps.push(Dep { name, kind, span: s });
+            }
+        }
+    }
+    match &recipe.source {
+        Some(serde_yaml::Value::Sequence(seq)) => {
+            p.source_is_empty_list = seq.is_empty();
+            let spots = pos.items.get("source").map(Vec::as_slice).unwrap_or(&[]);
+            for (i, entry) in seq.iter().enumerate() {
+                let field = |k: &str| entry.as_mapping().and_then(|m| m.get(k)).and_then(yaml_str);
+                let at = |k: &str| pos.source_keys.get(&(i, k.to_string())).map(|r| span(*r));
+                p.sources.push(SourceEntry {
+                    url: field("url"),
+                    sha256: field("sha256"),
+                    span: spots.get(i).map(|(_, r)| span(*r)).unwrap_or_else(|| key_span("source")),
+                    url_span: at("url"),
+                    sha256_span: at("sha256"),
+                });
+            }
+        }
+        Some(serde_yaml::Value::Null) | None => {}
+        Some(_) => p.sources.push(SourceEntry { url: None, sha256: None, span: key_span("source"), url_span: None, sha256_span: None }),
+    }
+    if pos.keys.iter().any(|(k, _)| k == "verify_paths") {
+        p.verify_paths = Some(items("verify_paths", "verify_paths", strings(recipe.verify_paths.as_ref())));
+    }
+    if let Some(v) = &recipe.pending_acquisition {
+        let reason = yaml_str(v).unwrap_or_default();
+        let s = pos.items.get("pending_acquisition").and_then(|v| v.first()).map(|(_, r)| span(*r)).unwrap_or_else(|| key_span("pending_acquisition"));
+        p.pending = Some((reason, s));
+    }
+    p.supersedes = items("supersedes", "supersedes", strings(recipe.supersedes.as_ref()));
+    p.parsed = true;
+    (p, problems)
+}
+
+fn parse_list(file_name: &str, source: SourceId, text: &str) -> BuilderList {
+    let mut entries = vec![];
+    let mut invokes_tier = None;
+    let mut off = 0;
+    for raw in text.split_inclusive('\n') {
+        let line = raw.trim_end_matches(['\n', '\r']);
+        let start = off;
+        off += raw.len();
+        let t = line.trim();
+        if let Some(c) = t.strip_prefix('#') {
+            if let Some(rest) = c.trim().strip_prefix("invokes:") {
+                if let Some(i) = rest.find("--tier") {
+                    let tier = rest[i + 6..].split_whitespace().next().unwrap_or("");
+                    if let Some(at) = line.find(&rest[i..]) {
+                        invokes_tier = Some((tier.to_string(), Span::new(source, start + at, start + line.len())));
+                    }
+                }
+            }
+            continue;
+        }
+        if t.is_empty() {
+            continue;
+        }
+        let name = t.split_whitespace().next().unwrap_or(t);
+        let at = line.find(name).unwrap_or(0);
+        entries.push((name.to_string(), Span::new(source, start + at, start + at + name.len())));
+    }
+    BuilderList { file_name: file_name.to_string(), source, entries, invokes_tier }
+}

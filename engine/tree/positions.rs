@@ -1,0 +1,193 @@
+//! Where things are written in a package.yml. serde_yaml gives values but no positions, so
+//! one light pass over the text finds the spans of top-level keys and of list items under
+//! the keys rules point at. Values always come from the YAML parse; this only locates them.
+
+use std::collections::HashMap;
+
+/// A byte range in the file.
+pub type Range = (usize, usize);
+
+#[derive(Debug, Default)]
+pub struct Positions {
+    /// Top-level keys in file order.
+    pub keys: Vec<(String, Range)>,
+    /// List items by path (`dependencies.build`, `verify_paths`, `source`...), in order.
+    pub items: HashMap<String, Vec<(String, Range)>>,
+    /// Keys inside `source:` entries: (entry index, key) -> the value's range.
+    pub source_keys: HashMap<(usize, String), Range>,
+}
+
+/// The value part of `text` (after `- ` or `key: `): unquoted, without a trailing comment.
+fn value_range(line: &str, start: usize) -> Option<(String, Range)> {
+    let rest = &line[start..];
+    let lead = rest.len() - rest.trim_start().len();
+    let v = rest.trim_start();
+    if v.is_empty() || v.starts_with('#') {
+        return None;
+    }
+    if let Some(q) = v.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        // Quoted: the span is the text inside the quotes.
+        let inner = &v[1..];
+        let len = inner.find(q).unwrap_or(inner.len());
+        let at = start + lead + 1;
+        return Some((inner[..len].to_string(), (at, at + len)));
+    }
+    let end = v.find(" #").unwrap_or(v.len());
+    let t = v[..end].trim_end();
+    Some((t.to_string(), (start + lead, start + lead + t.len())))
+}
+
+/// Items of a flow list `[a, b, "c"]` starting at byte `start` of `line`.
+fn flow_items(line: &str, start: usize) -> Vec<(String, Range)> {
+    let Some(open) = line[start..].find('[').map(|i| i + start) else { return vec![] };
+    let close = line[open..].find(']').map(|i| i + open).unwrap_or(line.len());
+    let mut out = vec![];
+    let mut pos = open + 1;
+    for part in line[open + 1..close].split(',') {
+        let lead = part.len() - part.trim_start().len();
+        let t = part.trim();
+        if !t.is_empty() {
+            let unq = t.trim_matches(|c| c == '"' || c == '\'');
+            let off = pos + lead + t.find(unq).unwrap_or(0);
+            out.push((unq.to_string(), (off, off + unq.len())));
+        }
+        pos += part.len() + 1;
+    }
+    out
+}
+
+/// Split `key: value` at the first `:` followed by a space or the end of the line.
+fn key_colon(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    (0..b.len()).find(|&i| b[i] == b':' && (i + 1 == b.len() || b[i + 1] == b' ' || b[i + 1] == b'\t'))
+}
+
+pub fn scan(text: &str) -> Positions {
+    let mut pos = Positions::default();
+    let mut top: Option<String> = None;
+    let mut sub: Option<(String, usize)> = None; // sub-key under `dependencies` and its indent
+    let mut source_entry: Option<usize> = None;
+    let mut offset = 0;
+    for raw in text.split_inclusive('\n') {
+        let line = raw.trim_end_matches(['\n', '\r']);
+        let line_start = offset;
+        offset += raw.len();
+        let indent = line.len() - line.trim_start().len();
+        let body = line.trim_start();
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        if indent == 0 && !body.starts_with('-') {
+            // A top-level key.
+            sub = None;
+            source_entry = None;
+            let Some(colon) = key_colon(line) else {
+                top = None;
+                continue;
+            };
+            let key = line[..colon].trim().trim_matches(|c| c == '"' || c == '\'').to_string();
+            pos.keys.push((key.clone(), (line_start, line_start + colon)));
+            if line[colon + 1..].trim_start().starts_with('[') {
+                let items = flow_items(line, colon + 1);
+                pos.items.entry(key.clone()).or_default().extend(shift(items, line_start));
+            } else if key == "pending_acquisition" {
+                if let Some((t, r)) = value_range(line, colon + 1) {
+                    pos.items.entry(key.clone()).or_default().push((t, (line_start + r.0, line_start + r.1)));
+                }
+            }
+            top = Some(key);
+            continue;
+        }
+        let Some(section) = top.as_deref() else { continue };
+        if section == "dependencies" && !body.starts_with('-') {
+            if let Some(colon) = key_colon(body) {
+                let key = body[..colon].trim().to_string();
+                let path = format!("dependencies.{key}");
+                let after = indent + colon + 1;
+                if line[after..].trim_start().starts_with('[') {
+                    let items = flow_items(line, after);
+                    pos.items.entry(path.clone()).or_default().extend(shift(items, line_start));
+                }
+                sub = Some((path, indent));
+            }
+            continue;
+        }
+        if let Some(rest) = body.strip_prefix('-') {
+            let dash = indent;
+            let path = match (section, &sub) {
+                ("dependencies", Some((p, _))) => p.clone(),
+                ("dependencies", None) => continue,
+                (s, _) => s.to_string(),
+            };
+            if section == "source" {
+                let n = pos.items.get("source").map(Vec::len).unwrap_or(0);
+                source_entry = Some(n);
+                let r = (line_start + dash, line_start + line.len());
+                pos.items.entry(path).or_default().push((rest.trim().to_string(), r));
+                // `- url: x` carries the first key on the dash line.
+                if let Some(colon) = key_colon(rest.trim_start()) {
+                    let k = rest.trim_start()[..colon].trim().to_string();
+                    let kstart = dash + 1 + (rest.len() - rest.trim_start().len());
+                    if let Some((_, vr)) = value_range(line, kstart + colon + 1) {
+                        pos.source_keys.insert((n, k), (line_start + vr.0, line_start + vr.1));
+                    }
+                }
+                continue;
+            }
+            if let Some((t, r)) = value_range(line, dash + 1) {
+                pos.items.entry(path).or_default().push((t, (line_start + r.0, line_start + r.1)));
+            }
+            continue;
+        }
+        if section == "source" {
+            if let (Some(n), Some(colon)) = (source_entry, key_colon(body)) {
+                let k = body[..colon].trim().to_string();
+                if let Some((_, vr)) = value_range(line, indent + colon + 1) {
+                    pos.source_keys.insert((n, k), (line_start + vr.0, line_start + vr.1));
+                }
+            }
+        }
+    }
+    pos
+}
+
+fn shift(items: Vec<(String, Range)>, by: usize) -> Vec<(String, Range)> {
+    items.into_iter().map(|(t, (a, b))| (t, (a + by, b + by))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_and_flow_lists() {
+        let text = "name: x\ndependencies:\n  build: [which, \"make\"]\n  host: []\n  runtime:\n    - glibc # libc\n    - \"zlib\"\nverify_paths:\n  - /usr/bin/x\n";
+        let p = scan(text);
+        let names: Vec<&str> = p.keys.iter().map(|k| k.0.as_str()).collect();
+        assert_eq!(names, ["name", "dependencies", "verify_paths"]);
+        let build = &p.items["dependencies.build"];
+        assert_eq!(build.iter().map(|i| i.0.as_str()).collect::<Vec<_>>(), ["which", "make"]);
+        assert_eq!(&text[build[0].1 .0..build[0].1 .1], "which");
+        let runtime = &p.items["dependencies.runtime"];
+        assert_eq!(&text[runtime[0].1 .0..runtime[0].1 .1], "glibc");
+        assert_eq!(&text[runtime[1].1 .0..runtime[1].1 .1], "zlib");
+        assert_eq!(p.items["verify_paths"][0].0, "/usr/bin/x");
+    }
+
+    #[test]
+    fn source_entries_and_keys() {
+        let text = "source:\n  - url: https://x/a.tar.gz\n    sha256: abc # pinned\n  - url: file:///b\n";
+        let p = scan(text);
+        assert_eq!(p.items["source"].len(), 2);
+        let r = p.source_keys[&(0, "sha256".to_string())];
+        assert_eq!(&text[r.0..r.1], "abc");
+        let r = p.source_keys[&(1, "url".to_string())];
+        assert_eq!(&text[r.0..r.1], "file:///b");
+    }
+
+    #[test]
+    fn odd_keys() {
+        let p = scan("configure():\n  - -DX=1\nworking_dir: build\n");
+        assert_eq!(p.keys[0].0, "configure()");
+    }
+}
