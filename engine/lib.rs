@@ -11,6 +11,7 @@ pub mod facts;
 pub mod finding;
 pub mod fmt;
 pub mod lang;
+pub mod pack;
 pub mod pkm;
 pub mod report;
 pub mod rules;

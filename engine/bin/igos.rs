@@ -23,6 +23,8 @@ enum Command {
     Checks(cli::checks::ChecksArgs),
     /// Rewrite rule files in the canonical layout (--check: report only).
     Fmt(cli::fmt::FmtArgs),
+    /// Pack a staged install tree into a reproducible .igos.tar.gz (--check-reproducible: prove it).
+    Pack(cli::pack::PackArgs),
 }
 
 fn main() {
@@ -32,6 +34,7 @@ fn main() {
         Command::Explain(args) => cli::explain::run(args),
         Command::Checks(args) => cli::checks::run(args),
         Command::Fmt(args) => cli::fmt::run(args),
+        Command::Pack(args) => cli::pack::run(args),
     };
     std::process::exit(code);
 }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod checks;
 pub mod explain;
 pub mod fmt;
+pub mod pack;
 
 use std::io::{IsTerminal, Write};
 
