@@ -697,6 +697,10 @@ fn remove_scratch(dir: &Path) {
 /// and compare the archives. Scratch files live in `out_dir/.igos-pack-check-<pid>/` and are
 /// removed. With `keep`, an identical archive is moved to `out_dir`. `perturb` (tests only)
 /// changes the copy before it is packed.
+///
+/// The umask is per process: while the copy is made, files other threads create get the
+/// copy's umask. The `igos` binary is single-threaded here; in-process callers set modes
+/// explicitly on what they create concurrently.
 pub fn check_reproducible(
     meta: &PackageMeta,
     destdir: &Path,
