@@ -138,6 +138,7 @@ pub fn read_recipe(recipe: &Path) -> Result<PackageMeta, PackError> {
             Some(v) if (1..=u64::from(u32::MAX)).contains(&v) => v as u32,
             _ => return Err(bad(format!("{shown}: `release: {n}` is not a positive integer"))),
         },
+        Some(serde_yaml::Value::String(t)) if t.parse::<u32>().is_ok_and(|v| v >= 1) => t.parse().unwrap_or(1),
         Some(other) => return Err(bad(format!("{shown}: `release: {}` is not a positive integer", scalar(other).unwrap_or_default()))),
     };
     let tier = match &r.tier {
@@ -151,7 +152,12 @@ pub fn read_recipe(recipe: &Path) -> Result<PackageMeta, PackError> {
     };
     let description = match &r.description {
         None | Some(serde_yaml::Value::Null) => String::new(),
-        Some(v) => scalar(v).ok_or_else(|| bad(format!("{shown}: `description:` is not a string")))?,
+        // One line in the manifest: a folded or multi-line description is joined with spaces.
+        Some(v) => scalar(v)
+            .ok_or_else(|| bad(format!("{shown}: `description:` is not a string")))?
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
     };
     let runtime = r.dependencies.as_ref().and_then(|d| d.as_mapping()).and_then(|m| m.get("runtime"));
     let depends = names(runtime).ok_or_else(|| bad(format!("{shown}: `dependencies.runtime` is not a list of names")))?;
@@ -324,7 +330,26 @@ pub fn manifest_for(meta: &PackageMeta, destdir: &Path) -> Result<Manifest, Vec<
     // What pkm will parse must be exactly what was meant: names, versions and paths survive.
     match Manifest::parse(&manifest.render()) {
         Ok(back) if back == manifest => Ok(manifest),
-        Ok(_) => Err(vec![PackError::new("metadata", None, "the manifest does not read back as written".into(), None)]),
+        Ok(back) => {
+            let field = [
+                ("name", back.name != manifest.name),
+                ("version", back.version != manifest.version),
+                ("release", back.release != manifest.release),
+                ("tier", back.tier != manifest.tier),
+                ("description", back.description != manifest.description),
+                ("depends", back.depends != manifest.depends),
+                ("supersedes", back.supersedes != manifest.supersedes),
+            ]
+            .into_iter()
+            .find_map(|(f, differs)| differs.then_some(f))
+            .unwrap_or("files");
+            Err(vec![PackError::new(
+                "metadata",
+                None,
+                format!("the manifest does not read back as written: `{field}` changes (surrounding whitespace?)"),
+                None,
+            )])
+        }
         Err((_, msg)) => Err(vec![PackError::new(
             "metadata",
             None,

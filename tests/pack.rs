@@ -400,9 +400,24 @@ fn recipe_fields_are_read_as_written() {
     assert!(m.depends.is_empty() && m.supersedes.is_empty());
     assert_eq!(pack::archive_file_name(&m), "sysprof-46.0-1.igos.tar.gz");
 
+    t.write("packages/core/folded/package.yml", "name: folded\nversion: '1'\nrelease: '3'\ndescription: >\n  two\n  lines\n");
+    let m = pack::read_recipe(&t.path().join("packages/core/folded")).expect("recipe");
+    assert_eq!((m.description.as_str(), m.release), ("two lines", 3), "a folded description is one manifest line");
+
     t.write("packages/core/bad/package.yml", "name: bad\nversion: '1'\nrelease: zero\n");
     let e = pack::read_recipe(&t.path().join("packages/core/bad/package.yml")).unwrap_err();
     assert!(e.message.contains("`release: zero` is not a positive integer"), "{}", e.message);
+}
+
+#[test]
+fn metadata_pkm_could_not_read_is_refused() {
+    let (t, _, dest) = fixture("pack-bad-meta");
+    t.write("packages/core/demo2/package.yml", "name: demo2\nversion: '1'\ndependencies:\n  runtime:\n    - glibc >= 2.38\n");
+    let meta = pack::read_recipe(&t.path().join("packages/core/demo2")).expect("recipe");
+    let errs = pack::pack(&meta, &dest, &t.path().join("out"), 1).unwrap_err();
+    assert_eq!(errs.first().map(|e| e.code), Some("metadata"));
+    assert!(errs[0].message.contains("glibc >= 2.38"), "{}", errs[0].message);
+    assert!(!t.path().join("out").exists());
 }
 
 #[test]
