@@ -2,17 +2,20 @@
 //!
 //! See ARCHITECTURE.md for the code map and the invariants every module keeps.
 
-pub mod eval;
-pub mod explain;
-pub mod fmt;
-pub mod finding;
-pub mod lang;
-pub mod source;
-pub mod facts;
-pub mod tree;
+pub mod archive;
 pub mod audit;
 pub mod check;
-pub mod phases;
 pub mod cli;
+pub mod eval;
+pub mod explain;
+pub mod facts;
+pub mod finding;
+pub mod fmt;
+pub mod lang;
+pub mod pack;
+pub mod phases;
+pub mod pkm;
 pub mod report;
 pub mod rules;
+pub mod source;
+pub mod tree;

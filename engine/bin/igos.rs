@@ -29,6 +29,8 @@ enum Command {
     Test(cli::ruletest::TestArgs),
     /// Plan and run the build phases declared in rules/phases.pol.
     Build(cli::build::BuildArgs),
+    /// Pack a staged install tree into a reproducible .igos.tar.gz (--check-reproducible: prove it).
+    Pack(cli::pack::PackArgs),
 }
 
 fn main() {
@@ -41,6 +43,7 @@ fn main() {
         Command::Audit(args) => cli::audit::run(args),
         Command::Test(args) => cli::ruletest::run(args),
         Command::Build(args) => cli::build::run(args),
+        Command::Pack(args) => cli::pack::run(args),
     };
     std::process::exit(code);
 }

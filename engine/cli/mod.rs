@@ -9,6 +9,7 @@ pub mod checks;
 pub mod explain;
 pub mod fmt;
 pub mod ruletest;
+pub mod pack;
 
 use std::io::{IsTerminal, Write};
 

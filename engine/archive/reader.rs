@@ -1,0 +1,313 @@
+//! Hardened reader: one streaming pass (SHA-256 of the archive, inflate, per-file SHA-256 while
+//! extracting into a staging directory) that rejects hostile content.
+
+use super::manifest::{canonical_path, EntryKind, Manifest};
+use super::writer::hex;
+use super::MANIFEST_MEMBER;
+use sha2::{Digest, Sha256};
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{symlink, DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::rc::Rc;
+
+/// Caps against decompression bombs and absurd archives.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Maximum inflated bytes (tar stream) in total.
+    pub max_total: u64,
+    /// Maximum inflated/compressed ratio, enforced once more than `ratio_grace` bytes are inflated.
+    pub max_ratio: u64,
+    pub ratio_grace: u64,
+    pub max_entries: usize,
+    pub max_manifest: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_total: 64 << 30, max_ratio: 250, ratio_grace: 16 << 20, max_entries: 1_000_000, max_manifest: 64 << 20 }
+    }
+}
+
+/// Why an archive was refused. `code` is stable (kebab-case), `member` names the tar member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveError {
+    pub code: &'static str,
+    pub member: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ArchiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.member {
+            Some(m) => write!(f, "member `{m}`: {}", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+impl std::error::Error for ArchiveError {}
+
+fn rej(code: &'static str, member: Option<&str>, message: impl Into<String>) -> ArchiveError {
+    ArchiveError { code, member: member.map(str::to_string), message: message.into() }
+}
+
+/// What a successful extraction yields.
+#[derive(Debug, Clone)]
+pub struct Extracted {
+    pub manifest: Manifest,
+    /// SHA-256 of the archive file as read (for `--archive-trust`).
+    pub archive_sha256: String,
+    pub inflated_bytes: u64,
+}
+
+struct RawCounter<R> {
+    inner: R,
+    hash: Sha256,
+    count: Rc<Cell<u64>>,
+}
+impl<R: Read> Read for RawCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(buf.get(..n).unwrap_or(&[]));
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+struct BombGuard<R> {
+    inner: R,
+    raw: Rc<Cell<u64>>,
+    out: u64,
+    limits: Limits,
+    tripped: Rc<Cell<bool>>,
+}
+impl<R: Read> Read for BombGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out += n as u64;
+        let raw = self.raw.get().max(1);
+        if self.out > self.limits.max_total
+            || (self.out > self.limits.ratio_grace && self.out / raw > self.limits.max_ratio)
+        {
+            self.tripped.set(true);
+            return Err(io::Error::other("decompression bomb"));
+        }
+        Ok(n)
+    }
+}
+
+const PAX_ALLOWED: &[&str] = &["path", "linkpath", "size", "mtime", "atime", "ctime", "uid", "gid", "uname", "gname"];
+
+/// Does a symlink at `link` (relative path) with `target` point outside the root?
+/// Absolute targets are interpreted inside the root (they never leave it); relative ones must not
+/// climb above it.
+pub fn link_escapes(link: &str, target: &str) -> bool {
+    if target.starts_with('/') {
+        return false;
+    }
+    let mut depth: i64 = link.split('/').count() as i64 - 1;
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+/// Stream `input` once: hash it, inflate it, check every member against the manifest and the
+/// rules in the module docs, and write content into `staging` (which must be an empty directory).
+/// Files are staged with mode 0600, directories 0700; the real modes are applied at deploy.
+/// On error the staging directory may hold partial content; the caller removes it.
+pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Result<Extracted, ArchiveError> {
+    let raw_count = Rc::new(Cell::new(0u64));
+    let tripped = Rc::new(Cell::new(false));
+    let raw = RawCounter { inner: input, hash: Sha256::new(), count: raw_count.clone() };
+    let gz = flate2::read::GzDecoder::new(raw);
+    let guard = BombGuard { inner: gz, raw: raw_count, out: 0, limits: *limits, tripped: tripped.clone() };
+    let mut ar = tar::Archive::new(guard);
+    let io_rej = |e: io::Error, member: Option<&str>| -> ArchiveError {
+        if tripped.get() {
+            rej("gzip-bomb", member, format!("inflated size exceeds the caps (total {} bytes, ratio {}:1)", limits.max_total, limits.max_ratio))
+        } else {
+            rej("corrupt", member, format!("unreadable archive: {e}"))
+        }
+    };
+    let mut manifest: Option<Manifest> = None;
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    let mut prev: Option<String> = None;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut count = 0usize;
+    {
+        let entries = ar.entries().map_err(|e| io_rej(e, None))?;
+        for ent in entries {
+            let mut ent = ent.map_err(|e| io_rej(e, prev.as_deref()))?;
+            count += 1;
+            if count > limits.max_entries {
+                return Err(rej("too-many-entries", None, format!("more than {} members", limits.max_entries)));
+            }
+            let raw_path = ent.path_bytes().into_owned();
+            let name = String::from_utf8(raw_path).map_err(|_| rej("bad-path", None, "a member name is not UTF-8"))?;
+            let shown = name.clone();
+            let et = ent.header().entry_type();
+            // PAX: only plain attribute overrides; nothing else changes meaning.
+            if let Some(exts) = ent.pax_extensions().map_err(|e| io_rej(e, Some(&shown)))? {
+                for x in exts {
+                    let x = x.map_err(|e| io_rej(e, Some(&shown)))?;
+                    let k = x.key().unwrap_or("<non-UTF-8>");
+                    if !PAX_ALLOWED.contains(&k) {
+                        return Err(rej("pax-trick", Some(&shown), format!("PAX extended header `{k}` is not allowed")));
+                    }
+                }
+            }
+            match et {
+                tar::EntryType::Regular | tar::EntryType::Directory | tar::EntryType::Symlink => {}
+                tar::EntryType::Link => return Err(rej("hardlink", Some(&shown), "hard links are not allowed")),
+                tar::EntryType::Char | tar::EntryType::Block => return Err(rej("device-node", Some(&shown), "device nodes are not allowed")),
+                tar::EntryType::Fifo => return Err(rej("fifo", Some(&shown), "FIFOs are not allowed")),
+                tar::EntryType::XGlobalHeader => return Err(rej("pax-trick", Some(&shown), "PAX global headers are not allowed")),
+                other => return Err(rej("bad-type", Some(&shown), format!("member type {:?} is not allowed", other))),
+            }
+            if name.starts_with('/') {
+                return Err(rej("absolute-path", Some(&shown), "absolute member path"));
+            }
+            let path = if et == tar::EntryType::Directory { name.strip_suffix('/').unwrap_or(&name).to_string() } else { name.clone() };
+            if path.split('/').any(|c| c == "..") {
+                return Err(rej("dot-dot", Some(&shown), "member path contains `..`"));
+            }
+            if !canonical_path(&path) {
+                return Err(rej("bad-path", Some(&shown), "member path is not canonical (`./`, `//`, `.` or empty)"));
+            }
+            // The manifest comes first.
+            let m = match &manifest {
+                None => {
+                    if path != MANIFEST_MEMBER || et != tar::EntryType::Regular {
+                        return Err(rej("no-manifest", Some(&shown), format!("the first member must be `{MANIFEST_MEMBER}`")));
+                    }
+                    if ent.size() > limits.max_manifest {
+                        return Err(rej("manifest-too-large", Some(&shown), "manifest exceeds its size cap"));
+                    }
+                    let mut text = String::new();
+                    (&mut ent).take(limits.max_manifest).read_to_string(&mut text).map_err(|e| io_rej(e, Some(&shown)))?;
+                    let parsed = Manifest::parse(&text)
+                        .map_err(|(line, msg)| rej("bad-manifest", Some(MANIFEST_MEMBER), format!("line {line}: {msg}")))?;
+                    manifest = Some(parsed);
+                    continue;
+                }
+                Some(m) => m,
+            };
+            if path == MANIFEST_MEMBER {
+                return Err(rej("duplicate-entry", Some(&shown), "second manifest member"));
+            }
+            if seen.contains(&path) {
+                return Err(rej("duplicate-entry", Some(&shown), "member appears twice"));
+            }
+            if let Some(p) = &prev {
+                if path.as_str() < p.as_str() {
+                    return Err(rej("unsorted", Some(&shown), format!("members must be sorted by name; `{path}` follows `{p}`")));
+                }
+            }
+            let Some(me) = m.entry(&path) else {
+                return Err(rej("not-in-manifest", Some(&shown), "member is not declared in the manifest"));
+            };
+            if let Some((parent, _)) = path.rsplit_once('/') {
+                if !dirs.contains(parent) {
+                    return Err(rej("undeclared-parent", Some(&shown), format!("parent `{parent}` is not a directory member earlier in the archive")));
+                }
+            }
+            let mode = ent.header().mode().map_err(|e| io_rej(e, Some(&shown)))? & 0o7777;
+            let kind_ok = matches!(
+                (&me.kind, et),
+                (EntryKind::File { .. }, tar::EntryType::Regular) | (EntryKind::Dir, tar::EntryType::Directory) | (EntryKind::Symlink { .. }, tar::EntryType::Symlink)
+            );
+            if !kind_ok {
+                return Err(rej("manifest-mismatch", Some(&shown), format!("member type differs from the manifest (`{}`)", me.kind.word())));
+            }
+            if et != tar::EntryType::Symlink && mode != me.mode {
+                if mode & 0o6000 != 0 && me.mode & 0o6000 != mode & 0o6000 {
+                    return Err(rej("undeclared-setuid", Some(&shown), format!("setuid/setgid mode {mode:04o} is not declared in the manifest ({:04o})", me.mode)));
+                }
+                return Err(rej("manifest-mismatch", Some(&shown), format!("mode {mode:04o} differs from the manifest ({:04o})", me.mode)));
+            }
+            let dest = staging.join(&path);
+            match &me.kind {
+                EntryKind::Dir => {
+                    fs::DirBuilder::new().mode(0o700).create(&dest).map_err(|e| rej("staging", Some(&shown), format!("cannot stage: {e}")))?;
+                    dirs.insert(path.clone());
+                }
+                EntryKind::Symlink { target } => {
+                    let ln = ent.link_name_bytes().map(|b| b.into_owned()).unwrap_or_default();
+                    let ln = String::from_utf8(ln).map_err(|_| rej("bad-path", Some(&shown), "link target is not UTF-8"))?;
+                    if &ln != target {
+                        return Err(rej("manifest-mismatch", Some(&shown), format!("link target `{ln}` differs from the manifest `{target}`")));
+                    }
+                    if link_escapes(&path, &ln) {
+                        return Err(rej("link-escape", Some(&shown), format!("symlink target `{ln}` leaves the root")));
+                    }
+                    symlink(&ln, &dest).map_err(|e| rej("staging", Some(&shown), format!("cannot stage: {e}")))?;
+                }
+                EntryKind::File { sha256 } => {
+                    let mut f = fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&dest)
+                        .map_err(|e| rej("staging", Some(&shown), format!("cannot stage: {e}")))?;
+                    let mut h = Sha256::new();
+                    loop {
+                        let n = ent.read(&mut buf).map_err(|e| io_rej(e, Some(&shown)))?;
+                        if n == 0 {
+                            break;
+                        }
+                        let chunk = buf.get(..n).unwrap_or(&[]);
+                        h.update(chunk);
+                        f.write_all(chunk).map_err(|e| rej("staging", Some(&shown), format!("cannot stage: {e}")))?;
+                    }
+                    let got = hex(&h.finalize());
+                    if &got != sha256 {
+                        return Err(rej("hash-mismatch", Some(&shown), format!("content SHA-256 {got} differs from the manifest {sha256}")));
+                    }
+                }
+            }
+            seen.insert(path.clone());
+            prev = Some(path);
+        }
+    }
+    let Some(manifest) = manifest else {
+        return Err(rej("no-manifest", None, format!("the archive has no `{MANIFEST_MEMBER}` member")));
+    };
+    if let Some(missing) = manifest.entries.iter().find(|e| !seen.contains(&e.path)) {
+        return Err(rej("manifest-mismatch", Some(&missing.path), "declared in the manifest but absent from the archive"));
+    }
+    // Finish the stream so the archive hash covers every byte.
+    let mut guard = ar.into_inner();
+    io::copy(&mut guard, &mut io::sink()).map_err(|e| io_rej(e, None))?;
+    let inflated = guard.out;
+    let mut rawc = guard.inner.into_inner();
+    io::copy(&mut rawc, &mut io::sink()).map_err(|e| io_rej(e, None))?;
+    Ok(Extracted { manifest, archive_sha256: hex(&rawc.hash.finalize()), inflated_bytes: inflated })
+}
+
+/// SHA-256 of a whole file (used by trust checks and tests).
+pub fn sha256_reader<R: Read>(mut r: R) -> io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(buf.get(..n).unwrap_or(&[]));
+    }
+    Ok(hex(&h.finalize()))
+}
