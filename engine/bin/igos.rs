@@ -1,6 +1,6 @@
 //! `igos`: the InterGenOS policy engine. See `igos --help`.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use igos::cli;
 
 /// igos evaluates the InterGenOS policy (rule files in rules/) over a package tree.
@@ -29,6 +29,15 @@ enum Command {
     Test(cli::ruletest::TestArgs),
     /// Plan and run the build phases declared in rules/phases.pol.
     Build(cli::build::BuildArgs),
+    /// Print shell completions for igos (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  igos completions bash > /etc/bash_completion.d/igos")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the igos(1) man page (roff), generated from this command-line definition.
+    #[command(after_help = "Example:\n  igos man > igos.1 && man ./igos.1")]
+    Man,
     /// Pack a staged install tree into a reproducible .igos.tar.gz (--check-reproducible: prove it).
     Pack(cli::pack::PackArgs),
 }
@@ -44,6 +53,25 @@ fn main() {
         Command::Test(args) => cli::ruletest::run(args),
         Command::Build(args) => cli::build::run(args),
         Command::Pack(args) => cli::pack::run(args),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "igos", &mut out);
+            cli::out(&String::from_utf8_lossy(&out));
+            0
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+                Ok(()) => {
+                    cli::out(&String::from_utf8_lossy(&out));
+                    0
+                }
+                Err(e) => {
+                    cli::err(&format!("igos man: {e}\n"));
+                    2
+                }
+            }
+        }
     };
     std::process::exit(code);
 }
