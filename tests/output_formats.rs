@@ -1,0 +1,74 @@
+//! Machine formats of igos check: JSON (versioned schema), SARIF 2.1.0, GitHub annotations.
+
+mod support;
+
+use std::process::Command;
+
+fn check(root: &std::path::Path, format: &str) -> (i32, serde_json::Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_igos"))
+        .args(["check", "--format", format, "--root"])
+        .arg(root)
+        .output()
+        .expect("igos runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap_or(-1), json, text)
+}
+
+fn broken_tree() -> support::TempDir {
+    let t = support::valid_tree("formats");
+    t.write("packages/extra/mytool/package.yml", &support::recipe("mytool", "extra", &[], &[]));
+    t.write("builders/chroot-build-ch8.list", "# ch8\nxz\nzlib\n");
+    t
+}
+
+#[test]
+fn json_report_has_a_versioned_schema() {
+    let t = broken_tree();
+    let (code, doc, _) = check(t.path(), "json");
+    assert_eq!(code, 1);
+    assert_eq!(doc["schema"], "igos-check/1");
+    assert_eq!(doc["exit_code"], 1);
+    let findings: Vec<&serde_json::Value> = doc["gates"].as_array().unwrap().iter().flat_map(|g| g["findings"].as_array().unwrap()).collect();
+    let unclear = findings.iter().find(|f| f["check"] == "tier-unclear").expect("tier-unclear");
+    assert_eq!(unclear["subject"], "mytool");
+    assert_eq!(unclear["severity"], "halt");
+    assert_eq!(unclear["at"]["file"], "packages/extra/mytool/package.yml");
+    assert!(unclear["at"]["line"].as_u64().unwrap() >= 1);
+    assert!(unclear["rule"]["file"].as_str().unwrap().starts_with("rules/"));
+}
+
+#[test]
+fn sarif_has_the_required_structure() {
+    let t = broken_tree();
+    let (_, doc, _) = check(t.path(), "sarif");
+    assert_eq!(doc["version"], "2.1.0");
+    let run = &doc["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "igos");
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let results = run["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        let id = r["ruleId"].as_str().unwrap();
+        assert!(rules.contains(&id), "{id} declared in tool.driver.rules");
+        assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize], id);
+        assert!(["error", "warning", "note", "none"].contains(&r["level"].as_str().unwrap()));
+        assert!(r["message"]["text"].is_string());
+        if let Some(locs) = r["locations"].as_array() {
+            let region = &locs[0]["physicalLocation"]["region"];
+            assert!(region["startLine"].as_u64().unwrap() >= 1 && region["startColumn"].as_u64().unwrap() >= 1);
+            assert!(locs[0]["physicalLocation"]["artifactLocation"]["uri"].is_string());
+        }
+    }
+    let moved = results.iter().find(|r| r["ruleId"] == "listed-after-consumer").expect("order finding");
+    assert!(moved["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"].is_string(), "the deciding rule as a related location");
+}
+
+#[test]
+fn github_annotations() {
+    let t = broken_tree();
+    let (_, _, text) = check(t.path(), "github");
+    let line = text.lines().find(|l| l.contains("tier-unclear")).expect("annotation");
+    assert!(line.starts_with("::error file=packages/extra/mytool/package.yml,line="), "{line}");
+    assert!(text.lines().all(|l| l.starts_with("::error ") || l.starts_with("::warning ")));
+}
