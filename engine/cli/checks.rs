@@ -31,7 +31,7 @@ pub fn run(args: &ChecksArgs) -> i32 {
             c.id,
             c.severity.as_str(),
             gate,
-            "stable",
+            c.stability,
             c.about.as_deref().unwrap_or("")
         );
     }

@@ -113,6 +113,8 @@ pub enum Clause {
     /// The rule fact that decided (e.g. the list entry behind `natural_tier(p)`).
     Because(Expr),
     About(String, Span),
+    /// `stable` (default), `experimental` or `deprecated`.
+    Stability(String),
 }
 
 #[derive(Debug)]

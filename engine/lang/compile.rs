@@ -126,6 +126,8 @@ pub struct CheckDef {
     pub severity: Severity,
     pub domain: DomainId,
     pub about: Option<String>,
+    /// `stable`, `experimental` or `deprecated`.
+    pub stability: String,
     pub steps: Vec<Step>,
     pub slots: usize,
     pub message: Vec<CPart>,
@@ -528,6 +530,7 @@ impl Compiler {
         let mut subject = None;
         let mut because = None;
         let mut about = None;
+        let mut stability = "stable".to_string();
         let mut domain: Option<DomainId> = None;
         for clause in &ch.clauses {
             match clause {
@@ -586,6 +589,7 @@ impl Compiler {
                 Clause::Subject(e) => subject = self.expr(e, &scope).map(|x| x.0),
                 Clause::Because(e) => because = self.expr(e, &scope).map(|x| x.0),
                 Clause::About(s, _) => about = Some(s.clone()),
+                Clause::Stability(s) => stability = s.clone(),
             }
         }
         // Conditions run as soon as the generators they use are bound: a stable sort by depth.
@@ -617,6 +621,7 @@ impl Compiler {
             severity: ch.severity,
             domain: domain.unwrap_or(DomainId::Tree),
             about,
+            stability,
             steps,
             slots: scope.vars.len(),
             message,
