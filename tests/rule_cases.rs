@@ -1,0 +1,29 @@
+//! The project's rules pass their own cases (rules/tests/), and `igos test` reports a
+//! failing expectation clearly.
+
+mod support;
+
+use std::process::Command;
+
+#[test]
+fn the_project_rules_pass_their_cases() {
+    let out = Command::new(env!("CARGO_BIN_EXE_igos")).current_dir(support::project_dir()).arg("test").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("6 passed, 0 failed") || text.contains(" passed, 0 failed"), "{text}");
+}
+
+#[test]
+fn a_wrong_expectation_fails_with_its_line() {
+    let t = support::valid_tree("ruletest");
+    t.write("expect", "# wrong on purpose\nfinds orphan zlib\nnot tier-move bat\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_igos"))
+        .current_dir(support::project_dir())
+        .arg("test")
+        .arg(t.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAILED") && text.contains("expect:2: expected `orphan` for zlib, not produced"), "{text}");
+}
