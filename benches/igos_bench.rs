@@ -44,6 +44,14 @@ fn cold_check(root: &Path, rules: Option<&Path>, runs: usize) -> (Duration, Opti
         args.push("--rules".into());
         args.push(r.display().to_string());
     }
+    // A run that could not use its input (exit 2) would time an error path: refuse it.
+    let probe = Command::new(exe).args(&args).output().expect("igos runs");
+    assert!(
+        matches!(probe.status.code(), Some(0) | Some(1)),
+        "igos check {args:?} exited {:?}: {}",
+        probe.status.code(),
+        String::from_utf8_lossy(&probe.stderr)
+    );
     let wall = time_n(runs, || {
         let _ = Command::new(exe).args(&args).env("NO_COLOR", "1").output();
     });
@@ -197,6 +205,7 @@ fn main() {
                 println!("generate {n}: {e}");
                 continue;
             }
+            let _ = Command::new(env!("CARGO_BIN_EXE_igos")).args(["audit", "aggregate", "--root"]).arg(&root).output();
         }
         let runs = if n >= 100_000 { 3 } else { 10 };
         let (wall, rss) = cold_check(&root, Some(&root.join("rules")), runs);

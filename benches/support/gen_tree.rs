@@ -88,6 +88,17 @@ pub fn generate(root: &Path, n: usize, project_rules: &Path) -> std::io::Result<
         }
         let _ = writeln!(y, "verify_paths:\n  - /usr/bin/{name}\n  - /usr/share/{name}/data");
         std::fs::write(dir.join("package.yml"), y)?;
+        // Audit records for 90% of the recipes (the rest are Gate 2's "missing").
+        if rng.below(10) < 9 {
+            std::fs::create_dir_all(root.join("audits"))?;
+            let deps = build.iter().map(|d| format!("\"{d}\"")).collect::<Vec<_>>().join(", ");
+            let rec = format!(
+                "{{\"name\": \"{name}\", \"version\": \"1.{}.{}\", \"tier\": \"{tier}\", \"our_deps_build\": [{deps}]}}\n",
+                i % 17,
+                i % 5
+            );
+            std::fs::write(root.join("audits").join(format!("{name}.json")), rec)?;
+        }
         match *tier {
             "core" => {
                 // The first third goes to the ch8 list, the rest to core-extra (a later phase).
@@ -121,7 +132,7 @@ pub fn generate(root: &Path, n: usize, project_rules: &Path) -> std::io::Result<
             std::fs::copy(&p, rules.join(p.file_name().unwrap_or_default()))?;
         }
     }
-    let mut tiers = String::from("policy 1\n\ntiers toolchain < core < base < desktop < extra | ai\n");
+    let mut tiers = String::from("policy 1\n\ntiers toolchain < core < base < desktop < extra | ai\n\nset lfs_ch8 from builder ch8\n");
     for (ti, (t, _)) in TIERS.iter().enumerate().skip(1) {
         let _ = writeln!(tiers, "\nset listed_{t} {{");
         for name in &lists[ti] {
