@@ -71,6 +71,12 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        // Deterministic diagnostics when not on a terminal: no colour, fixed width 100.
+        let _ = miette::set_hook(Box::new(|_| {
+            Box::new(miette::MietteHandlerOpts::new().width(100).color(false).unicode(true).build())
+        }));
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

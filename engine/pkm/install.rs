@@ -238,8 +238,9 @@ fn commit(conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<()> {
                 "INSERT INTO installed(name, version, release, tier, description, install_date, archive_sha256) VALUES (?1,?2,?3,?4,?5,?6,?7)",
                 params![m.name, m.version, m.release, m.tier, m.description, now, plan.archive_sha256],
             )?;
+            let id = tx.last_insert_rowid();
             db::log_history(&tx, "install", &m.name, None, Some(&m.version), &plan.archive)?;
-            tx.last_insert_rowid()
+            id
         }
     };
     for p in &plan.predecessors {
