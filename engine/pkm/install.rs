@@ -41,6 +41,9 @@ fn new_staging(layout: &Layout, idx: usize) -> Result<PathBuf> {
 fn cleanup(staged: &[Staged]) {
     for s in staged {
         let _ = fs::remove_dir_all(&s.staging);
+        if let Some(base) = s.staging.parent() {
+            let _ = fs::remove_dir(base); // only when empty
+        }
     }
 }
 
@@ -54,6 +57,7 @@ fn stage(layout: &Layout, archive: &Path, idx: usize, limits: &Limits) -> Result
         Ok(ex) => Ok(Staged { archive: archive.to_path_buf(), staging, ex }),
         Err(e) => {
             let _ = fs::remove_dir_all(&staging);
+            let _ = fs::remove_dir(layout.staging_dir());
             Err(PkmError::unusable(format!("pkm::archive::{}", e.code), format!("{}: {e}", archive.display()))
                 .help("the archive is malformed or hostile; nothing was written to the root"))
         }
