@@ -132,7 +132,15 @@ pub struct Out {
 }
 
 pub fn pkm(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
+    pkm_in(None, root, args, env)
+}
+
+/// Run pkm with a working directory (so archive paths in diagnostics are short and stable).
+pub fn pkm_in(cwd: Option<&Path>, root: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pkm"));
+    if let Some(d) = cwd {
+        c.current_dir(d);
+    }
     c.arg("--root").arg(root).args(args).env("NO_COLOR", "1").env("PKM_NOW", "1767225600");
     for (k, v) in env {
         c.env(k, v);
