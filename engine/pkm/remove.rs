@@ -78,10 +78,31 @@ pub fn resume_remove(layout: &Layout, conn: &mut Connection, plan: &RemovePlan, 
     crash_point("remove-deleted");
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute("DELETE FROM installed WHERE id=?1", [pkg.id])?;
+    // A removed successor no longer supersedes anything: no dangling superseded_by.
+    let preds: Vec<(i64, String, String)> = {
+        let mut st = tx.prepare("SELECT id, superseded_by, name FROM installed WHERE superseded_by IS NOT NULL")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        rows
+    };
+    let mut touched = Vec::new();
+    for (id, by, pred_name) in preds {
+        let rest: Vec<&str> = by.split(',').filter(|s| *s != pkg.name).collect();
+        if rest.len() != by.split(',').count() {
+            touched.push(pred_name);
+            if rest.is_empty() {
+                tx.execute("UPDATE installed SET superseded_by=NULL, superseded_at=NULL WHERE id=?1", [id])?;
+            } else {
+                tx.execute("UPDATE installed SET superseded_by=?2 WHERE id=?1", params![id, rest.join(",")])?;
+            }
+        }
+    }
     db::log_history(&tx, "remove", &pkg.name, Some(&pkg.version), None, &format!("{removed} removed, {kept} configs kept"))?;
     tx.execute("DELETE FROM intents WHERE id=?1", [intent_id])?;
     tx.commit()?;
     let _ = fs::remove_file(layout.text_manifest(&pkg.name, &pkg.version));
+    for t in &touched {
+        super::textmanifest::write(layout, conn, t)?;
+    }
     out.push(format!("removed {} {} ({removed} files{})", pkg.name, pkg.version, if kept > 0 { format!(", {kept} configs kept") } else { String::new() }));
     Ok(out)
 }
