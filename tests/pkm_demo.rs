@@ -23,3 +23,15 @@ fn build_demo_archives() {
     let idx = index_for(&dir, &[(&ul, &a[0]), (&core, &a[1]), (&extra, &a[2]), (&bad, &a[3])]);
     println!("{}", idx.display());
 }
+
+/// `PKM_PACK_SRC=DIR PKM_PACK_OUT=FILE cargo test --release --test pkm_demo -- --ignored` packs a
+/// staged tree with the deterministic writer (a stand-in for `igos pack`, used for benchmarks).
+#[test]
+#[ignore]
+fn pack_tree() {
+    let (Ok(src), Ok(out)) = (std::env::var("PKM_PACK_SRC"), std::env::var("PKM_PACK_OUT")) else { return };
+    let meta = igos::archive::PackageMeta { name: "bigpkg".into(), version: "1.0".into(), release: 1, tier: "extra".into(), ..Default::default() };
+    let m = igos::archive::manifest_from_tree(&meta, std::path::Path::new(&src)).unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&out).unwrap());
+    igos::archive::write_archive(&mut f, &m, std::path::Path::new(&src), &igos::archive::WriteOptions { mtime: 1_700_000_000, level: 6 }).unwrap();
+}

@@ -67,6 +67,11 @@ fn hello() -> Vec<(&'static str, Pkg)> {
         ("dirclash", pkg("dirclash", "1.0", &[("usr/share/hello", file("I am a file"))])),
         ("suid", pkg("suid", "1.0", &[("usr/bin/su", Node::File(b"su".to_vec(), 0o4755)), ("usr/bin/wall", Node::File(b"wall".to_vec(), 0o2755))])),
         ("sharedir", pkg("sharedir", "1.0", &[("usr/share/hello/extra", file("extra"))])),
+        ("odd-paths", pkg("odd-paths", "1.0", &[
+            ("usr/share/odd/a path with spaces %20 and percent.txt", file("spaces")),
+            ("usr/share/odd/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/long-name-beyond-100-bytes.txt", file("long")),
+            ("usr/share/odd/ünïcödé", file("utf8")),
+        ])),
         ("abslink", pkg("abslink", "1.0", &[("usr/share/xkb", link("/usr/share/xkeyboard-config-2"))])),
     ]
 }
@@ -288,6 +293,12 @@ fn scenarios() -> Vec<Scenario> {
         Scenario { name: "corrupt-database-exit-2", pkgs: hello, steps: vec![
             Write("var/lib/igos/pkm.db", "this is not sqlite, it is garbage of some length........................................................"),
             Run(&["list"], 2), Expect(Stderr("pkm::db")),
+        ]},
+        Scenario { name: "long-spaced-unicode-paths-round-trip", pkgs: hello, steps: vec![
+            Install(&["odd-paths"], 0), Expect(Content("usr/share/odd/a path with spaces %20 and percent.txt", "spaces")),
+            Expect(Content("usr/share/odd/ünïcödé", "utf8")), Expect(Owner("usr/share/odd/ünïcödé", "odd-paths")),
+            Run(&["owns", "/usr/share/odd/a path with spaces %20 and percent.txt"], 0), Verify(&[], 0), Expect(Consistent),
+            Remove(&["odd-paths"], false, 0), Expect(Absent("usr/share/odd")),
         ]},
         Scenario { name: "history-append-only", pkgs: hello, steps: vec![
             Install(&["hello"], 0), Expect(HistoryOps(&["sync", "install"])),
