@@ -135,7 +135,7 @@ pub fn depends_of(c: &Connection, package_id: i64) -> Result<Vec<String>> {
 
 /// Owners of a path (several for a shared directory), by package name.
 pub fn owners(c: &Connection, path: &str) -> Result<Vec<(String, String)>> {
-    let mut st = c.prepare("SELECT i.name, f.kind FROM files f JOIN installed i ON i.id = f.package_id WHERE f.path = ?1 ORDER BY i.name")?;
+    let mut st = c.prepare_cached("SELECT i.name, f.kind FROM files f JOIN installed i ON i.id = f.package_id WHERE f.path = ?1 ORDER BY i.name")?;
     let rows = st.query_map([path], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
