@@ -39,7 +39,7 @@ impl Layout {
 pub fn open(layout: &Layout, create: bool) -> Result<Connection> {
     let p = layout.db_path();
     if !create && !p.exists() {
-        return Ok(open_in_memory_empty()?);
+        return open_in_memory_empty();
     }
     std::fs::create_dir_all(layout.state_dir()).map_err(|e| PkmError::io(layout.state_dir().display(), e))?;
     let mut conn = Connection::open(&p).map_err(|e| corrupt(&p, e))?;
