@@ -236,3 +236,19 @@ fn reader_never_panics_on_mutated_bytes() {
         let _ = igos::archive::extract_archive(gz(&t).as_slice(), &staging, &igos::archive::Limits::default());
     }
 }
+
+#[test]
+fn a_hostile_archive_later_in_the_queue_stops_the_whole_queue() {
+    let root = fresh_root();
+    assert_eq!(pkm(root.path(), &["doctor"], &[]).code, 0);
+    let dir = TempDir::new("hostile-queue");
+    let good = pkg("good", "1.0", &[("usr/bin/good", exe("good"))]).build(dir.path());
+    let (_, _, bytes) = corpus().into_iter().find(|c| c.0 == "symlink-escape").unwrap();
+    let bad = dir.path().join("bad.igos.tar.gz");
+    fs::write(&bad, bytes).unwrap();
+    let before = snapshot(root.path());
+    let o = pkm(root.path(), &["install", "--archive-trust", "loose", good.to_str().unwrap(), bad.to_str().unwrap()], &[]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("bad.igos.tar.gz"), "{}", o.stderr);
+    assert_eq!(before, snapshot(root.path()), "the first archive must not be deployed either");
+}
