@@ -461,3 +461,13 @@ fn writer_is_deterministic() {
     let y = fs::read(p.build(b.path())).unwrap();
     assert_eq!(x, y);
 }
+
+#[test]
+fn a_database_from_a_newer_pkm_is_refused_with_exit_2() {
+    let root = fresh_root();
+    assert_eq!(pkm(root.path(), &["doctor"], &[]).code, 0);
+    db(root.path()).execute_batch("PRAGMA user_version = 99").unwrap();
+    let o = pkm(root.path(), &["list"], &[]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("pkm::db::newer-schema"), "{}", o.stderr);
+}
