@@ -102,6 +102,7 @@ fn shadowed_entries(engine: &Engine) -> Vec<Finding> {
                 severity: Severity::Advisory,
                 gate: None,
                 subject: s.name.clone(),
+                object: None,
                 message: format!(
                     "`{}` is listed for {} here, but an earlier layer of `{}` already classifies it as {}: this entry is never reached",
                     s.name,

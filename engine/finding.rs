@@ -21,6 +21,8 @@ pub struct Finding {
     pub gate: Option<String>,
     /// What the finding is about (a package name, a list entry...): the key waivers use.
     pub subject: String,
+    /// What else it is about, when the check says (`object`): e.g. an archive path.
+    pub object: Option<String>,
     pub message: String,
     pub help: Option<String>,
     /// The data the finding points at.

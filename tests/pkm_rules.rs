@@ -27,8 +27,10 @@ fn queued(name: &str, supersedes: &[&str], entries: Vec<EntryFact>) -> QueuedPac
     }
 }
 
+/// (check, package, path or "")
 fn ids(findings: &[Finding]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = findings.iter().map(|f| (f.check.clone(), f.subject.clone())).collect();
+    let mut v: Vec<(String, String)> =
+        findings.iter().map(|f| (f.check.clone(), format!("{} {}", f.subject, f.object.as_deref().unwrap_or("")).trim().to_string())).collect();
     v.sort();
     v
 }
@@ -63,16 +65,19 @@ fn turning_the_lib_symlink_into_a_directory_is_refused() {
         ])],
     };
     let f = evaluate(&policy(), &facts, "2026-11-22");
-    // A directory entry over a directory symlink is deployed through the symlink (kept);
-    // a symlink replacing a real directory is the collision.
-    assert_eq!(ids(&f), vec![("directory-collision".into(), "/usr/lib".into())]);
+    // The package claims /lib as a directory where the root has the lib -> usr/lib
+    // symlink, and ships a symlink where the root has a real directory: both collide.
+    assert_eq!(
+        ids(&f),
+        vec![("directory-collision".into(), "badlib lib".into()), ("directory-collision".into(), "badlib usr/lib".into())]
+    );
     assert!(f[0].halts());
 }
 
 #[test]
 fn a_file_over_the_lib_symlink_is_refused() {
     let facts = PkmFacts { installed: vec![], queue: vec![queued("x", &[], vec![entry("lib", "file", "symlink-to-dir", None)])] };
-    assert_eq!(ids(&evaluate(&policy(), &facts, "2026-11-22")), vec![("directory-collision".into(), "/lib".into())]);
+    assert_eq!(ids(&evaluate(&policy(), &facts, "2026-11-22")), vec![("directory-collision".into(), "x lib".into())]);
 }
 
 #[test]
@@ -82,7 +87,9 @@ fn supersede_ordering() {
         installed: vec![],
         queue: vec![queued("pinentry", &["pinentry-pass1"], vec![]), queued("pinentry-pass1", &[], vec![])],
     };
-    assert_eq!(ids(&evaluate(&policy(), &facts, "2026-11-22")), vec![("supersede-order".into(), "pinentry-pass1".into())]);
+    let f = evaluate(&policy(), &facts, "2026-11-22");
+    assert_eq!(ids(&f), vec![("supersede-order".into(), "pinentry".into())]);
+    assert!(f[0].message.contains("later in the install queue"), "{}", f[0].message);
     // Earlier in the queue: fine.
     let facts = PkmFacts {
         installed: vec![],
@@ -101,6 +108,6 @@ fn a_file_of_another_package_is_a_conflict_unless_superseded() {
         queue: vec![queued("busybox", &[], vec![entry("usr/bin/ls", "file", "file", Some("coreutils"))])],
     };
     let f = evaluate(&policy(), &facts, "2026-11-22");
-    assert_eq!(ids(&f), vec![("file-conflict".into(), "/usr/bin/ls".into())]);
+    assert_eq!(ids(&f), vec![("file-conflict".into(), "busybox usr/bin/ls".into())]);
     assert!(f[0].message.contains("coreutils"));
 }

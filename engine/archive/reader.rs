@@ -160,6 +160,14 @@ pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Re
             let name = String::from_utf8(raw_path).map_err(|_| rej("bad-path", None, "a member name is not UTF-8"))?;
             let shown = name.clone();
             let et = ent.header().entry_type();
+            match et {
+                tar::EntryType::Regular | tar::EntryType::Directory | tar::EntryType::Symlink => {}
+                tar::EntryType::Link => return Err(rej("hardlink", Some(&shown), "hard links are not allowed")),
+                tar::EntryType::Char | tar::EntryType::Block => return Err(rej("device-node", Some(&shown), "device nodes are not allowed")),
+                tar::EntryType::Fifo => return Err(rej("fifo", Some(&shown), "FIFOs are not allowed")),
+                tar::EntryType::XGlobalHeader => return Err(rej("pax-trick", Some(&shown), "PAX global headers are not allowed")),
+                other => return Err(rej("bad-type", Some(&shown), format!("member type {:?} is not allowed", other))),
+            }
             // PAX: only plain attribute overrides; nothing else changes meaning.
             if let Some(exts) = ent.pax_extensions().map_err(|e| io_rej(e, Some(&shown)))? {
                 for x in exts {
@@ -169,14 +177,6 @@ pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Re
                         return Err(rej("pax-trick", Some(&shown), format!("PAX extended header `{k}` is not allowed")));
                     }
                 }
-            }
-            match et {
-                tar::EntryType::Regular | tar::EntryType::Directory | tar::EntryType::Symlink => {}
-                tar::EntryType::Link => return Err(rej("hardlink", Some(&shown), "hard links are not allowed")),
-                tar::EntryType::Char | tar::EntryType::Block => return Err(rej("device-node", Some(&shown), "device nodes are not allowed")),
-                tar::EntryType::Fifo => return Err(rej("fifo", Some(&shown), "FIFOs are not allowed")),
-                tar::EntryType::XGlobalHeader => return Err(rej("pax-trick", Some(&shown), "PAX global headers are not allowed")),
-                other => return Err(rej("bad-type", Some(&shown), format!("member type {:?} is not allowed", other))),
             }
             if name.starts_with('/') {
                 return Err(rej("absolute-path", Some(&shown), "absolute member path"));

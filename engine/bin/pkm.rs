@@ -1,1 +1,199 @@
-fn main() {}
+//! pkm: the InterGenOS package manager CLI.
+
+use clap::{Parser, Subcommand};
+use igos::pkm::db::{self, Layout};
+use igos::pkm::error::{PkmError, Result, EXIT_FINDING};
+use igos::pkm::install::{self, InstallOptions};
+use igos::pkm::trust::Trust;
+use igos::pkm::{doctor, lock, remove, trust, verify};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "pkm",
+    version,
+    about = "The InterGenOS package manager: install, remove, query and verify .igos.tar.gz archives",
+    after_help = "Example:\n  pkm --root /mnt/igos install util-linux-core-2.40.1-1.igos.tar.gz\n\nExit codes: 0 ok, 1 a finding, violation or rejection, 2 unusable input."
+)]
+struct Cli {
+    /// The root filesystem to operate on; the database is <ROOT>/var/lib/igos/pkm.db.
+    #[arg(long, global = true, default_value = "/")]
+    root: PathBuf,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install archives; the arguments are the install queue, in order.
+    #[command(after_help = "Example:\n  pkm install util-linux-core-2.40.1-1.igos.tar.gz util-linux-extra-2.40.1-1.igos.tar.gz\n  pkm --root /mnt/igos install --archive-trust loose ./hello-1.0-1.igos.tar.gz")]
+    Install {
+        #[arg(required = true)]
+        archives: Vec<PathBuf>,
+        /// How the archive's SHA-256 is checked against the index from `pkm sync`.
+        #[arg(long, value_enum, default_value = "strict")]
+        archive_trust: Trust,
+    },
+    /// Remove packages; /etc configuration files are kept unless --force.
+    #[command(after_help = "Example:\n  pkm remove hello\n  pkm remove --force hello   # also removes its /etc files")]
+    Remove {
+        #[arg(long)]
+        force: bool,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Recompute the SHA-256 of every installed file (of NAMEs, or all packages).
+    #[command(after_help = "Example:\n  pkm verify\n  pkm verify util-linux-core\n\nExit 1 when a binary or library changed; /etc drift is reported as config drift only.")]
+    Verify { names: Vec<String> },
+    /// Replace the trusted `available` index with INDEX (format: see `igos::pkm::trust`).
+    #[command(after_help = "Example:\n  pkm sync /var/cache/pkm/index.txt\n\nIndex format:\n  igos-index 1\n  <name> <version> <release> <sha256-of-archive> <archive-file-name>")]
+    Sync { index: PathBuf },
+    /// List installed packages.
+    #[command(after_help = "Example:\n  pkm list")]
+    List,
+    /// Show one package.
+    #[command(after_help = "Example:\n  pkm info util-linux")]
+    Info { name: String },
+    /// List the files a package owns.
+    #[command(after_help = "Example:\n  pkm files util-linux-core")]
+    Files { name: String },
+    /// Which package owns PATH.
+    #[command(after_help = "Example:\n  pkm owns /usr/bin/mount")]
+    Owns { path: String },
+    /// The append-only transaction log.
+    #[command(after_help = "Example:\n  pkm history")]
+    History,
+    /// Check database integrity, repair interrupted transactions, reconcile text manifests.
+    #[command(after_help = "Example:\n  pkm --root /mnt/igos doctor\n\nExit 1 when a problem was found (and repaired where possible); a second run then exits 0.")]
+    Doctor,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        // Deterministic diagnostics when not on a terminal: no colour, fixed width 100.
+        let _ = miette::set_hook(Box::new(|_| {
+            Box::new(miette::MietteHandlerOpts::new().width(100).color(false).unicode(true).build())
+        }));
+    }
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let code = e.exit.clamp(1, 255) as u8;
+            eprintln!("{:?}", miette::Report::new(e));
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn print(lines: &[String]) {
+    for l in lines {
+        println!("{l}");
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let layout = Layout::new(&cli.root);
+    if !cli.root.is_dir() {
+        return Err(PkmError::unusable("pkm::root", format!("{}: not a directory", cli.root.display())));
+    }
+    match cli.cmd {
+        Cmd::Install { archives, archive_trust } => {
+            let _l = lock::acquire(&layout)?;
+            let mut conn = db::open(&layout, true)?;
+            let opts = InstallOptions { trust: archive_trust, ..Default::default() };
+            print(&install::install(&layout, &mut conn, &archives, &opts)?);
+            Ok(0)
+        }
+        Cmd::Remove { force, names } => {
+            let _l = lock::acquire(&layout)?;
+            let mut conn = db::open(&layout, true)?;
+            print(&remove::remove(&layout, &mut conn, &names, force)?);
+            Ok(0)
+        }
+        Cmd::Verify { names } => {
+            let conn = db::open(&layout, false)?;
+            let (n, findings) = verify::verify(&layout, &conn, &names)?;
+            for f in &findings {
+                println!("{}", f.render());
+            }
+            let serious = findings.iter().filter(|f| !f.is_config_drift()).count();
+            let drift = findings.len() - serious;
+            println!("verified {n} entries: {serious} findings, {drift} config drift");
+            Ok(if serious > 0 { EXIT_FINDING as u8 } else { 0 })
+        }
+        Cmd::Sync { index } => {
+            let _l = lock::acquire(&layout)?;
+            let mut conn = db::open(&layout, true)?;
+            let n = trust::sync(&mut conn, &index)?;
+            println!("synced {n} entries from {}", index.display());
+            Ok(0)
+        }
+        Cmd::List => {
+            let conn = db::open(&layout, false)?;
+            for p in db::list_installed(&conn)? {
+                let sup = p.superseded_by.map(|s| format!("  (superseded by {s})")).unwrap_or_default();
+                println!("{} {}-{}{sup}", p.name, p.version, p.release);
+            }
+            Ok(0)
+        }
+        Cmd::Info { name } => {
+            let conn = db::open(&layout, false)?;
+            let p = db::get_installed(&conn, &name)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{name} is not installed")))?;
+            println!("name: {}\nversion: {}\nrelease: {}\ntier: {}\ndescription: {}\ninstalled: {}", p.name, p.version, p.release, p.tier, p.description, p.install_date);
+            if let (Some(by), Some(at)) = (&p.superseded_by, &p.superseded_at) {
+                println!("superseded-by: {by}\nsuperseded-at: {at}");
+            }
+            for d in db::depends_of(&conn, p.id)? {
+                println!("depends: {d}");
+            }
+            println!("files: {}", db::files_of(&conn, p.id)?.len());
+            Ok(0)
+        }
+        Cmd::Files { name } => {
+            let conn = db::open(&layout, false)?;
+            let p = db::get_installed(&conn, &name)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{name} is not installed")))?;
+            for f in db::files_of(&conn, p.id)? {
+                let suffix = if f.kind == "dir" { "/" } else { "" };
+                println!("/{}{suffix}", f.path);
+            }
+            Ok(0)
+        }
+        Cmd::Owns { path } => {
+            let conn = db::open(&layout, false)?;
+            let rel = db::normalise_path(&path);
+            let owners = db::owners(&conn, &rel)?;
+            if owners.is_empty() {
+                return Err(PkmError::finding("pkm::not-owned", format!("/{rel} is not owned by any package")));
+            }
+            for (o, _) in owners {
+                println!("/{rel} is owned by {o}");
+            }
+            Ok(0)
+        }
+        Cmd::History => {
+            let conn = db::open(&layout, false)?;
+            let mut st = conn.prepare("SELECT timestamp, operation, package_name, coalesce(old_version,''), coalesce(new_version,''), detail FROM history ORDER BY id")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?)))?;
+            for r in rows {
+                let (t, op, n, o, v, d) = r?;
+                let ver = match (o.is_empty(), v.is_empty()) {
+                    (true, true) => String::new(),
+                    (true, false) => v,
+                    (false, true) => o,
+                    (false, false) => format!("{o} -> {v}"),
+                };
+                println!("{t} {op} {n} {ver} {d}");
+            }
+            Ok(0)
+        }
+        Cmd::Doctor => {
+            let _l = lock::acquire(&layout)?;
+            let mut conn = db::open(&layout, true)?;
+            let (lines, problems) = doctor::doctor(&layout, &mut conn)?;
+            print(&lines);
+            Ok(if problems > 0 { EXIT_FINDING as u8 } else { 0 })
+        }
+    }
+}

@@ -113,6 +113,10 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             (None, Some(slot)) => self.render(&env[slot]),
             _ => String::new(),
         };
+        let object = check.object.as_ref().map(|e| {
+            let v = self.eval(e, env);
+            self.render(&v)
+        });
         let at_value = match (&check.at, first) {
             (Some(e), _) => self.eval(e, env),
             (None, Some(slot)) => env[slot].clone(),
@@ -134,6 +138,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             severity: check.severity,
             gate: gate.clone(),
             subject,
+            object,
             message: self.template(&check.message, env),
             help: check.help.as_ref().map(|h| self.template(h, env)),
             at,
@@ -357,6 +362,7 @@ pub fn apply_waivers(policy: &Policy, findings: &mut Vec<Finding>, today: &str, 
                     severity: Severity::Advisory,
                     gate: None,
                     subject: format!("{} {}", w.check, w.subject),
+                    object: None,
                     message: format!(
                         "the waiver of `{}` for {} expired on {exp}; the finding applies again",
                         w.check, f.subject
@@ -382,6 +388,7 @@ pub fn apply_waivers(policy: &Policy, findings: &mut Vec<Finding>, today: &str, 
                 severity: Severity::Advisory,
                 gate: None,
                 subject: format!("{} {}", w.check, w.subject),
+                object: None,
                 message: format!("the waiver of `{}` for {} matches no finding", w.check, w.subject),
                 help: Some("the problem it waived is gone: delete the waiver".into()),
                 at: Some(w.span),

@@ -231,7 +231,7 @@ pub static KINDS: &[KindDef] = &[
             "archive": Ty::Str => "the archive file",
             "supersedes": Ty::ListStr => "the package names its SUPERSEDES declares",
             "entries": Ty::ListRec(ARCHIVE_ENTRY) => "the files, directories and links it ships",
-            "installed": Ty::Bool => "a package of this name is installed (and not superseded)",
+            "installed": Ty::Bool => "a package of this name is installed",
         },
     },
     KindDef {
@@ -241,7 +241,7 @@ pub static KINDS: &[KindDef] = &[
             "type": Ty::Str => "file, dir or symlink",
             "package": Ty::Rec(QUEUED) => "the queued package that ships it",
             "root_type": Ty::Str => "what the root has at that path now: absent, file, dir, symlink-to-dir, symlink",
-            "owner": Ty::Str => "the installed package that owns the path now, none when unowned",
+            "owner": Ty::Str => "who owns the path when this package installs: an earlier package of the queue, else the installed owner; none when unowned",
         },
     },
     KindDef {
@@ -249,8 +249,9 @@ pub static KINDS: &[KindDef] = &[
         fields: fields! {
             "name": Ty::Str => "the predecessor named by SUPERSEDES",
             "successor": Ty::Rec(QUEUED) => "the queued package that supersedes it",
-            "installed": Ty::Bool => "the predecessor is installed (and not already superseded)",
+            "installed": Ty::Bool => "a package of that name is installed (superseded or not)",
             "queue_position": Ty::Int => "its place in the queue, none when not queued",
+            "state": Ty::Str => "where the predecessor is: installed, earlier, later, itself or absent",
         },
     },
     KindDef {

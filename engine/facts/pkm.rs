@@ -38,7 +38,7 @@ pub struct QueuedPackage {
 #[derive(Debug, Clone, Default)]
 pub struct PkmFacts {
     pub queue: Vec<QueuedPackage>,
-    /// Installed packages that are not superseded.
+    /// Installed packages (superseded ones included: their records remain).
     pub installed: Vec<String>,
 }
 
@@ -128,6 +128,20 @@ impl<'a> Domain for PkmDomain<'a> {
                         .position(|p| &p.name == pred)
                         .map(|i| Value::Int(i as i64))
                         .unwrap_or(Value::None),
+                    "state" => {
+                        let at = self.facts.queue.iter().position(|p| &p.name == pred);
+                        Value::Str(if pred == &self.facts.queue[q as usize].name {
+                            "itself"
+                        } else if at.is_some_and(|i| i > q as usize) {
+                            "later in the install queue"
+                        } else if at.is_some() {
+                            "earlier in the install queue"
+                        } else if self.facts.installed.iter().any(|i| i == pred) {
+                            "installed"
+                        } else {
+                            "neither installed nor earlier in the install queue"
+                        })
+                    }
                     _ => Value::None,
                 }
             }

@@ -110,6 +110,8 @@ pub enum Clause {
     Help(Template),
     At(Expr),
     Subject(Expr),
+    /// What else the finding is about (e.g. the path of an archive entry).
+    Object(Expr),
     /// The rule fact that decided (e.g. the list entry behind `natural_tier(p)`).
     Because(Expr),
     About(String, Span),

@@ -134,6 +134,7 @@ pub struct CheckDef {
     pub help: Option<Vec<CPart>>,
     pub at: Option<CExpr>,
     pub subject: Option<CExpr>,
+    pub object: Option<CExpr>,
     pub because: Option<CExpr>,
 }
 
@@ -528,6 +529,7 @@ impl Compiler {
         let mut help = None;
         let mut at = None;
         let mut subject = None;
+        let mut object = None;
         let mut because = None;
         let mut about = None;
         let mut stability = "stable".to_string();
@@ -587,6 +589,7 @@ impl Compiler {
                     }
                 }
                 Clause::Subject(e) => subject = self.expr(e, &scope).map(|x| x.0),
+                Clause::Object(e) => object = self.expr(e, &scope).map(|x| x.0),
                 Clause::Because(e) => because = self.expr(e, &scope).map(|x| x.0),
                 Clause::About(s, _) => about = Some(s.clone()),
                 Clause::Stability(s) => stability = s.clone(),
@@ -628,6 +631,7 @@ impl Compiler {
             help,
             at,
             subject,
+            object,
             because,
         });
     }

@@ -118,7 +118,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         }
         Rule::cmp_op => "an operator",
         Rule::c_for | Rule::c_where | Rule::c_let | Rule::c_message | Rule::c_help | Rule::c_at | Rule::c_subject
-        | Rule::c_about | Rule::c_because | Rule::c_stability => {
+        | Rule::c_about | Rule::c_because | Rule::c_stability | Rule::c_object => {
             "a check clause (for, where, let, message, help, at, because, subject, about, stability)"
         }
         Rule::b_phase | Rule::b_tier | Rule::b_list | Rule::b_topological | Rule::b_names => {
@@ -340,6 +340,7 @@ impl Builder {
             Rule::c_help => Clause::Help(self.template(next(&mut it, span)?)?),
             Rule::c_at => Clause::At(self.expr(next(&mut it, span)?)?),
             Rule::c_subject => Clause::Subject(self.expr(next(&mut it, span)?)?),
+            Rule::c_object => Clause::Object(self.expr(next(&mut it, span)?)?),
             Rule::c_because => Clause::Because(self.expr(next(&mut it, span)?)?),
             Rule::c_stability => Clause::Stability(next(&mut it, span)?.as_str().to_string()),
             Rule::c_about => {

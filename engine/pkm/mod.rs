@@ -1,1 +1,21 @@
-//! pkm
+//! pkm, the InterGenOS package manager: installs `.igos.tar.gz` archives (see `crate::archive`)
+//! into a root, recording them in SQLite (authoritative) and text manifests (for people).
+//!
+//! One concept per module: `schema` (tables, migrations), `db` (open, shared queries), `lock`,
+//! `rootfs` (paths inside a root), `invariants` (facts + the three pre-deploy rules), `deploy`,
+//! `install`, `remove`, `verify`, `trust` (sync and `--archive-trust`), `textmanifest`, `doctor`.
+
+pub mod db;
+pub mod deploy;
+pub mod doctor;
+pub mod error;
+pub mod install;
+pub mod invariants;
+pub mod lock;
+pub mod remove;
+pub mod rootfs;
+pub mod schema;
+pub mod textmanifest;
+pub mod trust;
+pub mod util;
+pub mod verify;

@@ -1,0 +1,170 @@
+//! Opening the database under a root, and the queries every command shares.
+
+use super::error::{PkmError, Result};
+use super::schema;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+
+/// Where pkm keeps its state under a root.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: &Path) -> Self {
+        Layout { root: root.to_path_buf() }
+    }
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join("var/lib/igos")
+    }
+    pub fn db_path(&self) -> PathBuf {
+        self.state_dir().join("pkm.db")
+    }
+    pub fn lock_path(&self) -> PathBuf {
+        self.state_dir().join("pkm.lock")
+    }
+    pub fn manifests_dir(&self) -> PathBuf {
+        self.state_dir().join("packages")
+    }
+    pub fn staging_dir(&self) -> PathBuf {
+        self.state_dir().join("staging")
+    }
+    pub fn text_manifest(&self, name: &str, version: &str) -> PathBuf {
+        self.manifests_dir().join(format!("{name}-{version}"))
+    }
+}
+
+/// Open (creating if needed) and migrate the database: WAL, synchronous FULL, foreign keys.
+pub fn open(layout: &Layout, create: bool) -> Result<Connection> {
+    let p = layout.db_path();
+    if !create && !p.exists() {
+        return open_in_memory_empty();
+    }
+    std::fs::create_dir_all(layout.state_dir()).map_err(|e| PkmError::io(layout.state_dir().display(), e))?;
+    let mut conn = Connection::open(&p).map_err(|e| corrupt(&p, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| corrupt(&p, e))?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(|e| corrupt(&p, e))?;
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| corrupt(&p, e))?;
+    if v > schema::SCHEMA_VERSION {
+        return Err(PkmError::unusable(
+            "pkm::db::newer-schema",
+            format!("{}: schema version {v} is newer than this pkm understands ({})", p.display(), schema::SCHEMA_VERSION),
+        ));
+    }
+    schema::migrate(&mut conn).map_err(|e| corrupt(&p, e))?;
+    Ok(conn)
+}
+
+fn open_in_memory_empty() -> Result<Connection> {
+    let mut c = Connection::open_in_memory()?;
+    schema::migrate(&mut c)?;
+    Ok(c)
+}
+
+fn corrupt(p: &Path, e: rusqlite::Error) -> PkmError {
+    PkmError::unusable("pkm::db::unusable", format!("{}: cannot use the database: {e}", p.display()))
+        .help("the database is damaged or not a pkm database; `pkm doctor` reports what it can")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    pub id: i64,
+    pub name: String,
+    pub version: String,
+    pub release: i64,
+    pub tier: String,
+    pub description: String,
+    pub install_date: String,
+    pub superseded_by: Option<String>,
+    pub superseded_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRow {
+    pub path: String,
+    pub kind: String,
+    pub is_config: bool,
+    pub mode: u32,
+    pub sha256: Option<String>,
+    pub target: Option<String>,
+}
+
+fn row_installed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Installed> {
+    Ok(Installed {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        version: r.get(2)?,
+        release: r.get(3)?,
+        tier: r.get(4)?,
+        description: r.get(5)?,
+        install_date: r.get(6)?,
+        superseded_by: r.get(7)?,
+        superseded_at: r.get(8)?,
+    })
+}
+
+const INSTALLED_COLS: &str = "id, name, version, release, tier, description, install_date, superseded_by, superseded_at";
+
+pub fn get_installed(c: &Connection, name: &str) -> Result<Option<Installed>> {
+    Ok(c.query_row(&format!("SELECT {INSTALLED_COLS} FROM installed WHERE name = ?1"), [name], row_installed).optional()?)
+}
+
+pub fn list_installed(c: &Connection) -> Result<Vec<Installed>> {
+    let mut st = c.prepare(&format!("SELECT {INSTALLED_COLS} FROM installed ORDER BY name"))?;
+    let rows = st.query_map([], row_installed)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn files_of(c: &Connection, package_id: i64) -> Result<Vec<FileRow>> {
+    let mut st = c.prepare("SELECT path, kind, is_config, mode, sha256, target FROM files WHERE package_id = ?1 ORDER BY path")?;
+    let rows = st
+        .query_map([package_id], |r| {
+            Ok(FileRow { path: r.get(0)?, kind: r.get(1)?, is_config: r.get(2)?, mode: r.get(3)?, sha256: r.get(4)?, target: r.get(5)? })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn depends_of(c: &Connection, package_id: i64) -> Result<Vec<String>> {
+    let mut st = c.prepare("SELECT dep_name FROM depends WHERE package_id = ?1 ORDER BY dep_name")?;
+    let rows = st.query_map([package_id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
+}
+
+/// Owners of a path (several for a shared directory), by package name.
+pub fn owners(c: &Connection, path: &str) -> Result<Vec<(String, String)>> {
+    let mut st = c.prepare_cached("SELECT i.name, f.kind FROM files f JOIN installed i ON i.id = f.package_id WHERE f.path = ?1 ORDER BY i.name")?;
+    let rows = st.query_map([path], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn config_baseline(c: &Connection, path: &str) -> Result<Option<String>> {
+    Ok(c.query_row("SELECT original_sha256 FROM config_files WHERE path = ?1", [path], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
+pub fn log_history(c: &Connection, op: &str, name: &str, old: Option<&str>, new: Option<&str>, detail: &str) -> Result<()> {
+    c.execute(
+        "INSERT INTO history(timestamp, operation, package_name, old_version, new_version, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![super::util::now_utc(), op, name, old, new, detail],
+    )?;
+    Ok(())
+}
+
+/// Normalise a user-supplied path to the stored form: relative, no leading `/` or `./`.
+pub fn normalise_path(p: &str) -> String {
+    let mut parts = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.join("/")
+}

@@ -1,0 +1,302 @@
+//! The install pipeline, in the seeds' order: staging extraction, manifest, invariant checks,
+//! deploy, one database transaction, text manifest. An intent record is committed before the
+//! deploy so a crash between deploy and commit is rolled forward by the next run.
+
+use super::db::{self, Layout};
+use super::deploy::{self, Obsolete, Plan};
+use super::error::{PkmError, Result, EXIT_FINDING};
+use super::invariants;
+use super::rootfs;
+use super::textmanifest;
+use super::trust::{self, Trust};
+use super::util::{crash_point, now_utc};
+use crate::archive::{extract_archive, hash_file, EntryKind, Extracted, Limits};
+use rusqlite::{params, Connection, TransactionBehavior};
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default)]
+pub struct InstallOptions {
+    pub trust: Trust,
+    pub limits: Limits,
+}
+
+struct Staged {
+    archive: PathBuf,
+    staging: PathBuf,
+    ex: Extracted,
+}
+
+fn new_staging(layout: &Layout, idx: usize) -> Result<PathBuf> {
+    let base = layout.staging_dir();
+    fs::create_dir_all(&base).map_err(|e| PkmError::io(base.display(), e))?;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let dir = base.join(format!("{}-{idx}-{nanos}", std::process::id()));
+    fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|e| PkmError::io(dir.display(), e))?;
+    Ok(dir)
+}
+
+fn cleanup(staged: &[Staged]) {
+    for s in staged {
+        let _ = fs::remove_dir_all(&s.staging);
+        if let Some(base) = s.staging.parent() {
+            let _ = fs::remove_dir(base); // only when empty
+        }
+    }
+}
+
+/// Stage one archive: open, stream-extract with the hardened reader.
+fn stage(layout: &Layout, archive: &Path, idx: usize, limits: &Limits) -> Result<Staged> {
+    let f = fs::File::open(archive).map_err(|e| {
+        PkmError::unusable("pkm::archive::missing", format!("{}: cannot open archive: {e}", archive.display()))
+    })?;
+    let staging = new_staging(layout, idx)?;
+    match extract_archive(std::io::BufReader::with_capacity(1 << 18, f), &staging, limits) {
+        Ok(ex) => Ok(Staged { archive: archive.to_path_buf(), staging, ex }),
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            let _ = fs::remove_dir(layout.staging_dir());
+            Err(PkmError::unusable(format!("pkm::archive::{}", e.code), format!("{}: {e}", archive.display()))
+                .help("the archive is malformed or hostile; nothing was written to the root"))
+        }
+    }
+}
+
+/// Install the queue `archives` in order. Returns informational lines for the user.
+pub fn install(layout: &Layout, conn: &mut Connection, archives: &[PathBuf], opts: &InstallOptions) -> Result<Vec<String>> {
+    let mut out = super::doctor::repair_intents(layout, conn)?;
+    let mut staged: Vec<Staged> = Vec::new();
+    for (i, a) in archives.iter().enumerate() {
+        match stage(layout, a, i, &opts.limits) {
+            Ok(s) => staged.push(s),
+            Err(e) => {
+                cleanup(&staged);
+                return Err(e);
+            }
+        }
+    }
+    crash_point("staged");
+    let res = check_and_install(layout, conn, &staged, opts, &mut out);
+    cleanup(&staged);
+    res.map(|_| out)
+}
+
+fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], opts: &InstallOptions, out: &mut Vec<String>) -> Result<()> {
+    // Trust, then "already installed", before the invariants.
+    let mut names = BTreeSet::new();
+    for s in staged {
+        let m = &s.ex.manifest;
+        if let Some(w) = trust::check(conn, opts.trust, m, &s.ex.archive_sha256, &s.archive)? {
+            out.push(w);
+        }
+        if !names.insert(m.name.clone()) {
+            return Err(PkmError::finding("pkm::queue::duplicate", format!("{}: {} appears twice in the install queue", s.archive.display(), m.name)));
+        }
+        if let Some(i) = db::get_installed(conn, &m.name)? {
+            if let Some(by) = &i.superseded_by {
+                return Err(PkmError::finding("pkm::superseded", format!("{} {} was superseded by {by}; it cannot be reinstalled over its successor", i.name, i.version)));
+            }
+            if i.version == m.version && i.release == m.release as i64 {
+                return Err(PkmError::finding("pkm::already-installed", format!("{} {}-{} is already installed", m.name, m.version, m.release))
+                    .help("remove it first to reinstall it"));
+            }
+        }
+    }
+    let queue: Vec<(String, &crate::archive::Manifest)> = staged.iter().map(|s| (s.archive.display().to_string(), &s.ex.manifest)).collect();
+    let facts = invariants::gather(conn, &layout.root, &queue)?;
+    let violations = invariants::evaluate(&facts);
+    if !violations.is_empty() {
+        return Err(violation_error(&violations));
+    }
+    for s in staged {
+        let plan = make_plan(layout, conn, s)?;
+        out.extend(run_plan(layout, conn, &plan)?);
+        let verb = if plan.upgrade_from.is_some() { "upgraded" } else { "installed" };
+        let files = plan.manifest.entries.iter().filter(|e| !matches!(e.kind, EntryKind::Dir)).count();
+        let mut line = format!("{verb} {} {}-{} ({files} files)", plan.manifest.name, plan.manifest.version, plan.manifest.release);
+        if !plan.predecessors.is_empty() {
+            line.push_str(&format!(", supersedes {}", plan.predecessors.join(", ")));
+        }
+        out.push(line);
+    }
+    Ok(())
+}
+
+/// One diagnostic for all violations; the code names the first rule.
+pub fn violation_error(vs: &[invariants::Violation]) -> PkmError {
+    let first = vs.first().map(|v| v.rule_id.as_str()).unwrap_or("invariant");
+    let msg = vs
+        .iter()
+        .map(|v| format!("[{}] {}", v.rule_id, v.message))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let help = vs.iter().map(|v| v.help.clone()).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join("; ");
+    PkmError::new(EXIT_FINDING, format!("pkm::rule::{first}"), format!("invariant violated, nothing was written:\n{msg}")).help(help)
+}
+
+fn make_plan(layout: &Layout, conn: &Connection, s: &Staged) -> Result<Plan> {
+    let m = &s.ex.manifest;
+    let mut keep_configs = BTreeSet::new();
+    for e in &m.entries {
+        let EntryKind::File { sha256 } = &e.kind else { continue };
+        if !e.config {
+            continue;
+        }
+        let live = rootfs::host_path(&layout.root, &e.path);
+        let Ok(meta) = fs::symlink_metadata(&live) else { continue };
+        if !meta.is_file() {
+            keep_configs.insert(e.path.clone());
+            continue;
+        }
+        let live_hash = hash_file(&live).map_err(|x| PkmError::io(live.display(), x))?;
+        if &live_hash == sha256 {
+            continue;
+        }
+        match db::config_baseline(conn, &e.path)? {
+            Some(b) if b == live_hash => {}
+            _ => {
+                keep_configs.insert(e.path.clone());
+            }
+        }
+    }
+    let mut upgrade_from = None;
+    let mut obsolete = Vec::new();
+    if let Some(old) = db::get_installed(conn, &m.name)? {
+        upgrade_from = Some(old.version.clone());
+        for f in db::files_of(conn, old.id)? {
+            if m.entry(&f.path).is_none() {
+                obsolete.push(Obsolete { path: f.path, kind: f.kind, is_config: f.is_config, sha256: f.sha256 });
+            }
+        }
+    }
+    let mut predecessors = Vec::new();
+    for p in &m.supersedes {
+        if db::get_installed(conn, p)?.is_some() {
+            predecessors.push(p.clone());
+        }
+    }
+    Ok(Plan {
+        manifest: m.clone(),
+        staging: s.staging.clone(),
+        archive: s.archive.display().to_string(),
+        archive_sha256: s.ex.archive_sha256.clone(),
+        keep_configs,
+        predecessors,
+        upgrade_from,
+        obsolete,
+    })
+}
+
+/// Intent, deploy, commit, text manifests. Also used to roll an interrupted install forward.
+pub fn run_plan(layout: &Layout, conn: &mut Connection, plan: &Plan) -> Result<Vec<String>> {
+    let json = serde_json::to_string(plan).map_err(|e| PkmError::unusable("pkm::intent", e.to_string()))?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        "INSERT INTO intents(operation, package_name, plan, created) VALUES ('install', ?1, ?2, ?3)",
+        params![plan.manifest.name, json, now_utc()],
+    )?;
+    let intent_id = tx.last_insert_rowid();
+    tx.commit()?;
+    crash_point("intent");
+    resume_plan(layout, conn, plan, intent_id)
+}
+
+pub fn resume_plan(layout: &Layout, conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<Vec<String>> {
+    let warnings = deploy::deploy(&layout.root, plan)?;
+    crash_point("deployed");
+    commit(conn, plan, intent_id)?;
+    crash_point("committed");
+    if let Some(old) = &plan.upgrade_from {
+        if old != &plan.manifest.version {
+            let _ = fs::remove_file(layout.text_manifest(&plan.manifest.name, old));
+        }
+    }
+    textmanifest::write(layout, conn, &plan.manifest.name)?;
+    for p in &plan.predecessors {
+        textmanifest::write(layout, conn, p)?;
+    }
+    crash_point("manifest");
+    let _ = fs::remove_dir_all(&plan.staging);
+    Ok(warnings)
+}
+
+fn commit(conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<()> {
+    let m = &plan.manifest;
+    let now = now_utc();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let pkg_id: i64 = match db::get_installed(&tx, &m.name)? {
+        Some(old) => {
+            tx.execute(
+                "UPDATE installed SET version=?2, release=?3, tier=?4, description=?5, install_date=?6, archive_sha256=?7, superseded_by=NULL, superseded_at=NULL WHERE id=?1",
+                params![old.id, m.version, m.release, m.tier, m.description, now, plan.archive_sha256],
+            )?;
+            tx.execute("DELETE FROM files WHERE package_id=?1", [old.id])?;
+            tx.execute("DELETE FROM depends WHERE package_id=?1", [old.id])?;
+            db::log_history(&tx, "upgrade", &m.name, Some(&old.version), Some(&m.version), &plan.archive)?;
+            old.id
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO installed(name, version, release, tier, description, install_date, archive_sha256) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+                params![m.name, m.version, m.release, m.tier, m.description, now, plan.archive_sha256],
+            )?;
+            let id = tx.last_insert_rowid();
+            db::log_history(&tx, "install", &m.name, None, Some(&m.version), &plan.archive)?;
+            id
+        }
+    };
+    for p in &plan.predecessors {
+        let Some(pred) = db::get_installed(&tx, p)? else { continue };
+        let mut moved = 0usize;
+        {
+            let mut del = tx.prepare_cached("DELETE FROM files WHERE package_id=?1 AND path=?2 AND is_dir=0")?;
+            for e in m.entries.iter().filter(|e| !matches!(e.kind, EntryKind::Dir)) {
+                moved += del.execute(params![pred.id, e.path])?;
+            }
+        }
+        let by = match &pred.superseded_by {
+            Some(b) if b.split(',').any(|x| x == m.name) => b.clone(),
+            Some(b) => format!("{b},{}", m.name),
+            None => m.name.clone(),
+        };
+        tx.execute("UPDATE installed SET superseded_by=?2, superseded_at=?3 WHERE id=?1", params![pred.id, by, now])?;
+        db::log_history(&tx, "supersede", p, Some(&pred.version), None, &format!("superseded by {} {}; {moved} files transferred", m.name, m.version))?;
+    }
+    {
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO files(package_id, path, kind, is_dir, is_config, mode, sha256, target) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+        )?;
+        let mut cfg = tx.prepare_cached(
+            "INSERT INTO config_files(path, package_id, original_sha256) VALUES (?1,?2,?3)
+             ON CONFLICT(path) DO UPDATE SET package_id=excluded.package_id, original_sha256=excluded.original_sha256",
+        )?;
+        let mut cfg_keep = tx.prepare_cached(
+            "INSERT INTO config_files(path, package_id, original_sha256) VALUES (?1,?2,NULL)
+             ON CONFLICT(path) DO UPDATE SET package_id=excluded.package_id",
+        )?;
+        for e in &m.entries {
+            let (kind, sha, target) = match &e.kind {
+                EntryKind::Dir => ("dir", None, None),
+                EntryKind::File { sha256 } => ("file", Some(sha256.as_str()), None),
+                EntryKind::Symlink { target } => ("symlink", None, Some(target.as_str())),
+            };
+            ins.execute(params![pkg_id, e.path, kind, kind == "dir", e.config, e.mode, sha, target])?;
+            if e.config {
+                if plan.keep_configs.contains(&e.path) {
+                    cfg_keep.execute(params![e.path, pkg_id])?;
+                } else {
+                    cfg.execute(params![e.path, pkg_id, sha])?;
+                }
+            }
+        }
+        let mut dep = tx.prepare_cached("INSERT OR IGNORE INTO depends(package_id, dep_name, dep_type) VALUES (?1, ?2, 'runtime')")?;
+        for d in &m.depends {
+            dep.execute(params![pkg_id, d])?;
+        }
+    }
+    tx.execute("DELETE FROM intents WHERE id=?1", [intent_id])?;
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Removal: /etc configs kept unless --force, modified files removed with a warning, directories
+//! removed only when empty and owned by no other package, records deleted, history appended.
+
+use super::db::{self, Layout};
+use super::error::{PkmError, Result};
+use super::rootfs;
+use super::util::{crash_point, now_utc};
+use crate::archive::hash_file;
+use rusqlite::{params, Connection, TransactionBehavior};
+use std::fs;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct RemovePlan {
+    pub name: String,
+    pub force: bool,
+}
+
+pub fn remove(layout: &Layout, conn: &mut Connection, names: &[String], force: bool) -> Result<Vec<String>> {
+    let mut out = super::doctor::repair_intents(layout, conn)?;
+    for n in names {
+        if db::get_installed(conn, n)?.is_none() {
+            return Err(PkmError::finding("pkm::not-installed", format!("{n} is not installed")));
+        }
+    }
+    for n in names {
+        let plan = RemovePlan { name: n.clone(), force };
+        let json = serde_json::to_string(&plan).map_err(|e| PkmError::unusable("pkm::intent", e.to_string()))?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("INSERT INTO intents(operation, package_name, plan, created) VALUES ('remove', ?1, ?2, ?3)", params![n, json, now_utc()])?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        crash_point("remove-intent");
+        out.extend(resume_remove(layout, conn, &plan, id)?);
+    }
+    Ok(out)
+}
+
+pub fn resume_remove(layout: &Layout, conn: &mut Connection, plan: &RemovePlan, intent_id: i64) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let Some(pkg) = db::get_installed(conn, &plan.name)? else {
+        conn.execute("DELETE FROM intents WHERE id=?1", [intent_id])?;
+        return Ok(out);
+    };
+    let files = db::files_of(conn, pkg.id)?;
+    let (mut removed, mut kept) = (0usize, 0usize);
+    for (i, f) in files.iter().enumerate().rev() {
+        if i == files.len() / 2 {
+            crash_point("remove-mid");
+        }
+        if f.kind == "dir" {
+            continue;
+        }
+        let p = rootfs::host_path(&layout.root, &f.path);
+        if fs::symlink_metadata(&p).is_err() {
+            continue;
+        }
+        if f.is_config && !plan.force {
+            kept += 1;
+            out.push(format!("kept config /{} (use --force to remove it)", f.path));
+            continue;
+        }
+        if f.kind == "file" && hash_file(&p).ok() != f.sha256 {
+            out.push(format!("warning: /{} was modified since install; removed anyway", f.path));
+        }
+        if fs::remove_file(&p).is_ok() {
+            removed += 1;
+        }
+    }
+    for f in files.iter().rev().filter(|f| f.kind == "dir") {
+        let other = db::owners(conn, &f.path)?.into_iter().any(|(o, _)| o != pkg.name);
+        if !other {
+            let p = rootfs::host_path(&layout.root, &f.path);
+            if fs::symlink_metadata(&p).map(|m| m.is_dir()).unwrap_or(false) {
+                let _ = fs::remove_dir(&p); // only succeeds when empty
+            }
+        }
+    }
+    crash_point("remove-deleted");
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute("DELETE FROM installed WHERE id=?1", [pkg.id])?;
+    // A removed successor no longer supersedes anything: no dangling superseded_by.
+    let preds: Vec<(i64, String, String)> = {
+        let mut st = tx.prepare("SELECT id, superseded_by, name FROM installed WHERE superseded_by IS NOT NULL")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        rows
+    };
+    let mut touched = Vec::new();
+    for (id, by, pred_name) in preds {
+        let rest: Vec<&str> = by.split(',').filter(|s| *s != pkg.name).collect();
+        if rest.len() != by.split(',').count() {
+            touched.push(pred_name);
+            if rest.is_empty() {
+                tx.execute("UPDATE installed SET superseded_by=NULL, superseded_at=NULL WHERE id=?1", [id])?;
+            } else {
+                tx.execute("UPDATE installed SET superseded_by=?2 WHERE id=?1", params![id, rest.join(",")])?;
+            }
+        }
+    }
+    db::log_history(&tx, "remove", &pkg.name, Some(&pkg.version), None, &format!("{removed} removed, {kept} configs kept"))?;
+    tx.execute("DELETE FROM intents WHERE id=?1", [intent_id])?;
+    tx.commit()?;
+    let _ = fs::remove_file(layout.text_manifest(&pkg.name, &pkg.version));
+    for t in &touched {
+        super::textmanifest::write(layout, conn, t)?;
+    }
+    out.push(format!("removed {} {} ({removed} files{})", pkg.name, pkg.version, if kept > 0 { format!(", {kept} configs kept") } else { String::new() }));
+    Ok(out)
+}
