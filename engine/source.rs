@@ -33,7 +33,7 @@ pub struct SourceFile {
     pub name: String,
     pub text: Arc<str>,
     /// Byte offset of the start of each line, computed once (never rescan the text per lookup).
-    line_starts: Vec<u32>,
+    line_starts: Arc<[u32]>,
 }
 
 impl SourceFile {
@@ -45,7 +45,7 @@ impl SourceFile {
                 line_starts.push(i as u32 + 1);
             }
         }
-        SourceFile { name: name.into(), text, line_starts }
+        SourceFile { name: name.into(), text, line_starts: line_starts.into() }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -58,6 +58,19 @@ impl SourceFile {
         let end = (offset as usize).min(self.text.len());
         let col = self.text.get(start..end).map(|s| s.chars().count()).unwrap_or(end - start);
         (line + 1, col + 1)
+    }
+
+    /// The line index, shared (renderers look lines up instead of rescanning).
+    pub fn line_starts(&self) -> Arc<[u32]> {
+        self.line_starts.clone()
+    }
+
+    /// 0-based line of a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&(offset as u32)) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
     }
 
     /// Byte offset of the start of a 1-based line (clamped to the file).

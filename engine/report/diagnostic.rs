@@ -5,7 +5,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity, SourceCode};
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, Severity, SourceCode,
+    SourceSpan, SpanContents,
+};
 
 use crate::finding::{Finding, WaiverState};
 use crate::lang::ast;
@@ -19,7 +22,7 @@ pub struct Rendered {
     pub message: String,
     pub severity: Severity,
     pub help: Option<String>,
-    pub source: Option<NamedSource<Arc<str>>>,
+    pub source: Option<IndexedSource>,
     pub labels: Vec<LabeledSpan>,
     pub related: Vec<Rendered>,
 }
@@ -65,9 +68,56 @@ impl Diagnostic for Rendered {
     }
 }
 
-fn at(sources: &SourceMap, span: Span, label: &str) -> (NamedSource<Arc<str>>, LabeledSpan) {
+/// A source file for miette that uses our line index: miette's own `read_span` scans the
+/// text from its start for every label, which makes a report over a big file quadratic.
+#[derive(Debug)]
+pub struct IndexedSource {
+    name: String,
+    text: Arc<str>,
+    lines: Arc<[u32]>,
+}
+
+impl IndexedSource {
+    fn line_of(&self, offset: usize) -> usize {
+        match self.lines.binary_search(&(offset as u32)) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+}
+
+impl SourceCode for IndexedSource {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        // Let miette's algorithm run on a window of whole lines around the span, then put
+        // the window back at its place in the file: same output, no rescan from the start.
+        let len = self.text.len();
+        let first = self.line_of(span.offset().min(len)).saturating_sub(before + 1);
+        let last = self.line_of((span.offset() + span.len()).min(len)) + after + 2;
+        let start = self.lines.get(first).map(|&o| o as usize).unwrap_or(0);
+        let end = self.lines.get(last).map(|&o| o as usize).unwrap_or(len).min(len);
+        let window = &self.text.as_bytes()[start..end];
+        let inner = SourceSpan::new((span.offset().saturating_sub(start)).into(), span.len());
+        let c = window.read_span(&inner, before, after)?;
+        let data: &'a [u8] = &self.text.as_bytes()[start + c.span().offset()..start + c.span().offset() + c.span().len()];
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            data,
+            SourceSpan::new((start + c.span().offset()).into(), c.span().len()),
+            c.line() + first,
+            c.column(),
+            c.line_count() + first,
+        )))
+    }
+}
+
+fn at(sources: &SourceMap, span: Span, label: &str) -> (IndexedSource, LabeledSpan) {
     let file = sources.get(span.source);
-    let src = NamedSource::new(&file.name, file.text.clone());
+    let src = IndexedSource { name: file.name.clone(), text: file.text.clone(), lines: file.line_starts() };
     let start = (span.start as usize).min(file.text.len());
     let label = LabeledSpan::new(Some(label.to_string()), start, span.len().min(file.text.len() - start));
     (src, label)
