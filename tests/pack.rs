@@ -429,3 +429,47 @@ fn help_teaches_with_an_example() {
     assert!(help.contains("SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)"), "{help}");
     assert!(help.contains("igos pack --check-reproducible"), "{help}");
 }
+
+/// Round trip: an archive from `igos pack` installs with pkm (strict trust, against a
+/// synced index) and passes `pkm verify`; its SUPERSEDES is honoured by pkm's rules.
+#[test]
+fn packed_archives_install_with_pkm_and_verify() {
+    let (t, archive, manifest) = packed_archive_for_pkm_round_trip("pack-pkm");
+    let pkm = env!("CARGO_BIN_EXE_pkm");
+    let root = t.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(pkm).arg("--root").arg(&root).args(args).output().expect("pkm runs");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    // The predecessor named by SUPERSEDES, packed the same way.
+    let old_dest = t.path().join("old-dest");
+    std::fs::create_dir_all(old_dest.join("usr/share/demo-old")).unwrap();
+    std::fs::write(old_dest.join("usr/share/demo-old/README"), "old\n").unwrap();
+    let mut old_meta = igos::pack::read_recipe(&t.path().join("packages/core/demo")).expect("recipe");
+    old_meta.name = "demo-old".into();
+    old_meta.supersedes.clear();
+    old_meta.depends.clear();
+    let old = igos::pack::pack(&old_meta, &old_dest, &t.path().join("out-old"), 1_700_000_000).expect("pack old");
+
+    let sha = |p: &std::path::Path| igos::archive::sha256_reader(std::fs::File::open(p).unwrap()).unwrap();
+    let index = t.path().join("index.txt");
+    let line = |m: &igos::archive::Manifest, p: &std::path::Path| {
+        format!("{} {} {} {} {}\n", m.name, m.version, m.release, sha(p), p.file_name().unwrap().to_string_lossy())
+    };
+    std::fs::write(&index, format!("igos-index 1\n{}{}", line(&manifest, &archive), line(&old.manifest, &old.path))).unwrap();
+    let (code, out) = run(&["sync", index.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Alone, its SUPERSEDES predecessor is missing: pkm's supersede-order rule refuses it.
+    let (code, out) = run(&["install", archive.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("supersede-order"), "{out}");
+    // In order, the queue installs and everything verifies.
+    let (code, out) = run(&["install", old.path.to_str().unwrap(), archive.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&["verify"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&["list"]);
+    assert!(code == Some(0) && out.contains("demo 46.0"), "{out}");
+}
