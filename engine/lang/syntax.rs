@@ -114,6 +114,9 @@ fn syntax_error(source: SourceId, text: &str, e: pest::error::Error<Rule>) -> Ru
             wanted.sort();
             wanted.dedup();
             let found = text.get(start..end).unwrap_or("").trim();
+            // Control characters (a NUL byte...) shown escaped, not as blanks.
+            let found: String =
+                found.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect();
             let found = if found.is_empty() { "end of line".to_string() } else { format!("`{found}`") };
             if wanted.is_empty() {
                 format!("unexpected {found}")

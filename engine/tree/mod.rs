@@ -304,16 +304,25 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     }
 
     let mut builder_lists = vec![];
-    let mut list_files: Vec<String> = std::fs::read_dir(&builders_dir)
-        .map(|it| {
-            it.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| n.ends_with(".list"))
-                .collect()
-        })
-        .unwrap_or_default();
-    list_files.sort();
     let builders_rel = if builders_dir == root.join("builders") { "builders" } else { "packages/builders" };
+    let mut list_files: Vec<String> = vec![];
+    let mut odd_lists: Vec<String> = vec![];
+    for e in std::fs::read_dir(&builders_dir).into_iter().flatten().flatten() {
+        match e.file_name().into_string() {
+            Ok(n) if n.ends_with(".list") => list_files.push(n),
+            Ok(_) => {}
+            Err(raw) if raw.to_string_lossy().ends_with(".list") => odd_lists.push(raw.to_string_lossy().into_owned()),
+            Err(_) => {}
+        }
+    }
+    list_files.sort();
+    odd_lists.sort();
+    for name in odd_lists {
+        let shown = format!("{builders_rel}/{name}");
+        let id = sources.add(SourceFile::new(shown.clone(), ""));
+        let message = format!("{shown}: a builder list whose name is not UTF-8: it cannot be named in a rule");
+        problems.push(LoadProblem { kind: ProblemKind::Skipped, message, span: Span::new(id, 0, 0) });
+    }
     for f in list_files {
         let display = format!("{builders_rel}/{f}");
         match read_text(&builders_dir.join(&f)) {
@@ -329,6 +338,33 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     }
     problems.sort_by_key(|p| p.span);
     Ok(Tree { root: root.to_path_buf(), packages, builder_lists, problems })
+}
+
+/// One recipe from its texts, exactly as [`load_tree`] reads a recipe directory (for
+/// fuzzing and tests: no filesystem). Registers the texts in `sources`.
+pub fn recipe_from_text(
+    tier: &str,
+    name: &str,
+    yml: &str,
+    build_sh: Option<&str>,
+    sources: &mut SourceMap,
+) -> (Package, Vec<LoadProblem>) {
+    let r = Read {
+        tier: tier.to_string(),
+        name: name.to_string(),
+        yml: Ok(yml.to_string()),
+        build_sh: build_sh.map(|t| Ok(t.to_string())),
+        patches: vec![],
+    };
+    let yml_id = sources.add(SourceFile::new(format!("packages/{tier}/{name}/package.yml"), yml));
+    let sh_id = build_sh.map(|t| sources.add(SourceFile::new(format!("packages/{tier}/{name}/build.sh"), t)));
+    build_package(&r, yml_id, sh_id, sources, &Default::default())
+}
+
+/// One builder list from its text, as [`load_tree`] reads `builders/<file_name>`.
+pub fn builder_list_from_text(file_name: &str, text: &str, sources: &mut SourceMap) -> BuilderList {
+    let id = sources.add(SourceFile::new(format!("builders/{file_name}"), text));
+    parse_list(file_name, id, text)
 }
 
 /// `recipes-with-build-sh.txt` (the corpus): recipes whose build.sh exists but is not shipped.
@@ -497,6 +533,14 @@ fn build_package(
         problems.push(LoadProblem { kind: *kind, message: message.clone(), span: whole });
         return (p, problems);
     }
+    if text.trim().is_empty() {
+        problems.push(LoadProblem {
+            kind: ProblemKind::NotAMapping,
+            message: "the file is empty; a package.yml is a mapping of fields (name:, version:, ...)".into(),
+            span: whole,
+        });
+        return (p, problems);
+    }
     // The fields rules read, typed; every other key is skipped by the parser without
     // building a value (the one parse is most of igos check's time).
     let recipe: Recipe = match serde_yaml::from_str(&text) {
@@ -512,14 +556,20 @@ fn build_package(
         Err(e) => {
             let span = match e.location() {
                 Some(loc) => {
-                    let f = sources.get(file);
-                    let start = (f.line_offset(loc.line()) + loc.column().saturating_sub(1)).min(text.len());
-                    let end = text[start..].find('\n').map(|i| start + i).unwrap_or(text.len());
-                    Span::new(file, start, end.max(start))
+                    // libyaml counts the column in characters, not bytes: walk the line.
+                    let line_start = sources.get(file).line_offset(loc.line()).min(text.len());
+                    let line = text.get(line_start..).unwrap_or("").split('\n').next().unwrap_or("");
+                    let col = line.char_indices().nth(loc.column().saturating_sub(1)).map_or(line.len(), |(i, _)| i);
+                    Span::new(file, line_start + col, line_start + line.len())
                 }
                 None => whole,
             };
-            problems.push(LoadProblem { kind: ProblemKind::YamlSyntax, message: format!("YAML does not parse: {e}"), span });
+            let message = if e.to_string().contains("repetition limit exceeded") {
+                format!("YAML aliases expand to too many values (a \"billion laughs\" file?): {e}")
+            } else {
+                format!("YAML does not parse: {e}")
+            };
+            problems.push(LoadProblem { kind: ProblemKind::YamlSyntax, message, span });
             return (p, problems);
         }
     };
