@@ -10,8 +10,22 @@
 //! Formatting only runs on files that parse, and the result is re-parsed and compared by
 //! the caller (`igos fmt` refuses to write a file whose meaning would change).
 
-/// Format one rule file's text.
+/// Format one rule file's text. Line endings are kept: a CRLF file stays CRLF (and a
+/// byte-order mark stays), so formatting never rewrites every line of a Windows checkout.
 pub fn format(text: &str) -> String {
+    let (bom, body) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => ("\u{feff}", rest),
+        None => ("", text),
+    };
+    let out = format_lf(body);
+    if body.contains("\r\n") {
+        format!("{bom}{}", out.replace('\n', "\r\n"))
+    } else {
+        format!("{bom}{out}")
+    }
+}
+
+fn format_lf(text: &str) -> String {
     let mut out: Vec<String> = vec![];
     let mut depth: usize = 0;
     let mut set_block: Option<Vec<(Vec<String>, String)>> = None; // (comments above, item line)

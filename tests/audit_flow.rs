@@ -38,8 +38,11 @@ fn tarball(dir: &std::path::Path, name: &str) -> String {
     igos::audit::record::sha256_hex(&std::fs::read(&path).unwrap())
 }
 
+/// The valid tree before any audit: no store, no database.
 fn pinned_tree(tag: &str) -> (TempDir, String) {
     let t = valid_tree(tag);
+    std::fs::remove_dir_all(t.path().join("audits")).unwrap();
+    std::fs::remove_dir_all(t.path().join("build")).unwrap();
     std::fs::create_dir_all(t.path().join("sources")).unwrap();
     let sha = tarball(&t.path().join("sources"), "gtk4");
     let text = recipe("gtk4", "desktop", &["glib2"], &[])

@@ -2,25 +2,36 @@
 
 use std::path::PathBuf;
 
+use crate::report::diagnostic;
 use crate::rules;
 use crate::source::SourceMap;
+
+use super::Color;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  igos checks               # id, severity, gate, stability, description")]
 pub struct ChecksArgs {
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
 }
 
 pub fn run(args: &ChecksArgs) -> i32 {
     let mut sources = SourceMap::new();
     let dir = args.rules.clone().or_else(super::check::default_rules_dir);
+    let style = args.color.style();
     let loaded = match rules::load(dir.as_deref(), &mut sources) {
         Ok(l) if l.errors.is_empty() => l,
-        _ => {
-            super::err("igos: the rule files do not compile; run `igos check` to see why\n");
+        Ok(l) => {
+            // Say which file and where, as `igos check` does.
+            for e in &l.errors {
+                super::err(&diagnostic::render(&diagnostic::rule_error(&sources, e), style));
+            }
+            super::err(&format!("igos: {} error(s) in the rule files; no checks to list (exit 2)\n", l.errors.len()));
             return 2;
         }
+        Err(msg) => return super::check::fail(style, "rules::unreadable", msg, None),
     };
     let p = &loaded.policy;
     let mut text = format!("{:<28} {:<9} {:<20} {:<10} description\n", "check", "severity", "gate", "stability");

@@ -29,6 +29,24 @@ pub fn run(args: &ExplainArgs) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
+    // A recipe that could not be read is a halting finding: say so before explaining
+    // (the explanation may be missing facts), and exit 1 whatever the explanation.
+    for pr in &l.tree.problems {
+        let at = diagnostic::position(&l.sources, pr.span);
+        super::err(&diagnostic::render(
+            &diagnostic::plain(&format!("tree::{}", pr.kind.id()), format!("{at}: {}", pr.message), None),
+            style,
+        ));
+    }
+    let code = explain(args, &l, style);
+    if code == 0 && !l.tree.problems.is_empty() {
+        super::err(&format!("igos: {} recipe file(s) could not be read; the explanation may be incomplete (exit 1)\n", l.tree.problems.len()));
+        return 1;
+    }
+    code
+}
+
+fn explain(args: &ExplainArgs, l: &super::check::Loaded, style: crate::report::diagnostic::Style) -> i32 {
     match args.what.as_slice() {
         [name] => {
             let facts = TreeFacts::new(&l.tree, &l.rules.policy);

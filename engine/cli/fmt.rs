@@ -38,8 +38,16 @@ pub fn run(args: &FmtArgs) -> i32 {
     let mut unformatted = 0;
     let mut broken = 0;
     for path in &files {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
+        let text = match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(t) => t,
+                Err(e) => {
+                    let at = e.utf8_error().valid_up_to();
+                    super::err(&format!("igos fmt: {}: not UTF-8 text (invalid byte at offset {at})\n", path.display()));
+                    broken += 1;
+                    continue;
+                }
+            },
             Err(e) => {
                 super::err(&format!("igos fmt: cannot read {}: {e}\n", path.display()));
                 broken += 1;
@@ -86,11 +94,29 @@ pub fn run(args: &FmtArgs) -> i32 {
     }
 }
 
+/// Above this many cells the LCS table is not built: the changed middle is shown as
+/// removed then added (a 5 MB file would otherwise ask for terabytes).
+const MAX_DIFF_CELLS: usize = 4 << 20;
+
 /// A minimal line diff (longest common subsequence), enough to show what fmt changes.
+/// Common leading and trailing lines are skipped first; memory stays bounded.
 pub fn diff(a: &str, b: &str) -> String {
     let a: Vec<&str> = a.lines().collect();
     let b: Vec<&str> = b.lines().collect();
+    let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let tail = a[head..].iter().rev().zip(b[head..].iter().rev()).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[head..a.len() - tail], &b[head..b.len() - tail]);
     let (n, m) = (a.len(), b.len());
+    if (n + 1).saturating_mul(m + 1) > MAX_DIFF_CELLS {
+        let mut out = String::new();
+        for (k, l) in a.iter().enumerate() {
+            out.push_str(&format!("@@ line {} @@\n-{l}\n", head + k + 1));
+        }
+        for (k, l) in b.iter().enumerate() {
+            out.push_str(&format!("@@ line {} @@\n+{l}\n", head + k + 1));
+        }
+        return out;
+    }
     let mut lcs = vec![vec![0u32; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
@@ -103,10 +129,10 @@ pub fn diff(a: &str, b: &str) -> String {
             i += 1;
             j += 1;
         } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push_str(&format!("@@ line {} @@\n+{}\n", j + 1, b[j]));
+            out.push_str(&format!("@@ line {} @@\n+{}\n", head + j + 1, b[j]));
             j += 1;
         } else {
-            out.push_str(&format!("@@ line {} @@\n-{}\n", i + 1, a[i]));
+            out.push_str(&format!("@@ line {} @@\n-{}\n", head + i + 1, a[i]));
             i += 1;
         }
     }

@@ -16,6 +16,16 @@ struct PolicyParser;
 /// Parse one rule file. A syntax error stops this file (pest cannot recover), but the
 /// caller goes on with the other files so every broken file is reported in one run.
 pub fn parse(source: SourceId, text: &str) -> Result<RuleFile, RuleError> {
+    if let Some(at) = too_deep_brackets(text) {
+        let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+        return Err(RuleError::new(
+            "too-deep",
+            format!("brackets nest more than {MAX_BRACKET_DEPTH} levels deep on this line"),
+            Span::new(source, at, end),
+        )
+        .with_label("too deep")
+        .with_help("split the expression with `let` clauses or a named set"));
+    }
     let mut pairs = PolicyParser::parse(Rule::file, text).map_err(|e| syntax_error(source, text, e))?;
     let file = match pairs.next() {
         Some(p) => p,
@@ -37,6 +47,49 @@ pub fn parse(source: SourceId, text: &str) -> Result<RuleFile, RuleError> {
     Ok(out)
 }
 
+/// The byte offset where brackets first nest deeper than [`MAX_BRACKET_DEPTH`] on one line.
+/// Nothing in the language spans lines except blocks (fixed depth), so a line scanner
+/// suffices: strings are skipped (a `{` inside one opens a template hole, whose code may
+/// hold strings again), `#` starts a comment outside strings.
+fn too_deep_brackets(text: &str) -> Option<usize> {
+    let mut stack: Vec<u8> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\n' {
+            stack.clear();
+            i += 1;
+            continue;
+        }
+        let in_string = stack.last() == Some(&b'"');
+        match b {
+            b'\\' if in_string => i += 1,
+            b'"' if in_string => {
+                stack.pop();
+            }
+            b'{' if in_string => stack.push(b'{'),
+            _ if in_string => {}
+            b'#' => {
+                // A comment: skip to the end of the line.
+                while i + 1 < bytes.len() && bytes[i + 1] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' | b'(' | b'[' | b'{' => stack.push(b),
+            b')' | b']' | b'}' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        if stack.len() > MAX_BRACKET_DEPTH {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 fn syntax_error(source: SourceId, text: &str, e: pest::error::Error<Rule>) -> RuleError {
     let (start, end) = match e.location {
         pest::error::InputLocation::Pos(p) => (p, p),
@@ -44,8 +97,13 @@ fn syntax_error(source: SourceId, text: &str, e: pest::error::Error<Rule>) -> Ru
     };
     // Point at the whole offending token rather than a zero-width caret where we can.
     let end = if end == start {
-        let rest = &text[start.min(text.len())..];
-        let len = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len()).min(40);
+        // At most 40 characters, cut on a character boundary.
+        let rest = text.get(start..).unwrap_or("");
+        let len = rest
+            .char_indices()
+            .take_while(|&(i, c)| !c.is_whitespace() && i < 40)
+            .last()
+            .map_or(0, |(i, c)| i + c.len_utf8());
         start + len
     } else {
         end
@@ -55,13 +113,21 @@ fn syntax_error(source: SourceId, text: &str, e: pest::error::Error<Rule>) -> Ru
             let mut wanted: Vec<&str> = positives.iter().filter_map(|r| describe(*r)).collect();
             wanted.sort();
             wanted.dedup();
-            let found = text[start.min(text.len())..end.min(text.len())].trim();
+            let found = text.get(start..end).unwrap_or("").trim();
+            // Control characters (a NUL byte...) shown escaped, not as blanks.
+            let found: String =
+                found.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect();
             let found = if found.is_empty() { "end of line".to_string() } else { format!("`{found}`") };
             if wanted.is_empty() {
                 format!("unexpected {found}")
             } else {
                 format!("expected {}, found {found}", join_or(&wanted))
             }
+        }
+        // pest's own guard against running out of stack (brackets are bounded before pest
+        // runs, so this is a last resort).
+        pest::error::ErrorVariant::CustomError { message } if message.contains("limit reached") => {
+            "the file nests too deeply to parse".to_string()
         }
         pest::error::ErrorVariant::CustomError { message } => message.clone(),
     };
@@ -326,22 +392,22 @@ impl Builder {
                     let gspan = self.span(&g);
                     let mut gi = g.into_inner().filter(|p| p.as_rule() != Rule::kw_in);
                     let var = self.name(next(&mut gi, gspan)?);
-                    let e = self.expr(next(&mut gi, gspan)?)?;
+                    let e = self.expr(next(&mut gi, gspan)?, 0)?;
                     gens.push((var, e));
                 }
                 Clause::For(gens)
             }
-            Rule::c_where => Clause::Where(self.expr(next(&mut it, span)?)?),
+            Rule::c_where => Clause::Where(self.expr(next(&mut it, span)?, 0)?),
             Rule::c_let => {
                 let var = self.name(next(&mut it, span)?);
-                Clause::Let(var, self.expr(next(&mut it, span)?)?)
+                Clause::Let(var, self.expr(next(&mut it, span)?, 0)?)
             }
             Rule::c_message => Clause::Message(self.template(next(&mut it, span)?)?),
             Rule::c_help => Clause::Help(self.template(next(&mut it, span)?)?),
-            Rule::c_at => Clause::At(self.expr(next(&mut it, span)?)?),
-            Rule::c_subject => Clause::Subject(self.expr(next(&mut it, span)?)?),
-            Rule::c_object => Clause::Object(self.expr(next(&mut it, span)?)?),
-            Rule::c_because => Clause::Because(self.expr(next(&mut it, span)?)?),
+            Rule::c_at => Clause::At(self.expr(next(&mut it, span)?, 0)?),
+            Rule::c_subject => Clause::Subject(self.expr(next(&mut it, span)?, 0)?),
+            Rule::c_object => Clause::Object(self.expr(next(&mut it, span)?, 0)?),
+            Rule::c_because => Clause::Because(self.expr(next(&mut it, span)?, 0)?),
             Rule::c_stability => Clause::Stability(next(&mut it, span)?.as_str().to_string()),
             Rule::c_about => {
                 let (s, sp) = self.string(next(&mut it, span)?);
@@ -359,7 +425,7 @@ impl Builder {
                 Rule::tpl_text => parts.push(TemplatePart::Text(unescape(p.as_str()))),
                 Rule::tpl_hole => {
                     let hspan = self.span(&p);
-                    parts.push(TemplatePart::Hole(self.expr(next(&mut p.into_inner(), hspan)?)?))
+                    parts.push(TemplatePart::Hole(self.expr(next(&mut p.into_inner(), hspan)?, 0)?))
                 }
                 _ => return Err(internal(span)),
             }
@@ -367,71 +433,22 @@ impl Builder {
         Ok(Template { parts, span })
     }
 
-    fn expr(&self, p: Pair<Rule>) -> R<Expr> {
+    /// An expression. Wrapper rules with one child (`expr`, a parenthesised primary, an
+    /// `and` chain of one operand...) are stepped through in a loop, so parentheses cost no
+    /// recursion here. `depth` is how deep this node sits in the syntax tree; past
+    /// [`MAX_EXPR_DEPTH`] the file is rejected, which bounds every later recursion over the
+    /// tree (compile, evaluation, drop) on any input.
+    fn expr(&self, p: Pair<Rule>, depth: usize) -> R<Expr> {
+        let p = unwrap_single(p);
         let span = self.span(&p);
+        if depth > MAX_EXPR_DEPTH {
+            return Err(too_deep(span));
+        }
         match p.as_rule() {
-            Rule::expr => self.expr(next(&mut p.into_inner(), span)?),
-            Rule::or_expr | Rule::and_expr => {
-                let op = if p.as_rule() == Rule::or_expr { BinOp::Or } else { BinOp::And };
-                let mut operands = p.into_inner().filter(|q| !matches!(q.as_rule(), Rule::kw_or | Rule::kw_and));
-                let mut acc = self.expr(next(&mut operands, span)?)?;
-                for rhs in operands {
-                    let rhs = self.expr(rhs)?;
-                    let s = Span::new(self.source, acc.span.start as usize, rhs.span.end as usize);
-                    acc = Expr { kind: ExprKind::Binary(op, Box::new(acc), Box::new(rhs)), span: s };
-                }
-                Ok(acc)
-            }
-            Rule::not_expr => {
-                let mut nots = 0;
-                let mut inner = None;
-                for q in p.into_inner() {
-                    if q.as_rule() == Rule::not_op {
-                        nots += 1;
-                    } else {
-                        inner = Some(q);
-                    }
-                }
-                let mut e = self.expr(inner.ok_or_else(|| internal(span))?)?;
-                for _ in 0..nots {
-                    e = Expr { kind: ExprKind::Not(Box::new(e)), span };
-                }
-                Ok(e)
-            }
-            Rule::cmp_expr => {
-                let mut it = p.into_inner();
-                let lhs = self.expr(next(&mut it, span)?)?;
-                let Some(op) = it.next() else { return Ok(lhs) };
-                let op = match op.as_str().split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
-                    "==" => BinOp::Eq,
-                    "!=" => BinOp::Ne,
-                    "<" => BinOp::Lt,
-                    "<=" => BinOp::Le,
-                    ">" => BinOp::Gt,
-                    ">=" => BinOp::Ge,
-                    "in" => BinOp::In,
-                    "not in" => BinOp::NotIn,
-                    _ => BinOp::Glob,
-                };
-                let rhs = self.expr(next(&mut it, span)?)?;
-                Ok(Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span })
-            }
-            Rule::postfix => {
-                let mut it = p.into_inner();
-                let mut acc = self.expr(next(&mut it, span)?)?;
-                for access in it {
-                    let aspan = self.span(&access);
-                    let mut ai = access.into_inner();
-                    let field = self.name(next(&mut ai, aspan)?);
-                    let args = match ai.next() {
-                        Some(a) => Some(a.into_inner().map(|e| self.expr(e)).collect::<R<Vec<_>>>()?),
-                        None => None,
-                    };
-                    let s = Span::new(self.source, acc.span.start as usize, aspan.end as usize);
-                    acc = Expr { kind: ExprKind::Access(Box::new(acc), field, args), span: s };
-                }
-                Ok(acc)
-            }
+            Rule::or_expr | Rule::and_expr => self.chain(p, span, depth),
+            Rule::not_expr => self.not(p, span, depth),
+            Rule::cmp_expr => self.compare(p, span, depth),
+            Rule::postfix => self.postfix(p, span, depth),
             Rule::int => {
                 let n = p.as_str().parse::<i64>().map_err(|_| {
                     RuleError::new("type", "this number is too large", span).with_label("out of range")
@@ -443,20 +460,135 @@ impl Builder {
                 Ok(Expr { kind: ExprKind::Str(s), span })
             }
             Rule::list_lit => {
-                let items = p.into_inner().map(|e| self.expr(e)).collect::<R<Vec<_>>>()?;
+                let items = p.into_inner().map(|e| self.expr(e, depth + 1)).collect::<R<Vec<_>>>()?;
                 Ok(Expr { kind: ExprKind::List(items), span })
             }
             Rule::call => {
                 let mut it = p.into_inner();
                 let name = self.name(next(&mut it, span)?);
                 let args = match it.next() {
-                    Some(a) => a.into_inner().map(|e| self.expr(e)).collect::<R<Vec<_>>>()?,
+                    Some(a) => a.into_inner().map(|e| self.expr(e, depth + 1)).collect::<R<Vec<_>>>()?,
                     None => vec![],
                 };
                 Ok(Expr { kind: ExprKind::Call(name, args), span })
             }
             Rule::ident => Ok(Expr { kind: ExprKind::Ident(p.as_str().to_string()), span }),
             _ => Err(internal(span)),
+        }
+    }
+
+    /// `a and b and c`: a left-deep tree, so the first operand sits one level down per `and`.
+    fn chain(&self, p: Pair<Rule>, span: Span, depth: usize) -> R<Expr> {
+        let op = if p.as_rule() == Rule::or_expr { BinOp::Or } else { BinOp::And };
+        let operands: Vec<Pair<Rule>> =
+            p.into_inner().filter(|q| !matches!(q.as_rule(), Rule::kw_or | Rule::kw_and)).collect();
+        let below = depth + operands.len().saturating_sub(1);
+        if below > MAX_EXPR_DEPTH {
+            return Err(too_deep(span));
+        }
+        let mut operands = operands.into_iter();
+        let mut acc = self.expr(next(&mut operands, span)?, below)?;
+        for rhs in operands {
+            let rhs = self.expr(rhs, below)?;
+            let s = Span::new(self.source, acc.span.start as usize, rhs.span.end as usize);
+            acc = Expr { kind: ExprKind::Binary(op, Box::new(acc), Box::new(rhs)), span: s };
+        }
+        Ok(acc)
+    }
+
+    fn not(&self, p: Pair<Rule>, span: Span, depth: usize) -> R<Expr> {
+        let mut nots = 0;
+        let mut inner = None;
+        for q in p.into_inner() {
+            if q.as_rule() == Rule::not_op {
+                nots += 1;
+            } else {
+                inner = Some(q);
+            }
+        }
+        if depth + nots > MAX_EXPR_DEPTH {
+            return Err(too_deep(span));
+        }
+        let mut e = self.expr(inner.ok_or_else(|| internal(span))?, depth + nots)?;
+        for _ in 0..nots {
+            e = Expr { kind: ExprKind::Not(Box::new(e)), span };
+        }
+        Ok(e)
+    }
+
+    fn compare(&self, p: Pair<Rule>, span: Span, depth: usize) -> R<Expr> {
+        let mut it = p.into_inner();
+        let lhs = self.expr(next(&mut it, span)?, depth + 1)?;
+        let Some(op) = it.next() else { return Ok(lhs) };
+        let op = match op.as_str().split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
+            "==" => BinOp::Eq,
+            "!=" => BinOp::Ne,
+            "<" => BinOp::Lt,
+            "<=" => BinOp::Le,
+            ">" => BinOp::Gt,
+            ">=" => BinOp::Ge,
+            "in" => BinOp::In,
+            "not in" => BinOp::NotIn,
+            _ => BinOp::Glob,
+        };
+        let rhs = self.expr(next(&mut it, span)?, depth + 1)?;
+        Ok(Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span })
+    }
+
+    /// `p.a.b(x)`: one level per access, the receiver at the bottom.
+    fn postfix(&self, p: Pair<Rule>, span: Span, depth: usize) -> R<Expr> {
+        let parts: Vec<Pair<Rule>> = p.into_inner().collect();
+        let below = depth + parts.len().saturating_sub(1);
+        if below > MAX_EXPR_DEPTH {
+            return Err(too_deep(span));
+        }
+        let mut it = parts.into_iter();
+        let mut acc = self.expr(next(&mut it, span)?, below)?;
+        for access in it {
+            let aspan = self.span(&access);
+            let mut ai = access.into_inner();
+            let field = self.name(next(&mut ai, aspan)?);
+            let args = match ai.next() {
+                Some(a) => Some(a.into_inner().map(|e| self.expr(e, below)).collect::<R<Vec<_>>>()?),
+                None => None,
+            };
+            let s = Span::new(self.source, acc.span.start as usize, aspan.end as usize);
+            acc = Expr { kind: ExprKind::Access(Box::new(acc), field, args), span: s };
+        }
+        Ok(acc)
+    }
+}
+
+/// How deep an expression's syntax tree may nest. Real rules stay under 10; the bound
+/// keeps every recursion over expressions (here, in compile and in evaluation) within a
+/// small stack on any input.
+pub const MAX_EXPR_DEPTH: usize = 64;
+
+/// How deep brackets may nest on one line, checked before pest runs so that the
+/// diagnostic for a pathological file is the same whatever the stack size.
+pub const MAX_BRACKET_DEPTH: usize = 64;
+
+fn too_deep(span: Span) -> RuleError {
+    RuleError::new("too-deep", format!("this expression nests more than {MAX_EXPR_DEPTH} levels deep"), span)
+        .with_label("too deep")
+        .with_help("split it with `let` clauses or a named set")
+}
+
+/// Step through wrapper nodes that add no meaning: `expr`, a chain of one operand, a
+/// comparison without an operator, a primary without accesses, `not_expr` without `not`.
+fn unwrap_single(mut p: Pair<Rule>) -> Pair<Rule> {
+    loop {
+        let wrapper = matches!(
+            p.as_rule(),
+            Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr | Rule::postfix
+        );
+        if !wrapper {
+            return p;
+        }
+        let mut inner = p.clone().into_inner();
+        match (inner.next(), inner.next()) {
+            (Some(only), None) => p = only,
+            _ => return p,
         }
     }
 }

@@ -20,6 +20,9 @@ pub struct HumanOptions {
 }
 
 const ADVISORIES_SHOWN: usize = 3;
+/// Halting findings drawn per check without --all. Drawing one costs a scan of its file,
+/// so a recipe with 40,000 unknown keys took minutes to report; the count is always given.
+const HALTS_SHOWN: usize = 100;
 
 pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOptions) -> String {
     let mut out = String::new();
@@ -35,10 +38,11 @@ pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOp
             if f.is_waived() {
                 continue;
             }
-            if f.severity == Severity::Advisory && !opts.all {
+            if !opts.all {
                 let n = shown.entry(f.check.as_str()).or_insert(0);
                 *n += 1;
-                if *n > ADVISORIES_SHOWN {
+                let cap = if f.severity == Severity::Advisory { ADVISORIES_SHOWN } else { HALTS_SHOWN };
+                if *n > cap {
                     match hidden.iter_mut().find(|(c, _)| *c == f.check) {
                         Some((_, k)) => *k += 1,
                         None => hidden.push((&f.check, 1)),
@@ -49,7 +53,8 @@ pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOp
             out.push_str(&diagnostic::render(&diagnostic::finding(sources, f), opts.style));
         }
         for (check, n) in hidden {
-            let _ = writeln!(out, "  … {n} more `{check}` advisories (--all shows them)\n");
+            let kind = if g.findings.iter().any(|f| f.check == check && f.severity == Severity::Halt) { "findings" } else { "advisories" };
+            let _ = writeln!(out, "  … {n} more `{check}` {kind} (--all shows them)\n");
         }
         for f in g.findings.iter().filter(|f| f.is_waived()) {
             if let WaiverState::Waived { reason, approver, .. } = &f.waiver {

@@ -37,6 +37,10 @@ pub enum ProblemKind {
     YamlSyntax,
     NotAMapping,
     MissingRecipe,
+    /// A field the rules read holds the wrong kind of value (`dependencies: 5`).
+    WrongType,
+    /// A directory entry igos will not read: a symbolic link, a name that is not UTF-8.
+    Skipped,
 }
 
 impl ProblemKind {
@@ -48,6 +52,8 @@ impl ProblemKind {
             ProblemKind::YamlSyntax => "yaml-syntax",
             ProblemKind::NotAMapping => "not-a-mapping",
             ProblemKind::MissingRecipe => "missing-package-yml",
+            ProblemKind::WrongType => "wrong-type",
+            ProblemKind::Skipped => "skipped-entry",
         }
     }
 }
@@ -171,27 +177,59 @@ struct Read {
 }
 
 fn read_text(path: &Path) -> Result<String, (ProblemKind, String)> {
+    use std::io::Read as _;
     let meta = std::fs::metadata(path).map_err(|e| (ProblemKind::Unreadable, format!("cannot read: {e}")))?;
+    // A device, a FIFO or a directory (a link to /dev/zero would never end).
+    if !meta.is_file() {
+        return Err((ProblemKind::Unreadable, "not a regular file".to_string()));
+    }
     if meta.len() > MAX_FILE_BYTES {
         return Err((ProblemKind::TooLarge, format!("the file is {} bytes; recipe files are capped at {MAX_FILE_BYTES}", meta.len())));
     }
-    let bytes = std::fs::read(path).map_err(|e| (ProblemKind::Unreadable, format!("cannot read: {e}")))?;
+    // Bounded even if the file grows between the size check and the read.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| (ProblemKind::Unreadable, format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err((ProblemKind::TooLarge, format!("the file is larger than the cap of {MAX_FILE_BYTES} bytes for recipe files")));
+    }
     String::from_utf8(bytes).map_err(|e| (ProblemKind::NotUtf8, format!("the file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))
 }
 
 /// Directory entries that are real directories (never a symlink out of the tree), sorted.
-fn subdirs(dir: &Path) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(dir)
-        .map(|it| {
-            it.filter_map(|e| e.ok())
-                .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| !n.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default();
+/// Entries igos will not read (a symbolic link to a directory, a name that is not UTF-8)
+/// are returned apart, as display names relative to `rel`, so they are reported rather
+/// than silently left out of the check.
+fn subdirs(dir: &Path, rel: &str) -> (Vec<String>, Vec<(String, String)>) {
+    let mut out = vec![];
+    let mut skipped = vec![];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let Ok(t) = e.file_type() else { continue };
+        let raw = e.file_name();
+        let shown = format!("{rel}/{}", raw.to_string_lossy());
+        if raw.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if t.is_symlink() {
+            if e.path().is_dir() {
+                skipped.push((shown, "a symbolic link to a directory: igos does not follow links in the tree".to_string()));
+            } else if std::fs::metadata(e.path()).is_err() {
+                skipped.push((shown, "a symbolic link that does not resolve (dangling, or a loop)".to_string()));
+            }
+            continue;
+        }
+        if !t.is_dir() {
+            continue;
+        }
+        match raw.into_string() {
+            Ok(name) => out.push(name),
+            Err(_) => skipped.push((shown, "a directory whose name is not UTF-8: it cannot be named in a rule".to_string())),
+        }
+    }
     out.sort();
-    out
+    skipped.sort();
+    (out, skipped)
 }
 
 pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError> {
@@ -204,11 +242,14 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     }
     let builders_dir = if root.join("builders").is_dir() { root.join("builders") } else { packages_dir.join("builders") };
     let mut dirs: Vec<(String, String)> = vec![];
-    for tier in subdirs(&packages_dir) {
+    let (tiers, mut skipped) = subdirs(&packages_dir, "packages");
+    for tier in tiers {
         if packages_dir.join(&tier) == builders_dir {
             continue;
         }
-        for name in subdirs(&packages_dir.join(&tier)) {
+        let (names, mut odd) = subdirs(&packages_dir.join(&tier), &format!("packages/{tier}"));
+        skipped.append(&mut odd);
+        for name in names {
             dirs.push((tier.clone(), name));
         }
     }
@@ -229,6 +270,10 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     });
 
     let mut problems = vec![];
+    for (shown, why) in skipped {
+        let id = sources.add(SourceFile::new(shown.clone(), ""));
+        problems.push(LoadProblem { kind: ProblemKind::Skipped, message: format!("{shown}: {why}"), span: Span::new(id, 0, 0) });
+    }
     let rel = |tier: &str, name: &str, file: &str| format!("packages/{tier}/{name}/{file}");
     // Parsing is the expensive part: register sources in order, then parse in parallel.
     let mut staged: Vec<(Read, SourceId, Option<SourceId>, Option<SourceId>)> = Vec::with_capacity(reads.len());
@@ -270,16 +315,25 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     }
 
     let mut builder_lists = vec![];
-    let mut list_files: Vec<String> = std::fs::read_dir(&builders_dir)
-        .map(|it| {
-            it.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| n.ends_with(".list"))
-                .collect()
-        })
-        .unwrap_or_default();
-    list_files.sort();
     let builders_rel = if builders_dir == root.join("builders") { "builders" } else { "packages/builders" };
+    let mut list_files: Vec<String> = vec![];
+    let mut odd_lists: Vec<String> = vec![];
+    for e in std::fs::read_dir(&builders_dir).into_iter().flatten().flatten() {
+        match e.file_name().into_string() {
+            Ok(n) if n.ends_with(".list") => list_files.push(n),
+            Ok(_) => {}
+            Err(raw) if raw.to_string_lossy().ends_with(".list") => odd_lists.push(raw.to_string_lossy().into_owned()),
+            Err(_) => {}
+        }
+    }
+    list_files.sort();
+    odd_lists.sort();
+    for name in odd_lists {
+        let shown = format!("{builders_rel}/{name}");
+        let id = sources.add(SourceFile::new(shown.clone(), ""));
+        let message = format!("{shown}: a builder list whose name is not UTF-8: it cannot be named in a rule");
+        problems.push(LoadProblem { kind: ProblemKind::Skipped, message, span: Span::new(id, 0, 0) });
+    }
     for f in list_files {
         let display = format!("{builders_rel}/{f}");
         match read_text(&builders_dir.join(&f)) {
@@ -295,6 +349,34 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     }
     problems.sort_by_key(|p| p.span);
     Ok(Tree { root: root.to_path_buf(), packages, builder_lists, problems })
+}
+
+/// One recipe from its texts, exactly as [`load_tree`] reads a recipe directory (for
+/// fuzzing and tests: no filesystem). Registers the texts in `sources`.
+pub fn recipe_from_text(
+    tier: &str,
+    name: &str,
+    yml: &str,
+    build_sh: Option<&str>,
+    sources: &mut SourceMap,
+) -> (Package, Vec<LoadProblem>) {
+    let r = Read {
+        tier: tier.to_string(),
+        name: name.to_string(),
+        yml: Ok(yml.to_string()),
+        build_sh: build_sh.map(|t| Ok(t.to_string())),
+        patches: vec![],
+        audit_override: None,
+    };
+    let yml_id = sources.add(SourceFile::new(format!("packages/{tier}/{name}/package.yml"), yml));
+    let sh_id = build_sh.map(|t| sources.add(SourceFile::new(format!("packages/{tier}/{name}/build.sh"), t)));
+    build_package(&r, yml_id, sh_id, sources, &Default::default())
+}
+
+/// One builder list from its text, as [`load_tree`] reads `builders/<file_name>`.
+pub fn builder_list_from_text(file_name: &str, text: &str, sources: &mut SourceMap) -> BuilderList {
+    let id = sources.add(SourceFile::new(format!("builders/{file_name}"), text));
+    parse_list(file_name, id, text)
 }
 
 /// `recipes-with-build-sh.txt` (the corpus): recipes whose build.sh exists but is not shipped.
@@ -335,6 +417,83 @@ struct Recipe {
     verify_paths: Option<serde_yaml::Value>,
     pending_acquisition: Option<serde_yaml::Value>,
     supersedes: Option<serde_yaml::Value>,
+}
+
+/// "a number", "a list"...: what a YAML value is, for a wrong-type message.
+fn kind_of(v: &serde_yaml::Value) -> &'static str {
+    match v {
+        serde_yaml::Value::Null => "empty",
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Number(_) => "a number",
+        serde_yaml::Value::String(_) => "a string",
+        serde_yaml::Value::Sequence(_) => "a list",
+        serde_yaml::Value::Mapping(_) => "a mapping",
+        serde_yaml::Value::Tagged(_) => "a tagged value",
+    }
+}
+
+fn is_scalar(v: &serde_yaml::Value) -> bool {
+    matches!(v, serde_yaml::Value::String(_) | serde_yaml::Value::Number(_) | serde_yaml::Value::Bool(_))
+}
+
+/// Every field the rules read, checked for the shape the build expects. A wrong shape is
+/// a problem at the key (the rules would otherwise see the field as absent or empty and
+/// say nothing, or say something misleading).
+fn wrong_types(r: &Recipe) -> Vec<(&'static str, String)> {
+    use serde_yaml::Value;
+    let mut out = vec![];
+    fn want(out: &mut Vec<(&'static str, String)>, key: &'static str, v: &serde_yaml::Value, ok: bool, expected: &str) {
+        if !ok {
+            out.push((key, format!("`{key}:` is {}; expected {expected}", kind_of(v))));
+        }
+    }
+    let list_of_scalars = |v: &Value| match v {
+        Value::Sequence(items) => items.iter().all(is_scalar),
+        Value::Null => true,
+        _ => false,
+    };
+    for (key, v) in [("name", &r.name), ("tier", &r.tier), ("build_style", &r.build_style)] {
+        if let Some(v) = v {
+            want(&mut out, key, v, matches!(v, Value::String(_)), "a string");
+        }
+    }
+    if let Some(v) = &r.version {
+        want(&mut out, "version", v, is_scalar(v), "a version string");
+    }
+    if let Some(v) = &r.pending_acquisition {
+        want(&mut out, "pending_acquisition", v, is_scalar(v) || v.is_null(), "a string (the reason)");
+    }
+    if let Some(v) = &r.source {
+        let ok = match v {
+            Value::Sequence(items) => items.iter().all(Value::is_mapping),
+            Value::Null => true,
+            _ => false,
+        };
+        want(&mut out, "source", v, ok, "a list of entries with url: and sha256:");
+    }
+    if let Some(v) = &r.dependencies {
+        match v {
+            Value::Mapping(m) => {
+                for kind in ["build", "host", "runtime"] {
+                    if let Some(list) = m.get(kind) {
+                        if !list_of_scalars(list) {
+                            let message = format!("`dependencies.{kind}` is {}; expected a list of package names", kind_of(list));
+                            out.push(("dependencies", message));
+                        }
+                    }
+                }
+            }
+            Value::Null => {}
+            _ => want(&mut out, "dependencies", v, false, "a mapping with build, host and runtime lists"),
+        }
+    }
+    if let Some(v) = &r.verify_paths {
+        want(&mut out, "verify_paths", v, list_of_scalars(v), "a list of paths");
+    }
+    if let Some(v) = &r.supersedes {
+        want(&mut out, "supersedes", v, list_of_scalars(v) || is_scalar(v), "a list of package names");
+    }
+    out
 }
 
 fn yaml_str(v: &serde_yaml::Value) -> Option<String> {
@@ -389,6 +548,14 @@ fn build_package(
         problems.push(LoadProblem { kind: *kind, message: message.clone(), span: whole });
         return (p, problems);
     }
+    if text.trim().is_empty() {
+        problems.push(LoadProblem {
+            kind: ProblemKind::NotAMapping,
+            message: "the file is empty; a package.yml is a mapping of fields (name:, version:, ...)".into(),
+            span: whole,
+        });
+        return (p, problems);
+    }
     // The fields rules read, typed; every other key is skipped by the parser without
     // building a value (the one parse is most of igos check's time).
     let recipe: Recipe = match serde_yaml::from_str(&text) {
@@ -404,14 +571,20 @@ fn build_package(
         Err(e) => {
             let span = match e.location() {
                 Some(loc) => {
-                    let f = sources.get(file);
-                    let start = (f.line_offset(loc.line()) + loc.column().saturating_sub(1)).min(text.len());
-                    let end = text[start..].find('\n').map(|i| start + i).unwrap_or(text.len());
-                    Span::new(file, start, end.max(start))
+                    // libyaml counts the column in characters, not bytes: walk the line.
+                    let line_start = sources.get(file).line_offset(loc.line()).min(text.len());
+                    let line = text.get(line_start..).unwrap_or("").split('\n').next().unwrap_or("");
+                    let col = line.char_indices().nth(loc.column().saturating_sub(1)).map_or(line.len(), |(i, _)| i);
+                    Span::new(file, line_start + col, line_start + line.len())
                 }
                 None => whole,
             };
-            problems.push(LoadProblem { kind: ProblemKind::YamlSyntax, message: format!("YAML does not parse: {e}"), span });
+            let message = if e.to_string().contains("repetition limit exceeded") {
+                format!("YAML aliases expand to too many values (a \"billion laughs\" file?): {e}")
+            } else {
+                format!("YAML does not parse: {e}")
+            };
+            problems.push(LoadProblem { kind: ProblemKind::YamlSyntax, message, span });
             return (p, problems);
         }
     };
@@ -419,6 +592,9 @@ fn build_package(
     let span = |r: (usize, usize)| Span::new(file, r.0, r.1);
     p.keys = pos.keys.iter().map(|(k, r)| (k.clone(), span(*r))).collect();
     let key_span = |k: &str| pos.keys.iter().find(|(x, _)| x == k).map(|(_, r)| span(*r)).unwrap_or(whole);
+    for (key, message) in wrong_types(&recipe) {
+        problems.push(LoadProblem { kind: ProblemKind::WrongType, message, span: key_span(key) });
+    }
     // Items with positions: matched by order, then by text, then the key itself.
     let items = |path: &str, key: &str, values: Vec<String>| -> Vec<(String, Span)> {
         let found = pos.items.get(path).map(Vec::as_slice).unwrap_or(&[]);
@@ -483,8 +659,8 @@ fn build_package(
                 });
             }
         }
-        Some(serde_yaml::Value::Null) | None => {}
-        Some(_) => p.sources.push(SourceEntry { url: None, sha256: None, span: key_span("source"), url_span: None, sha256_span: None }),
+        // Anything else is a wrong-type problem (above), not a source entry.
+        Some(_) | None => {}
     }
     if pos.keys.iter().any(|(k, _)| k == "verify_paths") {
         p.verify_paths = Some(items("verify_paths", "verify_paths", strings(recipe.verify_paths.as_ref())));

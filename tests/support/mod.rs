@@ -101,5 +101,25 @@ pub fn valid_tree(tag: &str) -> TempDir {
     for tier in ["desktop", "extra", "ai"] {
         t.write(&format!("builders/chroot-build-{tier}.list"), &format!("# invokes: igos-build.py --tier {tier}\n"));
     }
+    // Gate 2's scope (not toolchain, not LFS chapter 8): audited and aggregated, as a
+    // maintainer leaves a tree before `igos check`.
+    for (name, tier, build, runtime) in pkgs.iter().filter(|p| !matches!(p.0, "binutils-pass1" | "zlib" | "xz")) {
+        t.write(&format!("audits/{name}.json"), &audit_record(name, tier, build, runtime));
+    }
+    igos::audit::db::aggregate(&t.path().join("audits"), &t.path().join("build/audit.db")).expect("aggregate");
     t
+}
+
+/// An audit record matching [`recipe`]'s version and dependencies.
+pub fn audit_record(name: &str, tier: &str, build: &[&str], runtime: &[&str]) -> String {
+    let list = |xs: &[&str]| format!("[{}]", xs.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", "));
+    format!(
+        "{{\"audit_version\": 1, \"audited_at\": \"2026-11-20T12:00:00Z\", \"audited_by\": \"igos audit\", \
+         \"build_system\": \"autotools\", \"name\": \"{name}\", \"our_deps_build\": {}, \"our_deps_host\": [], \
+         \"our_deps_runtime\": {}, \"source_sha256\": \"{}\", \"source_tarball\": \"{name}-1.2.3.tar.xz\", \
+         \"tier\": \"{tier}\", \"version\": \"1.2.3\"}}\n",
+        list(build),
+        list(runtime),
+        "ab".repeat(32),
+    )
 }
