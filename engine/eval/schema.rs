@@ -299,6 +299,7 @@ pub static KINDS: &[KindDef] = &[
             "package": Ty::Rec(PACKAGE) => "the recipe whose tarball it was found in",
             "recipe": Ty::Rec(PACKAGE) => "the first recipe that provides the name (equal name, a set alias_<recipe>, a normalised name), none when unresolved",
             "recipes": Ty::ListRec(PACKAGE) => "every recipe that provides the name",
+            "provided_by": Ty::Loc => "why the recipe provides it: the alias set item that admits the name, else the recipe's package.yml",
             "declared": Ty::Bool => "one of those recipes is the package itself or in its build or host dependencies",
             "divergence": Ty::Rec(DIVERGENCE) => "the divergence record for this package and dependency, none when absent",
         },

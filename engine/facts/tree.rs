@@ -506,6 +506,11 @@ impl<'a> Domain for TreeFacts<'a> {
                     "package" => Self::package_rec(Some(r.package)),
                     "recipe" => Self::package_rec(r.recipes.first().copied()),
                     "recipes" => Value::list(r.recipes.iter().map(|&p| Value::Rec(Rec { kind: schema::PACKAGE, idx: p })).collect()),
+                    "provided_by" => match (r.because, r.recipes.first()) {
+                        (Some(span), _) => Value::Loc(span),
+                        (None, Some(&p)) => Value::Loc(self.pkg(p).file_span()),
+                        _ => Value::None,
+                    },
                     "declared" => Value::Bool(r.declared),
                     "divergence" => r.divergence.map(|idx| Value::Rec(Rec { kind: schema::DIVERGENCE, idx })).unwrap_or(Value::None),
                     _ => Value::None,

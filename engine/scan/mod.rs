@@ -86,8 +86,9 @@ pub fn default_cache(root: &Path) -> PathBuf {
 /// Scan every recipe's first source tarball in `sources`. Never fails: a tarball that
 /// cannot be read is a fact (`failed`), reported by the rules.
 pub fn load(tree: &Tree, sources: &Path, cache: &Path, map: &mut SourceMap) -> ScanFacts {
+    // File names as diagnostics show them: relative to the tree root when the sources are inside it.
     let prefix = {
-        let s = sources.display().to_string();
+        let s = sources.strip_prefix(&tree.root).unwrap_or(sources).display().to_string();
         if s.ends_with('/') { s } else { s + "/" }
     };
     let mut facts = ScanFacts { dir: sources.display().to_string(), ..ScanFacts::default() };
