@@ -226,6 +226,7 @@ fn xz_tarballs_are_reported_as_not_scanned() {
     let missing = messages(&r, "tarballs-missing");
     assert_eq!(missing.len(), 1, "{missing:#?}");
     assert!(missing[0].starts_with("not scanned: 6 recipe(s) have no tarball"), "{}", missing[0]);
+    assert!(missing[0].ends_with("(first ones: llama-cpp, bat, xz, zlib, audacity, binutils-pass1)"), "{}", missing[0]);
 }
 
 #[test]

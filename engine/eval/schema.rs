@@ -319,6 +319,7 @@ pub static KINDS: &[KindDef] = &[
             "dir": Ty::Str => "the sources directory",
             "present": Ty::Bool => "at least one recipe's tarball is there",
             "missing": Ty::ListStr => "recipes whose tarball is not there",
+            "missing_first": Ty::ListStr => "the first ten of them (for a short message)",
             "scanned": Ty::Int => "tarballs scanned",
             "cached": Ty::Int => "of those, read from the scan cache",
         },

@@ -530,6 +530,7 @@ impl<'a> Domain for TreeFacts<'a> {
                 (Some(s), "dir") => Value::Str(&s.dir),
                 (Some(s), "present") => Value::Bool(s.present),
                 (Some(s), "missing") => Value::list(s.missing.iter().map(|n| Value::Str(n)).collect()),
+                (Some(s), "missing_first") => Value::list(s.missing.iter().take(10).map(|n| Value::Str(n)).collect()),
                 (Some(s), "scanned") => Value::Int(s.scanned as i64),
                 (Some(s), "cached") => Value::Int(s.cache_hits as i64),
                 _ => Value::None,
