@@ -178,6 +178,15 @@ fn a_divergence_record_suppresses_one_dependency_and_the_report_shows_it() {
     let halts = messages(&r, "undeclared-dep");
     assert_eq!(halts.len(), 1, "only xz is left: {halts:#?}");
     assert!(halts[0].contains("does not declare xz"));
+    assert!(messages(&r, "divergence-unused").is_empty());
+
+    // A record for a dependency upstream does not check for is reported as unused.
+    let stale = "policy 1\n\ndivergence gtk4 drops libffi {\n  reason \"was needed by 1.0\"\n}\n";
+    let r2 = run(&t, Some(stale));
+    assert_eq!(
+        messages(&r2, "divergence-unused"),
+        vec!["the divergence record `gtk4 drops libffi` matches no undeclared upstream dependency of a scanned tarball"]
+    );
 
     // The reconciliation report through the binary: the gap and the recorded divergence.
     t.write("rules-extra/extra.pol", rules);

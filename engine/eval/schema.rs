@@ -331,6 +331,8 @@ pub static KINDS: &[KindDef] = &[
             "dependency": Ty::Str => "the dependency it drops (a recipe or upstream name, or a glob)",
             "reason": Ty::Str => "the inline justification",
             "approver": Ty::Str => "who approved it, none when not given",
+            "scanned": Ty::Bool => "a package it names had its tarball scanned",
+            "used": Ty::Bool => "it matched an upstream dependency the package does not declare",
         },
     },
 ];

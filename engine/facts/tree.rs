@@ -541,6 +541,10 @@ impl<'a> Domain for TreeFacts<'a> {
                     "dependency" => Value::Str(&d.dependency),
                     "reason" => Value::Str(&d.reason),
                     "approver" => Value::opt_str(d.approver.as_deref()),
+                    "scanned" => Value::Bool(self.scan.is_some_and(|s| {
+                        s.packages.iter().zip(&self.tree.packages).any(|(ps, p)| ps.status == "scanned" && glob::matches(&d.package, &p.name))
+                    })),
+                    "used" => Value::Bool(self.resolved.iter().any(|r| r.divergence == Some(i as u32) && !r.declared)),
                     _ => Value::None,
                 },
                 None => Value::None,
