@@ -27,6 +27,7 @@ pub const BUILD_FILES: &[&str] = &["configure.ac", "meson.build", "CMakeLists.tx
 const PRUNED: &[&str] = &["vendor", "third_party", "thirdparty", "subprojects", ".git", "tests", "test", "examples", "docs", "doc"];
 /// A build file larger than this is not read.
 const MAX_FILE: u64 = 4 << 20;
+/// Bump when the parser changes: cached results are parser output, not file contents only.
 const CACHE_VERSION: u32 = 1;
 
 /// One dependency found upstream, with where it is written.
