@@ -67,7 +67,7 @@ fn strip_comments(text: &str, dnl: bool, hash_needs_space: bool) -> String {
         }
         let at_word_start = i == 0 || !is_word(b[i - 1]);
         let comment = (c == b'#' && (!hash_needs_space || i == 0 || b[i - 1].is_ascii_whitespace() || b[i - 1] == b';'))
-            || (dnl && at_word_start && b[i..].starts_with(b"dnl") && b.get(i + 3).map_or(true, |&x| !is_word(x)));
+            || (dnl && at_word_start && b[i..].starts_with(b"dnl") && !matches!(b.get(i + 3), Some(&x) if is_word(x)));
         if comment {
             while i < b.len() && b[i] != b'\n' {
                 out[i] = b' ';
@@ -93,7 +93,7 @@ fn calls(text: &str, name: &str, case_insensitive: bool, m4: bool) -> Vec<(usize
     let mut i = 0;
     while i + n <= b.len() {
         let hit = if case_insensitive { b[i..i + n].eq_ignore_ascii_case(name.as_bytes()) } else { &b[i..i + n] == name.as_bytes() };
-        if hit && (i == 0 || !is_word(b[i - 1])) && b.get(i + n).map_or(true, |&x| !is_word(x)) {
+        if hit && (i == 0 || !is_word(b[i - 1])) && !matches!(b.get(i + n), Some(&x) if is_word(x)) {
             let mut j = i + n;
             while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
                 j += 1;
@@ -149,8 +149,7 @@ fn args(text: &str, open: usize, close: usize, m4: bool) -> Vec<(usize, usize)> 
     let (mut paren, mut bracket) = (0i32, 0i32);
     let mut quote: Option<u8> = None;
     let mut start = open + 1;
-    for i in open + 1..close {
-        let c = b[i];
+    for (i, &c) in b.iter().enumerate().take(close).skip(open + 1) {
         if let Some(q) = quote {
             if c == q {
                 quote = None;
