@@ -489,4 +489,22 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn malformed_input_never_panics() {
+        let nasty = [
+            "PKG_CHECK_MODULES(", "PKG_CHECK_MODULES([A], [b", "dependency('", "dependency('x'", "find_package(",
+            "if(\nendif()\nendif()\nfind_package(X REQUIRED)", "fi\nfi\nPKG_CHECK_MODULES([A],[b])", "\\", "'\\",
+            "dnl", "# é ü ñ PKG_CHECK_MODULES([x],[y])", "PKG_CHECK_MODULES([é],[ü >= 1])", "AC_CHECK_LIB()", "AC_CHECK_HEADERS()",
+            "dependency(required: true)", "find_program()", "AS_IF([", "]]]]))))", "\u{0}\u{ffff}",
+        ];
+        for t in nasty {
+            for base in ["configure.ac", "meson.build", "CMakeLists.txt"] {
+                let _ = parse_file(base, t);
+            }
+        }
+        // An unmatched endif() does not make later calls conditional or negative.
+        let c = cmake("endif()\nfind_package(X REQUIRED)\n");
+        assert!(c[0].required && !c[0].conditional);
+    }
 }
