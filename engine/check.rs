@@ -60,9 +60,23 @@ pub fn evaluate_with_audit(
     audit: Option<(&crate::audit::AuditFacts, &crate::source::SourceMap)>,
     today: &str,
 ) -> Outcome {
+    evaluate_all(policy, tree, audit, None, today)
+}
+
+/// Run every tree check, with Gate 2's audit facts and Gate 6's source scan when given.
+pub fn evaluate_all(
+    policy: &Policy,
+    tree: &Tree,
+    audit: Option<(&crate::audit::AuditFacts, &crate::source::SourceMap)>,
+    scan: Option<&crate::scan::ScanFacts>,
+    today: &str,
+) -> Outcome {
     let mut facts = TreeFacts::new(tree, policy);
     if let Some((a, sources)) = audit {
         facts = facts.with_audit(a, sources);
+    }
+    if let Some(s) = scan {
+        facts = facts.with_scan(s);
     }
     let mut engine = Engine::new(policy, &facts);
     engine.today = today.into();

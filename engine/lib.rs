@@ -17,5 +17,6 @@ pub mod phases;
 pub mod pkm;
 pub mod report;
 pub mod rules;
+pub mod scan;
 pub mod source;
 pub mod tree;

@@ -251,6 +251,8 @@ impl Runner<'_> {
             color: self.args.color,
             audit_db: None,
             audit_store: None,
+            sources: None,
+            report: None,
             baseline: None,
             new_only: false,
         };

@@ -36,6 +36,13 @@ pub struct CheckArgs {
     /// The audit store, to catch records not yet aggregated (default: <root>/audits, else <root>/packages/audits).
     #[arg(long, value_name = "DIR")]
     pub audit_store: Option<PathBuf>,
+    /// The source tarballs Gate 6 (Scan A.2) reads (default: <root>/sources). Its cache is <root>/build/scan-cache.
+    #[arg(long, value_name = "DIR")]
+    pub sources: Option<PathBuf>,
+    /// Print a report instead of the gates: `reconciliation` lists, per package, the
+    /// upstream-required dependencies it does not declare: real gaps, then recorded divergences.
+    #[arg(long, value_name = "NAME", value_parser = ["reconciliation"])]
+    pub report: Option<String>,
     /// Review mode: evaluate the rules and tree at this git revision too, print only what
     /// changed (findings added and gone, natural tiers moved).
     #[arg(long, value_name = "GIT-REV")]
@@ -119,8 +126,15 @@ pub fn run(args: &CheckArgs) -> i32 {
             )
         }
     };
+    let sources_dir = args.sources.clone().unwrap_or_else(|| crate::scan::default_sources(&args.root));
+    let mut l = l;
+    let scan = crate::scan::load(&l.tree, &sources_dir, &crate::scan::default_cache(&args.root), &mut l.sources);
+    if args.report.as_deref() == Some("reconciliation") {
+        super::out(&crate::scan::reconcile::report(&l.tree, &l.rules.policy, &scan, &l.sources));
+        return 0;
+    }
     let loaded = started.elapsed();
-    let outcome = check::evaluate_with_audit(&l.rules.policy, &l.tree, Some((&audit, &l.sources)), &check::today());
+    let outcome = check::evaluate_all(&l.rules.policy, &l.tree, Some((&audit, &l.sources)), Some(&scan), &check::today());
     let evaluated = started.elapsed();
     match args.format {
         Format::Json => super::out(&check_report::json(&outcome, &l.sources)),

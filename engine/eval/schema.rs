@@ -111,6 +111,10 @@ pub const SUPERSEDE: Kind = Kind(13);
 pub const AUDIT: Kind = Kind(14);
 pub const AUDIT_DB: Kind = Kind(15);
 pub const OVERRIDE: Kind = Kind(16);
+pub const UPSTREAM_DEP: Kind = Kind(17);
+pub const SCAN: Kind = Kind(18);
+pub const SCAN_SOURCES: Kind = Kind(19);
+pub const DIVERGENCE: Kind = Kind(20);
 
 pub static KINDS: &[KindDef] = &[
     KindDef {
@@ -283,6 +287,55 @@ pub static KINDS: &[KindDef] = &[
             "problem": Ty::Str => "why it is not valid",
         },
     },
+    KindDef {
+        name: "upstream_dep",
+        fields: fields! {
+            "name": Ty::Str => "the upstream name as written (pkg-config module, library, header, program, cmake package)",
+            "kind": Ty::Str => "pkg-config, lib, header, meson-dep, program or cmake-package",
+            "required": Ty::Bool => "upstream fails without it (no soft fallback)",
+            "conditional": Ty::Bool => "the check is inside if/fi, AS_IF, AS_CASE, AC_ARG_WITH/ENABLE, meson if/endif or cmake if()/endif()",
+            "strength": Ty::Str => "required, soft, conditional or soft, conditional",
+            "file": Ty::Str => "the build file inside the tarball, e.g. configure.ac",
+            "line": Ty::Int => "the line in that file",
+            "package": Ty::Rec(PACKAGE) => "the recipe whose tarball it was found in",
+            "recipe": Ty::Rec(PACKAGE) => "the first recipe that provides the name (equal name, a set alias_<recipe>, a normalised name), none when unresolved",
+            "recipes": Ty::ListRec(PACKAGE) => "every recipe that provides the name",
+            "provided_by": Ty::Loc => "why the recipe provides it: the alias set item that admits the name, else the recipe's package.yml",
+            "declared": Ty::Bool => "one of those recipes is the package itself or in its build or host dependencies",
+            "divergence": Ty::Rec(DIVERGENCE) => "the divergence record for this package and dependency, none when absent",
+        },
+    },
+    KindDef {
+        name: "scan",
+        fields: fields! {
+            "package": Ty::Rec(PACKAGE) => "the recipe",
+            "tarball": Ty::Str => "its first source's tarball name, none without a source url",
+            "status": Ty::Str => "scanned, missing, unsupported, failed or no-source",
+            "problem": Ty::Str => "why it was not scanned",
+        },
+    },
+    KindDef {
+        name: "scan_sources",
+        fields: fields! {
+            "dir": Ty::Str => "the sources directory",
+            "present": Ty::Bool => "at least one recipe's tarball is there",
+            "missing": Ty::ListStr => "recipes whose tarball is not there",
+            "missing_first": Ty::ListStr => "the first ten of them (for a short message)",
+            "scanned": Ty::Int => "tarballs scanned",
+            "cached": Ty::Int => "of those, read from the scan cache",
+        },
+    },
+    KindDef {
+        name: "divergence",
+        fields: fields! {
+            "package": Ty::Str => "the package (a name or glob)",
+            "dependency": Ty::Str => "the dependency it drops (a recipe or upstream name, or a glob)",
+            "reason": Ty::Str => "the inline justification",
+            "approver": Ty::Str => "who approved it, none when not given",
+            "scanned": Ty::Bool => "a package it names had its tarball scanned",
+            "used": Ty::Bool => "it matched an upstream dependency the package does not declare",
+        },
+    },
 ];
 
 pub static RELATIONS: &[RelationDef] = &[
@@ -293,6 +346,10 @@ pub static RELATIONS: &[RelationDef] = &[
     RelationDef { name: "tiers", kind: TIER, domain: DomainId::Tree, doc: "the declared tiers" },
     RelationDef { name: "problems", kind: PROBLEM, domain: DomainId::Tree, doc: "files that could not be read as facts" },
     RelationDef { name: "audit_database", kind: AUDIT_DB, domain: DomainId::Tree, doc: "the audit database (one record)" },
+    RelationDef { name: "upstream_deps", kind: UPSTREAM_DEP, domain: DomainId::Tree, doc: "dependencies upstream build files check for (Scan A.2; empty unless sources are scanned)" },
+    RelationDef { name: "scans", kind: SCAN, domain: DomainId::Tree, doc: "per recipe, what the source scan made of its tarball" },
+    RelationDef { name: "scan_sources", kind: SCAN_SOURCES, domain: DomainId::Tree, doc: "the sources directory of the scan (one record when scanning)" },
+    RelationDef { name: "divergences", kind: DIVERGENCE, domain: DomainId::Tree, doc: "the divergence records of the rules" },
     RelationDef { name: "queue", kind: QUEUED, domain: DomainId::Pkm, doc: "the install queue, in order" },
     RelationDef { name: "archive_entries", kind: ARCHIVE_ENTRY, domain: DomainId::Pkm, doc: "every entry of every queued archive" },
     RelationDef { name: "supersedes", kind: SUPERSEDE, domain: DomainId::Pkm, doc: "every SUPERSEDES declaration in the queue" },

@@ -68,6 +68,8 @@ pub struct TreeFacts<'a> {
     pub tree: &'a Tree,
     policy: &'a Policy,
     audit: Option<&'a crate::audit::AuditFacts>,
+    scan: Option<&'a crate::scan::ScanFacts>,
+    resolved: Vec<crate::scan::reconcile::Resolved>,
     overrides: Vec<Option<Override>>,
     by_name: HashMap<&'a str, Vec<u32>>,
     /// Flattened dependency records: (package, index in its deps, target recipe).
@@ -198,6 +200,8 @@ impl<'a> TreeFacts<'a> {
             tree,
             policy,
             audit: None,
+            scan: None,
+            resolved: vec![],
             overrides: vec![],
             by_name,
             deps,
@@ -222,6 +226,19 @@ impl<'a> TreeFacts<'a> {
         self.audit = Some(audit);
         self.overrides = self.tree.packages.iter().map(|p| p.audit_override.map(|id| parse_override(&sources.get(id).text))).collect();
         self
+    }
+
+    /// Attach the source scan facts (Gate 6); upstream names are resolved to recipes here.
+    pub fn with_scan(mut self, scan: &'a crate::scan::ScanFacts) -> TreeFacts<'a> {
+        self.resolved = crate::scan::reconcile::resolve(self.tree, self.policy, scan);
+        self.scan = Some(scan);
+        self
+    }
+
+    fn upstream(&self, i: usize) -> Option<(&'a crate::scan::UpstreamDep, &crate::scan::reconcile::Resolved)> {
+        let r = self.resolved.get(i)?;
+        let d = self.scan?.packages.get(r.package as usize)?.deps.get(r.dep as usize)?;
+        Some((d, r))
     }
 
     fn pkg(&self, i: u32) -> &'a Package {
@@ -305,6 +322,10 @@ impl<'a> Domain for TreeFacts<'a> {
             "tiers" => rec(schema::TIER, self.policy.tiers.names.len()),
             "problems" => rec(schema::PROBLEM, self.tree.problems.len()),
             "audit_database" => rec(schema::AUDIT_DB, usize::from(self.audit.is_some())),
+            "upstream_deps" => rec(schema::UPSTREAM_DEP, self.resolved.len()),
+            "scans" => rec(schema::SCAN, self.scan.map(|s| s.packages.len()).unwrap_or(0)),
+            "scan_sources" => rec(schema::SCAN_SOURCES, usize::from(self.scan.is_some())),
+            "divergences" => rec(schema::DIVERGENCE, self.policy.divergences.len()),
             _ => vec![],
         }
     }
@@ -467,6 +488,67 @@ impl<'a> Domain for TreeFacts<'a> {
                 },
                 None => Value::None,
             },
+            schema::UPSTREAM_DEP => {
+                let Some((d, r)) = self.upstream(i) else { return Value::None };
+                match name {
+                    "name" => Value::Str(&d.found.name),
+                    "kind" => Value::Str(&d.found.kind),
+                    "required" => Value::Bool(d.found.required),
+                    "conditional" => Value::Bool(d.found.conditional),
+                    "strength" => Value::Str(match (d.found.required, d.found.conditional) {
+                        (true, false) => "required",
+                        (false, false) => "soft",
+                        (true, true) => "conditional",
+                        (false, true) => "soft, conditional",
+                    }),
+                    "file" => Value::Str(&d.file),
+                    "line" => Value::Int(d.found.line as i64),
+                    "package" => Self::package_rec(Some(r.package)),
+                    "recipe" => Self::package_rec(r.recipes.first().copied()),
+                    "recipes" => Value::list(r.recipes.iter().map(|&p| Value::Rec(Rec { kind: schema::PACKAGE, idx: p })).collect()),
+                    "provided_by" => match (r.because, r.recipes.first()) {
+                        (Some(span), _) => Value::Loc(span),
+                        (None, Some(&p)) => Value::Loc(self.pkg(p).file_span()),
+                        _ => Value::None,
+                    },
+                    "declared" => Value::Bool(r.declared),
+                    "divergence" => r.divergence.map(|idx| Value::Rec(Rec { kind: schema::DIVERGENCE, idx })).unwrap_or(Value::None),
+                    _ => Value::None,
+                }
+            }
+            schema::SCAN => match self.scan.and_then(|s| s.packages.get(i)) {
+                Some(ps) => match name {
+                    "package" => Self::package_rec(Some(r.idx)),
+                    "tarball" => Value::opt_str(ps.tarball.as_deref()),
+                    "status" => Value::Str(ps.status),
+                    "problem" => Value::opt_str(ps.problem.as_deref()),
+                    _ => Value::None,
+                },
+                None => Value::None,
+            },
+            schema::SCAN_SOURCES => match (self.scan, name) {
+                (Some(s), "dir") => Value::Str(&s.dir),
+                (Some(s), "present") => Value::Bool(s.present),
+                (Some(s), "missing") => Value::list(s.missing.iter().map(|n| Value::Str(n)).collect()),
+                (Some(s), "missing_first") => Value::list(s.missing.iter().take(10).map(|n| Value::Str(n)).collect()),
+                (Some(s), "scanned") => Value::Int(s.scanned as i64),
+                (Some(s), "cached") => Value::Int(s.cache_hits as i64),
+                _ => Value::None,
+            },
+            schema::DIVERGENCE => match self.policy.divergences.get(i) {
+                Some(d) => match name {
+                    "package" => Value::Str(&d.package),
+                    "dependency" => Value::Str(&d.dependency),
+                    "reason" => Value::Str(&d.reason),
+                    "approver" => Value::opt_str(d.approver.as_deref()),
+                    "scanned" => Value::Bool(self.scan.is_some_and(|s| {
+                        s.packages.iter().zip(&self.tree.packages).any(|(ps, p)| ps.status == "scanned" && glob::matches(&d.package, &p.name))
+                    })),
+                    "used" => Value::Bool(self.resolved.iter().any(|r| r.divergence == Some(i as u32) && !r.declared)),
+                    _ => Value::None,
+                },
+                None => Value::None,
+            },
             schema::PROBLEM => {
                 let pr = &self.tree.problems[i];
                 match name {
@@ -547,6 +629,10 @@ impl<'a> Domain for TreeFacts<'a> {
             schema::BUILD_SCRIPT => format!("{}/build.sh", self.pkg(r.idx).name),
             schema::AUDIT | schema::OVERRIDE => self.pkg(r.idx).name.clone(),
             schema::AUDIT_DB => self.audit.map(|a| a.db_path.clone()).unwrap_or_default(),
+            schema::UPSTREAM_DEP => self.upstream(i).map(|(d, _)| d.found.name.clone()).unwrap_or_default(),
+            schema::SCAN => self.pkg(r.idx).name.clone(),
+            schema::SCAN_SOURCES => self.scan.map(|s| s.dir.clone()).unwrap_or_default(),
+            schema::DIVERGENCE => self.policy.divergences.get(i).map(|d| format!("{} drops {}", d.package, d.dependency)).unwrap_or_default(),
             _ => match self.field(r, 0) {
                 Value::Str(s) => s.to_string(),
                 _ => String::new(),
@@ -591,6 +677,9 @@ impl<'a> Domain for TreeFacts<'a> {
             schema::PROBLEM => self.tree.problems[i].span,
             schema::AUDIT => self.pkg(r.idx).key_span("version").unwrap_or_else(|| self.pkg(r.idx).file_span()),
             schema::OVERRIDE => Span::new(self.pkg(r.idx).audit_override?, 0, 0),
+            schema::UPSTREAM_DEP => self.upstream(i)?.0.span,
+            schema::SCAN => self.pkg(r.idx).key_span("source").unwrap_or_else(|| self.pkg(r.idx).file_span()),
+            schema::DIVERGENCE => self.policy.divergences.get(i)?.span,
             _ => return None,
         })
     }
