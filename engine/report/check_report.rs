@@ -27,6 +27,7 @@ const HALTS_SHOWN: usize = 100;
 pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOptions) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{header}\n");
+    let width = outcome.gates.iter().map(|g| g.title.chars().count()).max().unwrap_or(0);
     for g in &outcome.gates {
         if g.id == "rules" && g.findings.is_empty() {
             continue;
@@ -62,11 +63,11 @@ pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOp
                 let _ = writeln!(out, "  waived {} {}: {reason}{who}", f.check, f.subject);
             }
         }
-        let _ = writeln!(out, "{}\n", gate_line(g.title.as_str(), g.halting(), g.advisories(), g.waived()));
+        let _ = writeln!(out, "{}\n", gate_line(g.title.as_str(), width, g.halting(), g.advisories(), g.waived()));
     }
     let _ = writeln!(out, "── Summary ──");
     for g in &outcome.gates {
-        let _ = writeln!(out, "  {}", gate_line(&g.title, g.halting(), g.advisories(), g.waived()));
+        let _ = writeln!(out, "  {}", gate_line(&g.title, width, g.halting(), g.advisories(), g.waived()));
     }
     let halting = outcome.halting();
     let failing = outcome.gates.iter().filter(|g| g.halting() > 0).count();
@@ -78,9 +79,10 @@ pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOp
     out
 }
 
-fn gate_line(title: &str, halting: usize, advisories: usize, waived: usize) -> String {
+/// `width` is the longest gate title, so the counts line up in a column.
+fn gate_line(title: &str, width: usize, halting: usize, advisories: usize, waived: usize) -> String {
     let verdict = if halting > 0 { "FAIL" } else { "pass" };
-    let mut s = format!("{verdict:<5} {title:<34} {halting} halting, {advisories} advisory");
+    let mut s = format!("{verdict:<5} {title:<width$} {halting} halting, {advisories} advisory");
     if waived > 0 {
         let _ = write!(s, ", {waived} waived");
     }
