@@ -9,6 +9,7 @@ pub mod cli;
 pub mod eval;
 pub mod explain;
 pub mod facts;
+pub mod fasthash;
 pub mod finding;
 pub mod fmt;
 pub mod lang;

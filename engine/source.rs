@@ -1,7 +1,7 @@
 //! Source files and byte spans: every fact and every rule remembers where it came from,
 //! so a finding can point at both the data and the rule that decided.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Index of a file in a [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -32,29 +32,32 @@ impl Span {
 pub struct SourceFile {
     pub name: String,
     pub text: Arc<str>,
-    /// Byte offset of the start of each line, computed once (never rescan the text per lookup).
-    line_starts: Arc<[u32]>,
+    /// Byte offset of the start of each line, computed on first use and kept (never rescan
+    /// the text per lookup; most of 100,000 recipe files are never shown, so never indexed).
+    line_index: OnceLock<Arc<[u32]>>,
 }
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> SourceFile {
-        let text: Arc<str> = text.into();
-        let mut line_starts = vec![0u32];
-        for (i, b) in text.bytes().enumerate() {
-            if b == b'\n' {
-                line_starts.push(i as u32 + 1);
-            }
-        }
-        SourceFile { name: name.into(), text, line_starts: line_starts.into() }
+        SourceFile { name: name.into(), text: text.into(), line_index: OnceLock::new() }
+    }
+
+    fn index(&self) -> &Arc<[u32]> {
+        self.line_index.get_or_init(|| {
+            let mut starts = vec![0u32];
+            starts.extend(self.text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i as u32 + 1));
+            starts.into()
+        })
     }
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
-        let line = match self.line_starts.binary_search(&offset) {
+        let starts = self.index();
+        let line = match starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i - 1,
         };
-        let start = self.line_starts[line] as usize;
+        let start = starts[line] as usize;
         let end = (offset as usize).min(self.text.len());
         let col = self.text.get(start..end).map(|s| s.chars().count()).unwrap_or(end - start);
         (line + 1, col + 1)
@@ -62,12 +65,12 @@ impl SourceFile {
 
     /// The line index, shared (renderers look lines up instead of rescanning).
     pub fn line_starts(&self) -> Arc<[u32]> {
-        self.line_starts.clone()
+        self.index().clone()
     }
 
     /// 0-based line of a byte offset.
     pub fn line_of(&self, offset: usize) -> usize {
-        match self.line_starts.binary_search(&(offset as u32)) {
+        match self.index().binary_search(&(offset as u32)) {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
         }
@@ -75,8 +78,9 @@ impl SourceFile {
 
     /// Byte offset of the start of a 1-based line (clamped to the file).
     pub fn line_offset(&self, line: usize) -> usize {
-        let i = line.saturating_sub(1).min(self.line_starts.len() - 1);
-        self.line_starts[i] as usize
+        let starts = self.index();
+        let i = line.saturating_sub(1).min(starts.len() - 1);
+        starts[i] as usize
     }
 }
 

@@ -40,16 +40,25 @@ pub fn load_facts(db_path: &Path, store: &Path) -> Result<AuditFacts, DbError> {
     if let Ok(entries) = std::fs::read_dir(store) {
         let mut files: Vec<PathBuf> =
             entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
-        files.sort();
-        for f in files {
-            let Some(name) = f.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
-            let Ok(bytes) = std::fs::read(&f) else { continue };
+        // One directory: the file names order the paths (Path's own ordering walks components).
+        files.sort_unstable_by(|a, b| a.file_name().cmp(&b.file_name()));
+        // Reading and hashing every record is the cost at scale: share it over the cores,
+        // keeping the sorted order.
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+        let chunk = files.len().div_ceil(workers).max(1);
+        let db = db.as_ref();
+        let stale = |f: &PathBuf| -> Option<String> {
+            let name = f.file_stem().and_then(|s| s.to_str())?.to_string();
+            let bytes = std::fs::read(f).ok()?;
             let hash = record::sha256_hex(&bytes);
-            let known = db.as_ref().and_then(|d| d.rows.get(&name)).map(|r| r.record_sha256 == hash).unwrap_or(false);
-            if !known {
-                pending.push(name);
-            }
-        }
+            let known = db.and_then(|d| d.rows.get(&name)).map(|r| r.record_sha256 == hash).unwrap_or(false);
+            (!known).then_some(name)
+        };
+        pending = std::thread::scope(|s| {
+            let handles: Vec<_> =
+                files.chunks(chunk).map(|part| s.spawn(move || part.iter().filter_map(stale).collect::<Vec<_>>())).collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        });
     }
     Ok(AuditFacts {
         db_path: db_path.display().to_string(),

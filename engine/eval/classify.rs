@@ -2,19 +2,19 @@
 //! fixpoint: strongly connected components condensed, then one pass in topological order,
 //! so the answer never depends on file or hash order.
 
-use std::collections::HashMap;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::eval::domain::ClassifyInput;
+use crate::fasthash::FastMap;
 use crate::lang::compile::{CLayer, Classification, NameSet};
 use crate::lang::glob;
 use crate::source::Span;
 
 /// A set with its items bound (builder lists resolved).
 pub struct BoundSet<'a> {
-    exact: HashMap<&'a str, Span>,
+    exact: FastMap<&'a str, Span>,
     globs: Vec<(&'a str, Span)>,
     excludes: Vec<(&'a str, Span)>,
     /// Exact items in written order (for the shadowed-entry advisory).
@@ -25,7 +25,7 @@ impl<'a> BoundSet<'a> {
     pub fn bind(set: &'a NameSet, builder_items: Option<Vec<(&'a str, Span)>>) -> BoundSet<'a> {
         let mut items: Vec<(&'a str, Span)> = set.exact.iter().map(|(n, s)| (n.as_str(), *s)).collect();
         items.extend(builder_items.unwrap_or_default());
-        let mut exact = HashMap::with_capacity(items.len());
+        let mut exact = FastMap::with_capacity_and_hasher(items.len(), Default::default());
         for (n, s) in &items {
             exact.entry(*n).or_insert(*s);
         }

@@ -13,7 +13,7 @@ pub struct ClassifyInput<'a> {
     pub edges: Vec<(u32, u32, &'a str, Span)>,
 }
 
-pub trait Domain {
+pub trait Domain: Sync {
     fn id(&self) -> DomainId;
     /// Every record of a relation, in a deterministic order.
     fn relation(&self, rel: usize) -> Vec<Value<'_>>;

@@ -1,8 +1,7 @@
 //! Evaluate compiled checks over a domain's facts, producing findings; apply waivers.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
 
 use crate::eval::classify::{self, BoundSet, Classes};
 use crate::eval::domain::Domain;
@@ -20,10 +19,10 @@ pub struct Engine<'p, 'd> {
     pub sets: Vec<BoundSet<'d>>,
     pub classes: Vec<Classes>,
     /// Relations and set items as values, built once per run.
-    relations: HashMap<usize, Rc<Vec<Value<'d>>>>,
-    set_items: Vec<Rc<Vec<Value<'d>>>>,
+    relations: Vec<OnceLock<Arc<Vec<Value<'d>>>>>,
+    set_items: Vec<Arc<Vec<Value<'d>>>>,
     /// YYYY-MM-DD, for `today()` (set by the front door; tests pin it).
-    pub today: Rc<str>,
+    pub today: Arc<str>,
 }
 
 impl<'p: 'd, 'd> Engine<'p, 'd> {
@@ -37,28 +36,51 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             Some(input) => policy.classifications.iter().map(|cl| classify::classify(cl, &sets, &input)).collect(),
             None => vec![],
         };
-        let set_items = sets.iter().map(|b| Rc::new(b.items.iter().map(|(n, _)| Value::Str(*n)).collect())).collect();
-        let today = Rc::from(crate::check::today().as_str());
-        Engine { policy, domain, sets, classes, relations: HashMap::new(), set_items, today }
+        let set_items = sets.iter().map(|b| Arc::new(b.items.iter().map(|(n, _)| Value::Str(*n)).collect())).collect();
+        let today = Arc::from(crate::check::today().as_str());
+        let relations = (0..schema::RELATIONS.len()).map(|_| OnceLock::new()).collect();
+        Engine { policy, domain, sets, classes, relations, set_items, today }
     }
 
-    /// Run every check of this domain, in declaration order.
+    /// Run every check of this domain; findings come out in declaration order. Checks
+    /// are independent, so they are shared out over the cores (the facts, sets and
+    /// classification are read-only; the relation cache fills once, thread-safely).
     pub fn run_all(&mut self) -> Vec<Finding> {
-        let mut out = vec![];
+        let mine: Vec<usize> = (0..self.policy.checks.len()).filter(|&i| self.policy.checks[i].domain == self.domain.id()).collect();
         let profile = std::env::var("IGOS_TIMINGS").as_deref() == Ok("checks");
-        for i in 0..self.policy.checks.len() {
-            if self.policy.checks[i].domain == self.domain.id() {
-                let t = std::time::Instant::now();
-                out.extend(self.run_check(i));
-                if profile {
-                    eprintln!("  {:>8.3} ms  {}", t.elapsed().as_secs_f64() * 1e3, self.policy.checks[i].id);
-                }
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8).min(mine.len().max(1));
+        let run = |i: usize| {
+            let t = std::time::Instant::now();
+            let found = self.run_check(i);
+            if profile {
+                eprintln!("  {:>8.3} ms  {}", t.elapsed().as_secs_f64() * 1e3, self.policy.checks[i].id);
             }
-        }
-        out
+            found
+        };
+        let mut results: Vec<Vec<Finding>> = if workers <= 1 {
+            mine.iter().map(|&i| run(i)).collect()
+        } else {
+            // Each worker takes the next check not yet taken: costs differ by 100x.
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let slots: Vec<std::sync::Mutex<Vec<Finding>>> = mine.iter().map(|_| Default::default()).collect();
+            std::thread::scope(|s| {
+                for _ in 0..workers {
+                    s.spawn(|| loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&i) = mine.get(k) else { break };
+                        let found = run(i);
+                        if let Ok(mut slot) = slots[k].lock() {
+                            *slot = found;
+                        }
+                    });
+                }
+            });
+            slots.into_iter().map(|m| m.into_inner().unwrap_or_default()).collect()
+        };
+        results.drain(..).flatten().collect()
     }
 
-    pub fn run_check(&mut self, index: usize) -> Vec<Finding> {
+    pub fn run_check(&self, index: usize) -> Vec<Finding> {
         let policy = self.policy;
         let check = &policy.checks[index];
         let gate = policy.gate_of(index).map(|g| g.id.clone());
@@ -68,7 +90,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
         out
     }
 
-    fn steps(&mut self, check: &CheckDef, at: usize, env: &mut Vec<Value<'d>>, gate: &Option<String>, out: &mut Vec<Finding>) {
+    fn steps(&self, check: &CheckDef, at: usize, env: &mut Vec<Value<'d>>, gate: &Option<String>, out: &mut Vec<Finding>) {
         let Some(step) = check.steps.get(at) else {
             out.push(self.finding(check, env, gate));
             return;
@@ -100,7 +122,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
         }
     }
 
-    fn finding(&mut self, check: &CheckDef, env: &[Value<'d>], gate: &Option<String>) -> Finding {
+    fn finding(&self, check: &CheckDef, env: &[Value<'d>], gate: &Option<String>) -> Finding {
         let first = check.steps.iter().find_map(|s| match s {
             Step::For(slot, _) => Some(*slot),
             _ => None,
@@ -148,7 +170,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
         }
     }
 
-    fn template(&mut self, parts: &[CPart], env: &[Value<'d>]) -> String {
+    fn template(&self, parts: &[CPart], env: &[Value<'d>]) -> String {
         let mut s = String::new();
         for p in parts {
             match p {
@@ -187,7 +209,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
         }
     }
 
-    pub fn eval(&mut self, e: &CExpr, env: &[Value<'d>]) -> Value<'d> {
+    pub fn eval(&self, e: &CExpr, env: &[Value<'d>]) -> Value<'d> {
         match e {
             CExpr::Const(c) => match c {
                 Const::None => Value::None,
@@ -200,8 +222,10 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             CExpr::Set(s) => Value::Set(*s),
             CExpr::Relation(r) => {
                 let domain = self.domain;
-                let list = self.relations.entry(*r).or_insert_with(|| Rc::new(domain.relation(*r)));
-                Value::List(list.clone())
+                match self.relations.get(*r) {
+                    Some(cell) => Value::List(cell.get_or_init(|| Arc::new(domain.relation(*r))).clone()),
+                    None => Value::List(Arc::new(domain.relation(*r))),
+                }
             }
             CExpr::List(items) => Value::list(items.iter().map(|i| self.eval(i, env)).collect()),
             CExpr::Field(recv, kind, field) => match self.eval(recv, env) {
@@ -311,7 +335,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
         }
     }
 
-    fn call(&mut self, f: usize, args: Vec<Value<'d>>) -> Value<'d> {
+    fn call(&self, f: usize, args: Vec<Value<'d>>) -> Value<'d> {
         let def = &schema::FUNCTIONS[f];
         let s = |i: usize| args.get(i).and_then(|v| v.str());
         match def.name {

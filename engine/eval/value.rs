@@ -1,6 +1,6 @@
 //! Runtime values. Strings borrow from the facts; nothing is copied on the hot path.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::eval::schema::Kind;
 use crate::source::Span;
@@ -18,13 +18,13 @@ pub enum Value<'a> {
     Bool(bool),
     Int(i64),
     Str(&'a str),
-    Owned(Rc<str>),
+    Owned(Arc<str>),
     /// A tier (None: unclear) and the rule position that decided it, when known.
     Tier(Option<u16>, Option<Span>),
     Loc(Span),
     Rec(Rec),
     Set(usize),
-    List(Rc<Vec<Value<'a>>>),
+    List(Arc<Vec<Value<'a>>>),
 }
 
 impl<'a> Value<'a> {
@@ -45,6 +45,6 @@ impl<'a> Value<'a> {
         s.map(Value::Str).unwrap_or(Value::None)
     }
     pub fn list(items: Vec<Value<'a>>) -> Value<'a> {
-        Value::List(Rc::new(items))
+        Value::List(Arc::new(items))
     }
 }

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::fasthash::FastMap;
+
 use crate::eval::domain::{ClassifyInput, Domain};
 use crate::eval::schema::{self, DomainId, Kind};
 use crate::eval::value::{Rec, Value};
@@ -15,7 +17,7 @@ struct BuilderFacts<'a> {
     available: bool,
     kind: &'static str,
     entries: std::ops::Range<u32>,
-    first_entry: HashMap<&'a str, u32>,
+    first_entry: FastMap<&'a str, u32>,
     names: Vec<&'a str>,
     topological: bool,
 }
@@ -71,7 +73,7 @@ pub struct TreeFacts<'a> {
     scan: Option<&'a crate::scan::ScanFacts>,
     resolved: Vec<crate::scan::reconcile::Resolved>,
     overrides: Vec<Option<Override>>,
-    by_name: HashMap<&'a str, Vec<u32>>,
+    by_name: FastMap<&'a str, Vec<u32>>,
     /// Flattened dependency records: (package, index in its deps, target recipe).
     deps: Vec<(u32, u32, Option<u32>)>,
     dep_range: Vec<std::ops::Range<u32>>,
@@ -105,7 +107,7 @@ fn flatten(n: usize, count: impl Fn(usize) -> usize) -> (Vec<(u32, u32)>, Vec<st
 impl<'a> TreeFacts<'a> {
     pub fn new(tree: &'a Tree, policy: &'a Policy) -> TreeFacts<'a> {
         let pk = &tree.packages;
-        let mut by_name: HashMap<&str, Vec<u32>> = HashMap::with_capacity(pk.len());
+        let mut by_name: FastMap<&str, Vec<u32>> = FastMap::with_capacity_and_hasher(pk.len(), Default::default());
         for (i, p) in pk.iter().enumerate() {
             by_name.entry(p.name.as_str()).or_default().push(i as u32);
         }
@@ -163,7 +165,7 @@ impl<'a> TreeFacts<'a> {
                 }
             }
             let range = start..entries.len() as u32;
-            let mut first_entry = HashMap::new();
+            let mut first_entry = FastMap::default();
             for e in range.clone() {
                 first_entry.entry(entries[e as usize].name).or_insert(e);
             }

@@ -86,7 +86,7 @@ pub enum Const {
     Bool(bool),
     Int(i64),
     /// Shared, so evaluating a literal never allocates.
-    Str(std::rc::Rc<str>),
+    Str(std::sync::Arc<str>),
     /// A tier; `None` is `unclear`.
     Tier(Option<u16>),
 }

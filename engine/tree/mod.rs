@@ -178,7 +178,15 @@ struct Read {
 
 fn read_text(path: &Path) -> Result<String, (ProblemKind, String)> {
     use std::io::Read as _;
-    let meta = std::fs::metadata(path).map_err(|e| (ProblemKind::Unreadable, format!("cannot read: {e}")))?;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // Open without blocking (a FIFO would wait for a writer), then ask the open file what
+    // it is: one path lookup per file, which at 100,000 recipes is measurable.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| (ProblemKind::Unreadable, format!("cannot read: {e}")))?;
+    let meta = file.metadata().map_err(|e| (ProblemKind::Unreadable, format!("cannot read: {e}")))?;
     // A device, a FIFO or a directory (a link to /dev/zero would never end).
     if !meta.is_file() {
         return Err((ProblemKind::Unreadable, "not a regular file".to_string()));
@@ -188,8 +196,8 @@ fn read_text(path: &Path) -> Result<String, (ProblemKind, String)> {
     }
     // Bounded even if the file grows between the size check and the read.
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| (ProblemKind::Unreadable, format!("cannot read: {e}")))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err((ProblemKind::TooLarge, format!("the file is larger than the cap of {MAX_FILE_BYTES} bytes for recipe files")));
@@ -388,20 +396,43 @@ fn known_build_sh(root: &Path) -> std::collections::HashSet<String> {
 
 fn read_recipe(packages_dir: &Path, tier: &str, name: &str) -> Read {
     let dir = packages_dir.join(tier).join(name);
-    let yml_path = dir.join("package.yml");
-    let yml = if yml_path.exists() {
-        read_text(&yml_path)
+    // One listing of the recipe directory instead of a stat per optional file: at 100,000
+    // recipes the path lookups were a tenth of igos check's time.
+    // Each optional entry: None absent, Some(true) a regular file or directory as listed,
+    // Some(false) a symbolic link, followed (as is_file()/read_dir do) only then.
+    let (mut yml_seen, mut sh, mut patch_dir, mut over) = (false, None, None, None);
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let Ok(t) = e.file_type() else { continue };
+        let plain = |want_dir: bool| if t.is_symlink() { Some(false) } else if t.is_dir() == want_dir { Some(true) } else { None };
+        match e.file_name().to_str() {
+            Some("package.yml") => yml_seen = true,
+            Some("build.sh") => sh = plain(false),
+            Some("patches") => patch_dir = plain(true),
+            Some(".audit-override") => over = plain(false),
+            _ => {}
+        }
+    }
+    let yml = if yml_seen {
+        read_text(&dir.join("package.yml"))
     } else {
         Err((ProblemKind::MissingRecipe, format!("packages/{tier}/{name}/ has no package.yml")))
     };
-    let sh = dir.join("build.sh");
-    let build_sh = sh.is_file().then(|| read_text(&sh));
-    let mut patches: Vec<String> = std::fs::read_dir(dir.join("patches"))
-        .map(|it| it.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect())
-        .unwrap_or_default();
+    let file = |seen: Option<bool>, f: &str| match seen {
+        Some(true) => true,
+        Some(false) => dir.join(f).is_file(),
+        None => false,
+    };
+    let build_sh = file(sh, "build.sh").then(|| read_text(&dir.join("build.sh")));
+    let has_patches = patch_dir.is_some();
+    let mut patches: Vec<String> = if has_patches {
+        std::fs::read_dir(dir.join("patches"))
+            .map(|it| it.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect())
+            .unwrap_or_default()
+    } else {
+        vec![]
+    };
     patches.sort();
-    let over = dir.join(".audit-override");
-    let audit_override = over.is_file().then(|| read_text(&over));
+    let audit_override = file(over, ".audit-override").then(|| read_text(&dir.join(".audit-override")));
     Read { tier: tier.to_string(), name: name.to_string(), yml, build_sh, patches, audit_override }
 }
 
