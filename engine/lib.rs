@@ -18,5 +18,6 @@ pub mod pkm;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod scanb;
 pub mod source;
 pub mod tree;
