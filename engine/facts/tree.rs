@@ -584,7 +584,7 @@ impl<'a> Domain for TreeFacts<'a> {
                     "kind" => Value::Str(&p.kind),
                     "class" => Value::Str(p.template.capture.class()),
                     "name" => Value::Str(&h.name),
-                    "normalized" => Value::Owned(h.name.chars().filter(|c| !matches!(c, '-' | '_' | '.' | ' ' | '\t')).collect::<String>().to_ascii_lowercase().into()),
+                    "normalized" => Value::Owned(crate::scanb::normalize(&h.name).into()),
                     "line" => Value::Int(h.line as i64),
                     "text" => Value::Str(&h.text),
                     "pattern" => Value::Loc(p.span),

@@ -75,6 +75,11 @@ impl ScanBFacts {
     }
 }
 
+/// A capture lowercased without `-`, `_`, `.` and blanks: `X11 backend` → `x11backend`.
+pub fn normalize(s: &str) -> String {
+    s.chars().filter(|c| !matches!(c, '-' | '_' | '.' | ' ' | '\t')).collect::<String>().to_ascii_lowercase()
+}
+
 fn strip_version(n: &str) -> &str {
     match n.rfind('-') {
         Some(i) if i > 0 && n[i + 1..].starts_with(|c: char| c.is_ascii_digit()) && n[i + 1..].chars().all(|c| c.is_ascii_digit() || c == '.') => &n[..i],
@@ -166,15 +171,24 @@ pub fn load(tree: &Tree, policy: &Policy, path: &Path, map: &mut SourceMap) -> R
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the reference {}: {e}", path.display()))?;
     let reference = Reference::parse(&text).map_err(|e| format!("the reference {} cannot be used: {e}", path.display()))?;
+    // Where each package is written in the reference (its key), for findings about it.
+    let key_span = |name: &str| -> (usize, usize) {
+        let key = serde_json::to_string(name).unwrap_or_default();
+        match text.find(&format!("{key}: {{")) {
+            Some(i) => (i, i + key.len()),
+            None => (0, 0),
+        }
+    };
+    let key_spans: Vec<(usize, usize)> = reference.packages.keys().map(|n| key_span(n)).collect();
     let ref_id = map.add(SourceFile::new(shown, text));
     let resolver = Resolver::new(tree, policy);
-    for (name, rp) in &reference.packages {
+    for ((name, rp), (ks, ke)) in reference.packages.iter().zip(key_spans) {
         let file = Path::new(&rp.log);
         let full = if file.is_absolute() { file.to_path_buf() } else { tree.root.join(file) };
         let recipe = resolver.by_name.get(&name.to_ascii_lowercase()).copied();
         let log_index = facts.logs.len() as u32;
         let Ok(bytes) = std::fs::read(&full) else {
-            facts.logs.push(BuildLog { package: name.clone(), version: rp.version.clone(), log: rp.log.clone(), present: false, span: Span::new(ref_id, 0, 0), recipe });
+            facts.logs.push(BuildLog { package: name.clone(), version: rp.version.clone(), log: rp.log.clone(), present: false, span: Span::new(ref_id, ks, ke), recipe });
             continue;
         };
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_LOG)]).into_owned();
@@ -206,6 +220,7 @@ pub fn load(tree: &Tree, policy: &Policy, path: &Path, map: &mut SourceMap) -> R
                 }
                 declared = dep.is_some() || (hit_recipe.is_some() && hit_recipe == recipe);
             }
+            let normalized = normalize(captured);
             let divergence = policy
                 .divergences
                 .iter()
@@ -213,6 +228,7 @@ pub fn load(tree: &Tree, policy: &Policy, path: &Path, map: &mut SourceMap) -> R
                     glob::matches(&dv.package, name)
                         && (glob::matches(&dv.dependency, captured)
                             || glob::matches(&dv.dependency, &lower)
+                            || glob::matches(&dv.dependency, &normalized)
                             || dep.as_deref().is_some_and(|d| glob::matches(&dv.dependency, d))
                             || hit_recipe.is_some_and(|r| glob::matches(&dv.dependency, &tree.packages[r as usize].name)))
                 })
