@@ -201,8 +201,13 @@ pub fn load(tree: &Tree, policy: &Policy, path: &Path, map: &mut SourceMap) -> R
             let line = raw.strip_suffix('\r').unwrap_or(raw);
             let start = offset;
             offset += raw.len() + 1;
+            let line = line.trim_end();
+            if line.is_empty() || line.len() > pattern::MAX_LINE {
+                continue;
+            }
+            let lowered = line.to_ascii_lowercase();
             // The first pattern that matches a line wins.
-            let Some((pi, (s, e))) = policy.log_patterns.iter().enumerate().find_map(|(i, p)| p.template.matches(line).map(|m| (i, m))) else {
+            let Some((pi, (s, e))) = policy.log_patterns.iter().enumerate().find_map(|(i, p)| p.template.matches_lower(line, &lowered).map(|m| (i, m))) else {
                 continue;
             };
             let captured = &line[s..e];

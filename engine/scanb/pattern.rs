@@ -116,7 +116,12 @@ impl Template {
         if line.len() > MAX_LINE {
             return None;
         }
-        let lower = line.to_ascii_lowercase();
+        self.matches_lower(line, &line.to_ascii_lowercase())
+    }
+
+    /// [`Template::matches`] with the line already trimmed at the end and lowercased
+    /// (`lower`), so many templates can try one line without re-lowering it.
+    pub fn matches_lower(&self, line: &str, lower: &str) -> Option<(usize, usize)> {
         let (s, e) = self.at(lower.as_bytes(), 0, 0)?;
         if self.capture == Capture::Feature {
             // Trim the captured text.
