@@ -328,3 +328,27 @@ fn since_lists_changed_recipes_first_with_their_findings() {
     assert_eq!(code, 2);
     assert!(err.contains("needs a git work tree"), "{err}");
 }
+
+#[test]
+fn log_lines_of_any_shape_never_panic_the_matcher() {
+    let mut sources = SourceMap::new();
+    let texts = igos::rules::BUILT_IN.iter().map(|(n, t)| (n.to_string(), Ok(t.to_string()))).collect();
+    let rules = igos::rules::compile_texts(texts, &mut sources);
+    assert!(rules.policy.log_patterns.len() >= 15);
+    let pieces = ["checking for ", "zlib", "... ", "no", "Run-time dependency ", " found: ", "NO", " ", "\t", ":", "=", "*", "ü", "ß", "✓", "-", ".", "'", "Could NOT find ", "{name}", "é", "disabled", "\r"];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..20_000 {
+        let mut line = String::new();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        for k in 0..(seed % 9) {
+            line.push_str(pieces[((seed >> (k * 5)) % pieces.len() as u64) as usize]);
+        }
+        for p in &rules.policy.log_patterns {
+            if let Some((s, e)) = p.template.matches(&line) {
+                assert!(s <= e && e <= line.len() && line.is_char_boundary(s) && line.is_char_boundary(e), "{line:?} {}", p.kind);
+            }
+        }
+    }
+}

@@ -60,6 +60,12 @@ fn is_name(c: u8) -> bool {
     is_word(c) || c == b'.'
 }
 
+/// A byte a captured name cannot be next to: a name character, or part of a non-ASCII
+/// character (a letter such as `ü` continues a word).
+fn joins(c: u8) -> bool {
+    is_word(c) || c >= 0x80
+}
+
 impl Template {
     /// Compile a template; the error says what is wrong with it.
     pub fn parse(t: &str) -> Result<Template, String> {
@@ -159,7 +165,7 @@ impl Template {
             Seg::Star => (pos..=l.len()).find_map(|p| self.at(l, si + 1, p)),
             Seg::Name => {
                 let after_star = si > 0 && self.segs[si - 1] == Seg::Star;
-                if after_star && pos > 0 && is_name(l[pos - 1]) {
+                if after_star && pos > 0 && (is_name(l[pos - 1]) || l[pos - 1] >= 0x80) {
                     return None;
                 }
                 let mut max = pos;
@@ -172,7 +178,7 @@ impl Template {
                     if l[end - 1] == b'.' {
                         continue;
                     }
-                    if open_end && end < l.len() && is_word(l[end]) {
+                    if open_end && end < l.len() && joins(l[end]) {
                         continue;
                     }
                     if open_end && end < l.len() && l[end] == b'.' && l.get(end + 1).is_some_and(|c| c.is_ascii_alphanumeric()) {
@@ -190,6 +196,10 @@ impl Template {
                     max += 1;
                 }
                 for end in (pos + 1..=max).rev() {
+                    // Never end inside a multi-byte character.
+                    if end < l.len() && (l[end] & 0xC0) == 0x80 {
+                        continue;
+                    }
                     let text = &l[pos..end];
                     if !text.iter().any(|c| c.is_ascii_alphanumeric()) {
                         continue;
@@ -242,6 +252,13 @@ mod tests {
         assert_eq!(cap(" {feature}: disabled", "    libfido2: disabled"), Some("libfido2"));
         assert_eq!(cap(" {feature}: disabled", "libfido2: disabled"), None);
         assert_eq!(cap(" {feature}: no", "    a: b: no"), None);
+    }
+
+    #[test]
+    fn non_ascii_lines_never_split_a_character() {
+        assert_eq!(cap(" {feature}*: no", "    Unterstützung für ÄÖÜ   : no"), Some("Unterstützung für ÄÖÜ"));
+        assert_eq!(cap("*{name}*", "ünïcödé ßtraße zlib ✓"), Some("zlib"));
+        assert_eq!(cap("checking for {name}... no", "checking for zlíb... no"), None);
     }
 
     #[test]
