@@ -261,6 +261,10 @@ fn with_a_reference_the_binary_halts_and_shows_the_log() {
     assert!(!out.contains("skipped: no previous build"));
     assert!(out.contains("FAIL  Gate 5: silent feature loss"), "{out}");
     assert!(out.contains("╭─[build/logs/xz.log:6:14]"), "{out}");
+    // `igos explain` shows a Scan B finding with its log line too.
+    let (code, out, _) = igos(&["explain", "--color", "never", "declared-dep-not-found", "xz"], t.path());
+    assert_eq!(code, 0);
+    assert!(out.contains("xz declares zlib, but its last build did not find it") && out.contains("build/logs/xz.log:6:14"), "{out}");
     // A reference that is not one: exit 2.
     t.write("build/reference.json", "{\"format\": \"something-else/9\", \"packages\": {}}\n");
     let (code, _, err) = igos(&["check"], t.path());
