@@ -16,6 +16,8 @@ pub struct GateResult {
     pub id: String,
     pub title: String,
     pub findings: Vec<Finding>,
+    /// Why the gate did not run (Scan B without a previous build), shown as one line.
+    pub skipped: Option<String>,
 }
 
 impl GateResult {
@@ -71,12 +73,29 @@ pub fn evaluate_all(
     scan: Option<&crate::scan::ScanFacts>,
     today: &str,
 ) -> Outcome {
+    evaluate_full(policy, tree, audit, scan, None, today)
+}
+
+/// Every tree check with every fact source: Gate 2's audit, Gate 5's build logs (Scan B),
+/// Gate 6's source scan. A gate whose checks read the build logs says it was skipped when
+/// there is no reference build.
+pub fn evaluate_full(
+    policy: &Policy,
+    tree: &Tree,
+    audit: Option<(&crate::audit::AuditFacts, &crate::source::SourceMap)>,
+    scan: Option<&crate::scan::ScanFacts>,
+    scan_b: Option<&crate::scanb::ScanBFacts>,
+    today: &str,
+) -> Outcome {
     let mut facts = TreeFacts::new(tree, policy);
     if let Some((a, sources)) = audit {
         facts = facts.with_audit(a, sources);
     }
     if let Some(s) = scan {
         facts = facts.with_scan(s);
+    }
+    if let Some(s) = scan_b {
+        facts = facts.with_scan_b(s);
     }
     let mut engine = Engine::new(policy, &facts);
     engine.today = today.into();
@@ -87,9 +106,14 @@ pub fn evaluate_all(
     let mut gates: Vec<GateResult> = policy
         .gates
         .iter()
-        .map(|g| GateResult { id: g.id.clone(), title: g.title.clone(), findings: vec![] })
+        .map(|g| GateResult {
+            id: g.id.clone(),
+            title: g.title.clone(),
+            findings: vec![],
+            skipped: scan_b.and_then(|s| s.skipped()).filter(|_| g.checks.iter().any(|&c| reads_build_logs(&policy.checks[c]))),
+        })
         .collect();
-    let mut rest = GateResult { id: "rules".into(), title: "Rule files".into(), findings: vec![] };
+    let mut rest = GateResult { id: "rules".into(), title: "Rule files".into(), findings: vec![], skipped: None };
     for f in all {
         match f.gate.as_ref().and_then(|id| gates.iter_mut().find(|g| &g.id == id)) {
             Some(g) => g.findings.push(f),
@@ -103,6 +127,17 @@ pub fn evaluate_all(
     }
     gates.push(rest);
     Outcome { packages: tree.packages.len(), gates }
+}
+
+/// The check ranges over Scan B's facts (`build_logs`, `log_hits`).
+fn reads_build_logs(check: &crate::lang::compile::CheckDef) -> bool {
+    use crate::lang::compile::{CExpr, Step};
+    check.steps.iter().any(|s| match s {
+        Step::For(_, CExpr::Relation(r)) => {
+            matches!(crate::eval::schema::RELATIONS.get(*r).map(|d| d.name), Some("build_logs" | "log_hits"))
+        }
+        _ => false,
+    })
 }
 
 fn shadowed_entries(engine: &Engine) -> Vec<Finding> {

@@ -19,5 +19,6 @@ pub mod pkm;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod scanb;
 pub mod source;
 pub mod tree;

@@ -17,6 +17,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("rules/pkm.pol", include_str!("../rules/pkm.pol")),
     ("rules/recipes.pol", include_str!("../rules/recipes.pol")),
     ("rules/scan.pol", include_str!("../rules/scan.pol")),
+    ("rules/scanb.pol", include_str!("../rules/scanb.pol")),
     ("rules/tiers.pol", include_str!("../rules/tiers.pol")),
     ("rules/waivers.pol", include_str!("../rules/waivers.pol")),
 ];

@@ -40,6 +40,8 @@ enum Command {
     Man,
     /// Pack a staged install tree into a reproducible .igos.tar.gz (--check-reproducible: prove it).
     Pack(cli::pack::PackArgs),
+    /// Record (save) or show the reference of the last good build that Gate 5 (Scan B) reads.
+    Reference(cli::reference::ReferenceArgs),
 }
 
 fn main() {
@@ -53,6 +55,7 @@ fn main() {
         Command::Test(args) => cli::ruletest::run(args),
         Command::Build(args) => cli::build::run(args),
         Command::Pack(args) => cli::pack::run(args),
+        Command::Reference(args) => cli::reference::run(args),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "igos", &mut out);

@@ -252,6 +252,8 @@ impl Runner<'_> {
             audit_db: None,
             audit_store: None,
             sources: None,
+            reference: None,
+            since: None,
             report: None,
             baseline: None,
             new_only: false,

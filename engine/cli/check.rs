@@ -13,7 +13,7 @@ use crate::tree;
 use super::{Color, Format};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  igos check                                  # the tree in the current directory\n  igos check --root ../shared/corpus/intergenos-91d65db0\n  igos check --format json > findings.json\n  igos check --rules my-rules/                # try edited rules\n  igos check --baseline origin/main           # review: only what a rule diff changes\n  igos check --baseline HEAD --new-only       # ratchet: fail only on new halting findings")]
+#[command(after_help = "Examples:\n  igos check                                  # the tree in the current directory\n  igos check --root ../shared/corpus/intergenos-91d65db0\n  igos check --format json > findings.json\n  igos check --rules my-rules/                # try edited rules\n  igos check --baseline origin/main           # review: only what a rule diff changes\n  igos check --baseline HEAD --new-only       # ratchet: fail only on new halting findings\n  igos check --since $(jq -r .commit build/reference.json)   # recipes changed since the last good build first\n\nGate 5 (Scan B) reads the reference of the last good build (default build/reference.json,\nwritten by `igos reference save`) and each package's build log it names; without a\nreference it prints `skipped: no previous build` and passes.")]
 pub struct CheckArgs {
     /// The tree root: it holds packages/<tier>/<name>/ and the builder lists.
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -39,6 +39,14 @@ pub struct CheckArgs {
     /// The source tarballs Gate 6 (Scan A.2) reads (default: <root>/sources). Its cache is <root>/build/scan-cache.
     #[arg(long, value_name = "DIR")]
     pub sources: Option<PathBuf>,
+    /// The reference of the last good build Gate 5 (Scan B) reads (default: <root>/build/reference.json,
+    /// written by `igos reference save`). Absent: Gate 5 is skipped.
+    #[arg(long, value_name = "FILE")]
+    pub reference: Option<PathBuf>,
+    /// List the recipes added or changed (git diff of packages/) since this revision first,
+    /// with their findings: the last good build's commit, recorded in the reference.
+    #[arg(long, value_name = "GIT-REV", conflicts_with = "baseline")]
+    pub since: Option<String>,
     /// Print a report instead of the gates: `reconciliation` lists, per package, the
     /// upstream-required dependencies it does not declare: real gaps, then recorded divergences.
     #[arg(long, value_name = "NAME", value_parser = ["reconciliation"])]
@@ -133,11 +141,29 @@ pub fn run(args: &CheckArgs) -> i32 {
         super::out(&crate::scan::reconcile::report(&l.tree, &l.rules.policy, &scan, &l.sources));
         return 0;
     }
+    let reference = args.reference.clone().unwrap_or_else(|| crate::scanb::reference::default_path(&args.root));
+    let scan_b = match crate::scanb::load(&l.tree, &l.rules.policy, &reference, &mut l.sources) {
+        Ok(s) => s,
+        Err(e) => return fail(style, "reference::unusable", e, Some("save it again after a good build: igos reference save".into())),
+    };
+    let changed = match &args.since {
+        Some(rev) => match super::since::changed(&args.root, &l.tree, rev) {
+            Ok(c) => Some((rev.as_str(), c)),
+            Err(e) => return fail(style, "since::git", e, Some("pass a commit of the tree's git history, e.g. the `commit` of build/reference.json".into())),
+        },
+        None => None,
+    };
     let loaded = started.elapsed();
-    let outcome = check::evaluate_all(&l.rules.policy, &l.tree, Some((&audit, &l.sources)), Some(&scan), &check::today());
+    let outcome = check::evaluate_full(&l.rules.policy, &l.tree, Some((&audit, &l.sources)), Some(&scan), Some(&scan_b), &check::today());
     let evaluated = started.elapsed();
     match args.format {
-        Format::Json => super::out(&check_report::json(&outcome, &l.sources)),
+        Format::Json => {
+            let report = check_report::json(&outcome, &l.sources);
+            match &changed {
+                Some((rev, c)) => super::out(&super::since::json(&report, rev, c, &outcome, &l.sources)),
+                None => super::out(&report),
+            }
+        }
         Format::Sarif => super::out(&ci_formats::sarif(&outcome, &l.rules.policy, &l.sources)),
         Format::Github => super::out(&ci_formats::github(&outcome, &l.sources)),
         Format::Human => {
@@ -147,7 +173,15 @@ pub fn run(args: &CheckArgs) -> i32 {
                 args.root.display(),
                 l.rules_from
             );
-            super::out(&check_report::human(&outcome, &l.sources, &header, HumanOptions { style, all: args.all }));
+            let report = check_report::human(&outcome, &l.sources, &header, HumanOptions { style, all: args.all });
+            match &changed {
+                // The header line, then what changed since the last good build, then the gates.
+                Some((rev, c)) => {
+                    let (head, rest) = report.split_once("\n\n").unwrap_or((&report, ""));
+                    super::out(&format!("{head}\n\n{}{rest}", super::since::human(rev, c, &outcome)));
+                }
+                None => super::out(&report),
+            }
         }
     }
     // IGOS_TIMINGS=1: where the time goes (for benchmarks and profiling).

@@ -25,7 +25,7 @@ pub struct ExplainArgs {
 
 pub fn run(args: &ExplainArgs) -> i32 {
     let style = args.color.style();
-    let l = match super::check::load(&args.root, args.rules.as_deref(), style) {
+    let mut l = match super::check::load(&args.root, args.rules.as_deref(), style) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -38,7 +38,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
             style,
         ));
     }
-    let code = explain(args, &l, style);
+    let code = explain(args, &mut l, style);
     if code == 0 && !l.tree.problems.is_empty() {
         super::err(&format!("igos: {} recipe file(s) could not be read; the explanation may be incomplete (exit 1)\n", l.tree.problems.len()));
         return 1;
@@ -46,7 +46,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
     code
 }
 
-fn explain(args: &ExplainArgs, l: &super::check::Loaded, style: crate::report::diagnostic::Style) -> i32 {
+fn explain(args: &ExplainArgs, l: &mut super::check::Loaded, style: crate::report::diagnostic::Style) -> i32 {
     match args.what.as_slice() {
         [name] => {
             let facts = TreeFacts::new(&l.tree, &l.rules.policy);
@@ -71,7 +71,10 @@ fn explain(args: &ExplainArgs, l: &super::check::Loaded, style: crate::report::d
                 super::err(&diagnostic::render(&diagnostic::plain("explain", format!("no check `{check_id}`"), hint), style));
                 return 2;
             }
-            let outcome = check::evaluate(&l.rules.policy, &l.tree, &check::today());
+            // Gate 5's facts too, so a Scan B finding can be explained (its log line shown).
+            let reference = crate::scanb::reference::default_path(&args.root);
+            let scan_b = crate::scanb::load(&l.tree, &l.rules.policy, &reference, &mut l.sources).unwrap_or_default();
+            let outcome = check::evaluate_full(&l.rules.policy, &l.tree, None, None, Some(&scan_b), &check::today());
             let found: Vec<_> = outcome.findings().filter(|f| &f.check == check_id && &f.subject == subject).collect();
             if found.is_empty() {
                 super::out(&format!("`{check_id}` finds nothing for {subject}\n"));

@@ -10,6 +10,8 @@ pub mod explain;
 pub mod fmt;
 pub mod ruletest;
 pub mod pack;
+pub mod reference;
+pub mod since;
 
 use std::io::{IsTerminal, Write};
 

@@ -115,6 +115,8 @@ pub const UPSTREAM_DEP: Kind = Kind(17);
 pub const SCAN: Kind = Kind(18);
 pub const SCAN_SOURCES: Kind = Kind(19);
 pub const DIVERGENCE: Kind = Kind(20);
+pub const BUILD_LOG: Kind = Kind(21);
+pub const LOG_HIT: Kind = Kind(22);
 
 pub static KINDS: &[KindDef] = &[
     KindDef {
@@ -336,6 +338,35 @@ pub static KINDS: &[KindDef] = &[
             "used": Ty::Bool => "it matched an upstream dependency the package does not declare",
         },
     },
+    KindDef {
+        name: "build_log",
+        fields: fields! {
+            "package": Ty::Str => "the package of the reference (the last good build)",
+            "version": Ty::Str => "its version in the reference",
+            "log": Ty::Str => "its build log, as recorded",
+            "present": Ty::Bool => "the log file can be read",
+            "recipe": Ty::Rec(PACKAGE) => "the recipe of that name in the tree, none when gone",
+        },
+    },
+    KindDef {
+        name: "log_hit",
+        fields: fields! {
+            "package": Ty::Str => "the package whose build log it is",
+            "log": Ty::Rec(BUILD_LOG) => "the build log",
+            "group": Ty::Str => "the `patterns` block of the matching pattern (autotools, meson, ...)",
+            "kind": Ty::Str => "the matching pattern's kind",
+            "class": Ty::Str => "detection (`{name}`: something not found) or summary (`{feature}`: a feature off)",
+            "name": Ty::Str => "the captured name or feature, as written in the log",
+            "normalized": Ty::Str => "the capture lowercased without `-`, `_`, `.` and blanks (for noise sets)",
+            "line": Ty::Int => "the line in the log",
+            "text": Ty::Str => "the log line, trimmed (at most 200 characters)",
+            "pattern": Ty::Loc => "the pattern in the rules that matched",
+            "dep": Ty::Str => "the declared build/host dependency the name is, none when not declared (detection lines)",
+            "recipe": Ty::Rec(PACKAGE) => "the recipe of the tree the name is (equal name, alias_<recipe>, normalised), none when not ours",
+            "declared": Ty::Bool => "the name is a declared dependency or the package itself",
+            "divergence": Ty::Rec(DIVERGENCE) => "the divergence record for this package and name, none when absent",
+        },
+    },
 ];
 
 pub static RELATIONS: &[RelationDef] = &[
@@ -349,6 +380,8 @@ pub static RELATIONS: &[RelationDef] = &[
     RelationDef { name: "upstream_deps", kind: UPSTREAM_DEP, domain: DomainId::Tree, doc: "dependencies upstream build files check for (Scan A.2; empty unless sources are scanned)" },
     RelationDef { name: "scans", kind: SCAN, domain: DomainId::Tree, doc: "per recipe, what the source scan made of its tarball" },
     RelationDef { name: "scan_sources", kind: SCAN_SOURCES, domain: DomainId::Tree, doc: "the sources directory of the scan (one record when scanning)" },
+    RelationDef { name: "build_logs", kind: BUILD_LOG, domain: DomainId::Tree, doc: "the packages of the reference build and their logs (Scan B; empty without a reference)" },
+    RelationDef { name: "log_hits", kind: LOG_HIT, domain: DomainId::Tree, doc: "build log lines a `patterns` template matched (Scan B; empty without a reference)" },
     RelationDef { name: "divergences", kind: DIVERGENCE, domain: DomainId::Tree, doc: "the divergence records of the rules" },
     RelationDef { name: "queue", kind: QUEUED, domain: DomainId::Pkm, doc: "the install queue, in order" },
     RelationDef { name: "archive_entries", kind: ARCHIVE_ENTRY, domain: DomainId::Pkm, doc: "every entry of every queued archive" },

@@ -71,6 +71,7 @@ pub struct TreeFacts<'a> {
     policy: &'a Policy,
     audit: Option<&'a crate::audit::AuditFacts>,
     scan: Option<&'a crate::scan::ScanFacts>,
+    scan_b: Option<&'a crate::scanb::ScanBFacts>,
     resolved: Vec<crate::scan::reconcile::Resolved>,
     overrides: Vec<Option<Override>>,
     by_name: FastMap<&'a str, Vec<u32>>,
@@ -203,6 +204,7 @@ impl<'a> TreeFacts<'a> {
             policy,
             audit: None,
             scan: None,
+            scan_b: None,
             resolved: vec![],
             overrides: vec![],
             by_name,
@@ -235,6 +237,16 @@ impl<'a> TreeFacts<'a> {
         self.resolved = crate::scan::reconcile::resolve(self.tree, self.policy, scan);
         self.scan = Some(scan);
         self
+    }
+
+    /// Attach the build log facts (Gate 5, Scan B).
+    pub fn with_scan_b(mut self, scan_b: &'a crate::scanb::ScanBFacts) -> TreeFacts<'a> {
+        self.scan_b = Some(scan_b);
+        self
+    }
+
+    fn log_hit(&self, i: usize) -> Option<&'a crate::scanb::LogHit> {
+        self.scan_b?.hits.get(i)
     }
 
     fn upstream(&self, i: usize) -> Option<(&'a crate::scan::UpstreamDep, &crate::scan::reconcile::Resolved)> {
@@ -328,6 +340,8 @@ impl<'a> Domain for TreeFacts<'a> {
             "scans" => rec(schema::SCAN, self.scan.map(|s| s.packages.len()).unwrap_or(0)),
             "scan_sources" => rec(schema::SCAN_SOURCES, usize::from(self.scan.is_some())),
             "divergences" => rec(schema::DIVERGENCE, self.policy.divergences.len()),
+            "build_logs" => rec(schema::BUILD_LOG, self.scan_b.map(|s| s.logs.len()).unwrap_or(0)),
+            "log_hits" => rec(schema::LOG_HIT, self.scan_b.map(|s| s.hits.len()).unwrap_or(0)),
             _ => vec![],
         }
     }
@@ -551,6 +565,38 @@ impl<'a> Domain for TreeFacts<'a> {
                 },
                 None => Value::None,
             },
+            schema::BUILD_LOG => match self.scan_b.and_then(|s| s.logs.get(i)) {
+                Some(l) => match name {
+                    "package" => Value::Str(&l.package),
+                    "version" => Value::Str(&l.version),
+                    "log" => Value::Str(&l.log),
+                    "present" => Value::Bool(l.present),
+                    "recipe" => Self::package_rec(l.recipe),
+                    _ => Value::None,
+                },
+                None => Value::None,
+            },
+            schema::LOG_HIT => {
+                let (Some(h), Some(s)) = (self.log_hit(i), self.scan_b) else { return Value::None };
+                let p = &self.policy.log_patterns[h.pattern as usize];
+                match name {
+                    "package" => Value::Str(&s.logs[h.log as usize].package),
+                    "log" => Value::Rec(Rec { kind: schema::BUILD_LOG, idx: h.log }),
+                    "group" => Value::Str(&p.group),
+                    "kind" => Value::Str(&p.kind),
+                    "class" => Value::Str(p.template.capture.class()),
+                    "name" => Value::Str(&h.name),
+                    "normalized" => Value::Owned(crate::scanb::normalize(&h.name).into()),
+                    "line" => Value::Int(h.line as i64),
+                    "text" => Value::Str(&h.text),
+                    "pattern" => Value::Loc(p.span),
+                    "dep" => Value::opt_str(h.dep.as_deref()),
+                    "recipe" => Self::package_rec(h.recipe),
+                    "declared" => Value::Bool(h.declared),
+                    "divergence" => h.divergence.map(|idx| Value::Rec(Rec { kind: schema::DIVERGENCE, idx })).unwrap_or(Value::None),
+                    _ => Value::None,
+                }
+            }
             schema::PROBLEM => {
                 let pr = &self.tree.problems[i];
                 match name {
@@ -635,6 +681,8 @@ impl<'a> Domain for TreeFacts<'a> {
             schema::SCAN => self.pkg(r.idx).name.clone(),
             schema::SCAN_SOURCES => self.scan.map(|s| s.dir.clone()).unwrap_or_default(),
             schema::DIVERGENCE => self.policy.divergences.get(i).map(|d| format!("{} drops {}", d.package, d.dependency)).unwrap_or_default(),
+            schema::BUILD_LOG => self.scan_b.and_then(|s| s.logs.get(i)).map(|l| l.package.clone()).unwrap_or_default(),
+            schema::LOG_HIT => self.log_hit(i).map(|h| h.name.clone()).unwrap_or_default(),
             _ => match self.field(r, 0) {
                 Value::Str(s) => s.to_string(),
                 _ => String::new(),
@@ -682,6 +730,8 @@ impl<'a> Domain for TreeFacts<'a> {
             schema::UPSTREAM_DEP => self.upstream(i)?.0.span,
             schema::SCAN => self.pkg(r.idx).key_span("source").unwrap_or_else(|| self.pkg(r.idx).file_span()),
             schema::DIVERGENCE => self.policy.divergences.get(i)?.span,
+            schema::BUILD_LOG => self.scan_b?.logs.get(i)?.span,
+            schema::LOG_HIT => self.log_hit(i)?.span,
             _ => return None,
         })
     }

@@ -26,6 +26,15 @@ pub enum Decl {
     Waive(WaiveDecl),
     Divergence(DivergenceDecl),
     Phase(PhaseDecl),
+    Patterns(PatternsDecl),
+}
+
+/// `patterns <group> { <kind> "<template>" ... }`: log line patterns (Scan B), in order.
+#[derive(Debug)]
+pub struct PatternsDecl {
+    pub name: Name,
+    /// (kind, template as written, the template's span)
+    pub entries: Vec<(Name, String, Span)>,
 }
 
 /// `tiers a < b < c | d`: groups in order; names inside one group are peers.

@@ -194,6 +194,20 @@ pub struct Policy {
     pub waivers: Vec<Waiver>,
     pub divergences: Vec<Divergence>,
     pub phases: Vec<PhaseDef>,
+    /// Log line patterns (Scan B), in written order across files.
+    pub log_patterns: Vec<LogPattern>,
+}
+
+/// One entry of a `patterns` block.
+#[derive(Debug, Clone)]
+pub struct LogPattern {
+    /// The block's name (e.g. `meson`): rules can tell build systems apart by it.
+    pub group: String,
+    pub kind: String,
+    pub text: String,
+    pub template: crate::scanb::pattern::Template,
+    /// The template as written in the rule file.
+    pub span: Span,
 }
 
 impl Policy {
@@ -278,6 +292,7 @@ impl Compiler {
                 Decl::Gate(g) => self.gate(g),
                 Decl::Waive(w) => self.waive(w),
                 Decl::Divergence(dv) => self.divergence(dv),
+                Decl::Patterns(pd) => self.patterns(pd),
                 _ => {}
             }
         }
@@ -920,6 +935,28 @@ impl Compiler {
             }
         }
         Some(reason)
+    }
+
+    fn patterns(&mut self, d: &PatternsDecl) {
+        for (kind, text, span) in &d.entries {
+            if !self.declare("log pattern", kind) {
+                continue;
+            }
+            match crate::scanb::pattern::Template::parse(text) {
+                Ok(template) => self.policy.log_patterns.push(LogPattern {
+                    group: d.name.text.clone(),
+                    kind: kind.text.clone(),
+                    text: text.clone(),
+                    template,
+                    span: *span,
+                }),
+                Err(why) => self.errors.push(
+                    RuleError::new("pattern", format!("log pattern `{}`: {why}", kind.text), *span)
+                        .with_label("this template")
+                        .with_help("`{name}` captures a dependency name, `{feature}` a summary line's feature, `*` any text, a space one or more blanks"),
+                ),
+            }
+        }
     }
 
     fn divergence(&mut self, d: &DivergenceDecl) {

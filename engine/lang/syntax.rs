@@ -172,6 +172,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::waive_decl => "`waive`",
         Rule::divergence_decl => "`divergence`",
         Rule::phase_decl => "`phase`",
+        Rule::patterns_decl => "`patterns`",
+        Rule::pattern_entry => "a pattern (`<kind> \"<template>\"`)",
         Rule::ident => "a name",
         Rule::check_id => "a kebab-case id",
         Rule::pattern | Rule::set_item => "a name or glob",
@@ -327,6 +329,18 @@ impl Builder {
                 let check = self.name(next(&mut it, span)?);
                 let subject = self.name(next(&mut it, span)?);
                 Decl::Waive(WaiveDecl { check, subject, fields: self.record_fields(it)?, span })
+            }
+            Rule::patterns_decl => {
+                let name = self.name(next(&mut it, span)?);
+                let mut entries = vec![];
+                for e in it {
+                    let espan = self.span(&e);
+                    let mut inner = e.into_inner();
+                    let kind = self.name(next(&mut inner, espan)?);
+                    let (template, tspan) = self.string(next(&mut inner, espan)?);
+                    entries.push((kind, template, tspan));
+                }
+                Decl::Patterns(PatternsDecl { name, entries })
             }
             Rule::divergence_decl => {
                 let package = self.name(next(&mut it, span)?);

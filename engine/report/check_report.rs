@@ -33,6 +33,9 @@ pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOp
             continue;
         }
         let _ = writeln!(out, "── {} ──", g.title);
+        if let Some(why) = &g.skipped {
+            let _ = writeln!(out, "{why}");
+        }
         let mut shown: HashMap<&str, usize> = HashMap::new();
         let mut hidden: Vec<(&str, usize)> = vec![];
         for f in &g.findings {
@@ -67,7 +70,8 @@ pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOp
     }
     let _ = writeln!(out, "── Summary ──");
     for g in &outcome.gates {
-        let _ = writeln!(out, "  {}", gate_line(&g.title, width, g.halting(), g.advisories(), g.waived()));
+        let skipped = if g.skipped.is_some() { " (skipped)" } else { "" };
+        let _ = writeln!(out, "  {}{skipped}", gate_line(&g.title, width, g.halting(), g.advisories(), g.waived()));
     }
     let halting = outcome.halting();
     let failing = outcome.gates.iter().filter(|g| g.halting() > 0).count();
@@ -127,14 +131,18 @@ pub fn json(outcome: &Outcome, sources: &SourceMap) -> String {
         .gates
         .iter()
         .map(|g| {
-            json!({
+            let mut j = json!({
                 "id": g.id,
                 "title": g.title,
                 "halting": g.halting(),
                 "advisory": g.advisories(),
                 "waived": g.waived(),
                 "findings": g.findings.iter().map(|f| finding_json(sources, f)).collect::<Vec<_>>(),
-            })
+            });
+            if let (Some(why), Some(o)) = (&g.skipped, j.as_object_mut()) {
+                o.insert("skipped".into(), json!(why));
+            }
+            j
         })
         .collect();
     let doc = json!({

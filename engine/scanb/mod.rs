@@ -1,0 +1,259 @@
+//! Scan B (Gate 5), silent feature loss: each package's build log of the last good build
+//! (the reference, `reference.rs`) read line by line against the rules' `patterns` blocks.
+//! A detection line (`{name}`) is resolved to a declared dependency or a recipe of the
+//! tree; a summary line (`{feature}`) names a disabled feature. Which of these halt is the
+//! rules' decision (`rules/scanb.pol`); this module only loads facts.
+//!
+//! With no reference there are no facts: the gate says `skipped: no previous build`.
+
+pub mod pattern;
+pub mod reference;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::eval::classify::BoundSet;
+use crate::lang::compile::Policy;
+use crate::lang::glob;
+use crate::source::{SourceFile, SourceMap, Span};
+use crate::tree::Tree;
+
+pub use reference::Reference;
+
+/// A build log larger than this is read only up to it.
+const MAX_LOG: usize = 64 << 20;
+
+/// One package of the reference and its log.
+#[derive(Debug, Clone)]
+pub struct BuildLog {
+    pub package: String,
+    pub version: String,
+    /// The log path as recorded.
+    pub log: String,
+    pub present: bool,
+    /// The log file (when present), else the reference file.
+    pub span: Span,
+    /// The recipe of that name in today's tree.
+    pub recipe: Option<u32>,
+}
+
+/// One log line a pattern matched.
+#[derive(Debug, Clone)]
+pub struct LogHit {
+    pub log: u32,
+    pub pattern: u32,
+    /// The captured name or feature, as written in the log.
+    pub name: String,
+    pub line: u32,
+    /// The matched line, trimmed (at most 200 characters).
+    pub text: String,
+    /// The captured text in the log.
+    pub span: Span,
+    /// The declared dependency the name is (detection lines).
+    pub dep: Option<String>,
+    /// The recipe of the tree the name is (detection lines).
+    pub recipe: Option<u32>,
+    pub declared: bool,
+    pub divergence: Option<u32>,
+}
+
+#[derive(Debug, Default)]
+pub struct ScanBFacts {
+    /// The reference file, as shown.
+    pub path: String,
+    /// None: no previous build (the gate is skipped).
+    pub reference: Option<Reference>,
+    pub logs: Vec<BuildLog>,
+    pub hits: Vec<LogHit>,
+}
+
+impl ScanBFacts {
+    pub fn skipped(&self) -> Option<String> {
+        self.reference.is_none().then(|| {
+            format!("skipped: no previous build (no reference at {}; `igos reference save` records one after a good build)", self.path)
+        })
+    }
+}
+
+/// A capture lowercased without `-`, `_`, `.` and blanks: `X11 backend` → `x11backend`.
+pub fn normalize(s: &str) -> String {
+    s.chars().filter(|c| !matches!(c, '-' | '_' | '.' | ' ' | '\t')).collect::<String>().to_ascii_lowercase()
+}
+
+fn strip_version(n: &str) -> &str {
+    match n.rfind('-') {
+        Some(i) if i > 0 && n[i + 1..].starts_with(|c: char| c.is_ascii_digit()) && n[i + 1..].chars().all(|c| c.is_ascii_digit() || c == '.') => &n[..i],
+        _ => n,
+    }
+}
+
+fn strip_stage(n: &str) -> &str {
+    for suffix in ["-core", "-bootstrap", "-host"] {
+        if let Some(b) = n.strip_suffix(suffix) {
+            return b;
+        }
+    }
+    if let Some(i) = n.rfind("-pass") {
+        if n[i + 5..].chars().all(|c| c.is_ascii_digit()) {
+            return &n[..i];
+        }
+    }
+    n
+}
+
+/// The names a dependency (a recipe name) goes by in a log, lowercase: the name, without
+/// a stage suffix (-core, -passN, -bootstrap, -host) or version suffix, with the `lib`
+/// prefix added or removed (at least three characters left), and every plain name of the
+/// rules' set `alias_<dep>`. A log name matches when it equals one of them, whole.
+pub fn variants(dep: &str, policy: &Policy) -> Vec<String> {
+    let lower = dep.to_ascii_lowercase();
+    let base = strip_version(strip_stage(&lower)).to_string();
+    let mut out = vec![lower.clone(), base.clone()];
+    match base.strip_prefix("lib") {
+        Some(rest) if rest.len() >= 3 => out.push(rest.to_string()),
+        Some(_) => {}
+        None if base.len() >= 3 => out.push(format!("lib{base}")),
+        None => {}
+    }
+    if let Some(set) = policy.sets.iter().find(|s| s.name == format!("alias_{dep}")) {
+        out.extend(set.exact.iter().map(|(n, _)| n.to_ascii_lowercase()));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+struct Resolver<'a> {
+    by_name: HashMap<String, u32>,
+    aliases: Vec<(u32, BoundSet<'a>)>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(tree: &Tree, policy: &'a Policy) -> Resolver<'a> {
+        let mut by_name = HashMap::new();
+        for (i, p) in tree.packages.iter().enumerate() {
+            by_name.entry(p.name.to_ascii_lowercase()).or_insert(i as u32);
+        }
+        let aliases = policy
+            .sets
+            .iter()
+            .filter_map(|s| Some((*by_name.get(&s.name.strip_prefix("alias_")?.to_ascii_lowercase())?, BoundSet::bind(s, None))))
+            .collect();
+        Resolver { by_name, aliases }
+    }
+
+    /// The recipe a log name is: equal name, an alias set, then a normalised name.
+    fn recipe(&self, name: &str) -> Option<u32> {
+        let lower = name.to_ascii_lowercase();
+        if let Some(&r) = self.by_name.get(&lower) {
+            return Some(r);
+        }
+        if let Some((r, _)) = self.aliases.iter().find(|(_, s)| s.find(name).is_some() || s.find(&lower).is_some()) {
+            return Some(*r);
+        }
+        let base = strip_version(&lower);
+        let mut tries = vec![base.to_string(), base.replace('+', "")];
+        match base.strip_prefix("lib") {
+            Some(rest) if rest.len() >= 3 => tries.push(rest.to_string()),
+            _ => tries.push(format!("lib{base}")),
+        }
+        tries.iter().find_map(|t| self.by_name.get(t).copied())
+    }
+}
+
+/// Read the reference at `path` and every log it names. Ok with no reference when the
+/// file does not exist; Err (exit 2) when it exists but cannot be used.
+pub fn load(tree: &Tree, policy: &Policy, path: &Path, map: &mut SourceMap) -> Result<ScanBFacts, String> {
+    let shown = path.strip_prefix(&tree.root).unwrap_or(path).display().to_string();
+    let mut facts = ScanBFacts { path: shown.clone(), ..ScanBFacts::default() };
+    if !path.exists() {
+        return Ok(facts);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the reference {}: {e}", path.display()))?;
+    let reference = Reference::parse(&text).map_err(|e| format!("the reference {} cannot be used: {e}", path.display()))?;
+    // Where each package is written in the reference (its key), for findings about it.
+    let key_span = |name: &str| -> (usize, usize) {
+        let key = serde_json::to_string(name).unwrap_or_default();
+        match text.find(&format!("{key}: {{")) {
+            Some(i) => (i, i + key.len()),
+            None => (0, 0),
+        }
+    };
+    let key_spans: Vec<(usize, usize)> = reference.packages.keys().map(|n| key_span(n)).collect();
+    let ref_id = map.add(SourceFile::new(shown, text));
+    let resolver = Resolver::new(tree, policy);
+    for ((name, rp), (ks, ke)) in reference.packages.iter().zip(key_spans) {
+        let file = Path::new(&rp.log);
+        let full = if file.is_absolute() { file.to_path_buf() } else { tree.root.join(file) };
+        let recipe = resolver.by_name.get(&name.to_ascii_lowercase()).copied();
+        let log_index = facts.logs.len() as u32;
+        let Ok(bytes) = std::fs::read(&full) else {
+            facts.logs.push(BuildLog { package: name.clone(), version: rp.version.clone(), log: rp.log.clone(), present: false, span: Span::new(ref_id, ks, ke), recipe });
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_LOG)]).into_owned();
+        let id = map.add(SourceFile::new(rp.log.clone(), text.clone()));
+        facts.logs.push(BuildLog { package: name.clone(), version: rp.version.clone(), log: rp.log.clone(), present: true, span: Span::new(id, 0, 0), recipe });
+        // Each declared dependency's names, once per package.
+        let dep_names: Vec<(String, Vec<String>)> = rp.deps.iter().map(|d| (d.clone(), variants(d, policy))).collect();
+        let mut offset = 0usize;
+        for (ln, raw) in text.split('\n').enumerate() {
+            let line = raw.strip_suffix('\r').unwrap_or(raw);
+            let start = offset;
+            offset += raw.len() + 1;
+            let line = line.trim_end();
+            if line.is_empty() || line.len() > pattern::MAX_LINE {
+                continue;
+            }
+            let lowered = line.to_ascii_lowercase();
+            // The first pattern that matches a line wins.
+            let Some((pi, (s, e))) = policy.log_patterns.iter().enumerate().find_map(|(i, p)| p.template.matches_lower(line, &lowered).map(|m| (i, m))) else {
+                continue;
+            };
+            let captured = &line[s..e];
+            let lower = captured.to_ascii_lowercase();
+            let detection = policy.log_patterns[pi].template.capture == pattern::Capture::Name;
+            let (mut dep, mut hit_recipe, mut declared) = (None, None, false);
+            if detection {
+                hit_recipe = resolver.recipe(captured);
+                dep = dep_names.iter().find(|(_, v)| v.contains(&lower)).map(|(d, _)| d.clone());
+                if dep.is_none() {
+                    if let Some(r) = hit_recipe {
+                        let rn = &tree.packages[r as usize].name;
+                        dep = rp.deps.iter().find(|d| *d == rn).cloned();
+                    }
+                }
+                declared = dep.is_some() || (hit_recipe.is_some() && hit_recipe == recipe);
+            }
+            let normalized = normalize(captured);
+            let divergence = policy
+                .divergences
+                .iter()
+                .position(|dv| {
+                    glob::matches(&dv.package, name)
+                        && (glob::matches(&dv.dependency, captured)
+                            || glob::matches(&dv.dependency, &lower)
+                            || glob::matches(&dv.dependency, &normalized)
+                            || dep.as_deref().is_some_and(|d| glob::matches(&dv.dependency, d))
+                            || hit_recipe.is_some_and(|r| glob::matches(&dv.dependency, &tree.packages[r as usize].name)))
+                })
+                .map(|i| i as u32);
+            let trimmed = line.trim();
+            let text: String = trimmed.chars().take(200).collect();
+            facts.hits.push(LogHit {
+                log: log_index,
+                pattern: pi as u32,
+                name: captured.to_string(),
+                line: ln as u32 + 1,
+                text,
+                span: Span::new(id, start + s, start + e),
+                dep,
+                recipe: hit_recipe,
+                declared,
+                divergence,
+            });
+        }
+    }
+    facts.reference = Some(reference);
+    Ok(facts)
+}
