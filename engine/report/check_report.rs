@@ -25,6 +25,8 @@ const ADVISORIES_SHOWN: usize = 3;
 const HALTS_SHOWN: usize = 100;
 
 pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOptions) -> String {
+    // Text and the findings to draw, in output order; drawing is the cost, done in parallel.
+    let mut pieces: Vec<Piece> = vec![];
     let mut out = String::new();
     let _ = writeln!(out, "{header}\n");
     let width = outcome.gates.iter().map(|g| g.title.chars().count()).max().unwrap_or(0);
@@ -54,7 +56,8 @@ pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOp
                     continue;
                 }
             }
-            out.push_str(&diagnostic::render(&diagnostic::finding(sources, f), opts.style));
+            pieces.push(Piece::Text(std::mem::take(&mut out)));
+            pieces.push(Piece::Draw(f));
         }
         for (check, n) in hidden {
             let kind = if g.findings.iter().any(|f| f.check == check && f.severity == Severity::Halt) { "findings" } else { "advisories" };
@@ -67,6 +70,15 @@ pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOp
             }
         }
         let _ = writeln!(out, "{}\n", gate_line(g.title.as_str(), width, g.halting(), g.advisories(), g.waived()));
+    }
+    pieces.push(Piece::Text(std::mem::take(&mut out)));
+    let drawn = draw_all(&pieces, sources, opts.style);
+    let mut drawn = drawn.into_iter();
+    for p in &pieces {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Draw(_) => out.push_str(&drawn.next().unwrap_or_default()),
+        }
     }
     let _ = writeln!(out, "── Summary ──");
     for g in &outcome.gates {
@@ -81,6 +93,26 @@ pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOp
         let _ = writeln!(out, "\nFAIL: {halting} halting finding(s) in {failing} gate(s); the build stops here (exit 1)");
     }
     out
+}
+
+enum Piece<'a> {
+    Text(String),
+    Draw(&'a Finding),
+}
+
+/// Render every `Draw` piece, in order, sharing the work over the cores.
+fn draw_all(pieces: &[Piece], sources: &SourceMap, style: Style) -> Vec<String> {
+    let todo: Vec<&Finding> = pieces.iter().filter_map(|p| if let Piece::Draw(f) = p { Some(*f) } else { None }).collect();
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let draw = |f: &&Finding| diagnostic::render(&diagnostic::finding(sources, f), style);
+    if workers == 1 || todo.len() < 16 {
+        return todo.iter().map(draw).collect();
+    }
+    let chunk = todo.len().div_ceil(workers);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = todo.chunks(chunk).map(|part| s.spawn(move || part.iter().map(draw).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    })
 }
 
 /// `width` is the longest gate title, so the counts line up in a column.
