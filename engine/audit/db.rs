@@ -70,7 +70,7 @@ pub fn aggregate(store: &Path, db_path: &Path) -> Result<(usize, Vec<String>), D
                 continue;
             }
         };
-        match serde_json::from_slice::<Record>(&bytes) {
+        match Record::from_json(&bytes) {
             Ok(r) => rows.push((r, sha256_hex(&bytes))),
             Err(e) => skipped.push(format!("{}: not an audit record ({e})", f.display())),
         }
