@@ -35,6 +35,10 @@ impl Layout {
     }
 }
 
+/// The tables of the current schema (a database at the current version lacking one is not
+/// a pkm database).
+const TABLES: &[&str] = &["available", "config_files", "depends", "files", "history", "installed", "intents"];
+
 /// Open (creating if needed) and migrate the database: WAL, synchronous FULL, foreign keys.
 pub fn open(layout: &Layout, create: bool) -> Result<Connection> {
     let p = layout.db_path();
@@ -44,8 +48,8 @@ pub fn open(layout: &Layout, create: bool) -> Result<Connection> {
     std::fs::create_dir_all(layout.state_dir()).map_err(|e| PkmError::io(layout.state_dir().display(), e))?;
     let mut conn = Connection::open(&p).map_err(|e| corrupt(&p, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| corrupt(&p, e))?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-        .map_err(|e| corrupt(&p, e))?;
+    // Read the version before anything that writes (switching to WAL rewrites the header):
+    // a database from a newer pkm is refused byte for byte untouched.
     let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| corrupt(&p, e))?;
     if v > schema::SCHEMA_VERSION {
         return Err(PkmError::unusable(
@@ -53,6 +57,25 @@ pub fn open(layout: &Layout, create: bool) -> Result<Connection> {
             format!("{}: schema version {v} is newer than this pkm understands ({})", p.display(), schema::SCHEMA_VERSION),
         ));
     }
+    // Someone else's SQLite file at this path is refused, not migrated into.
+    let tables: Vec<String> = {
+        let mut st = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map_err(|e| corrupt(&p, e))?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(|e| corrupt(&p, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| corrupt(&p, e))?
+    };
+    let foreign = match v {
+        0 => tables.first().map(|t| format!("schema version 0 but it holds a table `{t}`")),
+        v if v == schema::SCHEMA_VERSION => {
+            TABLES.iter().find(|t| !tables.iter().any(|x| x == *t)).map(|t| format!("the table `{t}` is missing"))
+        }
+        _ => None,
+    };
+    if let Some(why) = foreign {
+        return Err(PkmError::unusable("pkm::db::unusable", format!("{}: not a pkm database ({why})", p.display()))
+            .help("the database is damaged or not a pkm database; move it aside and restore it from a backup"));
+    }
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(|e| corrupt(&p, e))?;
     schema::migrate(&mut conn).map_err(|e| corrupt(&p, e))?;
     Ok(conn)
 }
