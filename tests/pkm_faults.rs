@@ -400,3 +400,36 @@ fn concurrent_pkm_processes_never_corrupt() {
         assert_eq!(r.join(format!("usr/share/p{i}/f29")).exists(), installed, "p{i}");
     }
 }
+
+// ---- standard output ---------------------------------------------------------------------
+
+/// stdout on a full disk (/dev/full) is a diagnostic and exit 2; a closed pipe
+/// (`pkm list | head -0`) ends quietly with success. Neither is a panic.
+#[test]
+fn unwritable_stdout_is_not_a_panic() {
+    let root = fresh_root();
+    let r = root.path();
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let o = Command::new(env!("CARGO_BIN_EXE_pkm")).arg("--root").arg(r).arg("doctor").env("RUST_BACKTRACE", "1").stdout(full).output().expect("pkm");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("pkm::output") && err.contains("standard output"), "{err}");
+    } else {
+        eprintln!("skipped: no /dev/full here");
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pkm"))
+        .arg("--root")
+        .arg(r)
+        .arg("doctor")
+        .env("RUST_BACKTRACE", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pkm");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}
