@@ -19,7 +19,7 @@ for t in rule_file recipe archive audit_record; do
         echo "fuzz target $t FAILED"
         exit 1
     fi
-    done_line="$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1)"
+    done_line="$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)"
     echo "$t: ${secs}s: ${done_line}"
     rm -f "$log"
 done
