@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::record::{sha256_hex, Record};
 
@@ -70,7 +70,7 @@ pub fn aggregate(store: &Path, db_path: &Path) -> Result<(usize, Vec<String>), D
                 continue;
             }
         };
-        match serde_json::from_slice::<Record>(&bytes) {
+        match Record::from_json(&bytes) {
             Ok(r) => rows.push((r, sha256_hex(&bytes))),
             Err(e) => skipped.push(format!("{}: not an audit record ({e})", f.display())),
         }
@@ -82,6 +82,15 @@ pub fn aggregate(store: &Path, db_path: &Path) -> Result<(usize, Vec<String>), D
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| err(db_path, format!("not a usable SQLite database ({e})")))?;
     if version > SCHEMA_VERSION {
         return Err(err(db_path, format!("schema version {version} is newer than this igos understands ({SCHEMA_VERSION})")));
+    }
+    // Only an audit database (or an empty file) is ever rewritten: a SQLite file holding
+    // anything else is someone else's data, named as the wrong path and left untouched.
+    let foreign: Option<String> = conn
+        .query_row("SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'audits' ORDER BY name LIMIT 1", [], |r| r.get(0))
+        .optional()
+        .map_err(|e| err(db_path, format!("not a usable SQLite database ({e})")))?;
+    if let Some(table) = foreign {
+        return Err(err(db_path, format!("not an audit database (it holds a table `{table}`); refusing to overwrite it")));
     }
     let tx = conn.transaction().map_err(|e| err(db_path, e))?;
     if version < SCHEMA_VERSION {
@@ -126,6 +135,12 @@ pub fn read(db_path: &Path) -> Result<AuditDb, DbError> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| err(db_path, format!("not a usable SQLite database ({e})")))?;
+    if version > SCHEMA_VERSION {
+        return Err(err(
+            db_path,
+            format!("audit database schema version {version} is newer than this igos reads ({SCHEMA_VERSION}): it was written by a newer igos; use that igos, or remove the file and re-aggregate"),
+        ));
+    }
     if version != SCHEMA_VERSION {
         return Err(err(
             db_path,

@@ -177,6 +177,13 @@ pub fn audit_package(pkg: &Package, sources: &Path) -> Result<Record, AuditError
 }
 
 impl Record {
+    /// Read one record from the bytes of a store file (what `igos audit aggregate` does for
+    /// each `*.json`). Unknown keys are ignored, `null` reads as empty; anything else that
+    /// is not a JSON object with a string `name` is an error (never a panic).
+    pub fn from_json(bytes: &[u8]) -> Result<Record, String> {
+        serde_json::from_slice::<Record>(bytes).map_err(|e| e.to_string())
+    }
+
     /// JSON with sorted keys and a trailing newline.
     pub fn to_json(&self) -> String {
         let value = serde_json::to_value(self).unwrap_or_default();

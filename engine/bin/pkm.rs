@@ -69,6 +69,25 @@ enum Cmd {
     Doctor,
 }
 
+/// `println!` for stdout that never panics: a closed pipe (`pkm list | head -1`) ends pkm
+/// quietly with success, any other write error (a full disk behind a redirect) is a
+/// diagnostic and exit 2.
+macro_rules! out {
+    ($($t:tt)*) => { emit(format_args!($($t)*)) };
+}
+
+fn emit(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args).and_then(|_| o.write_all(b"\n")).and_then(|_| o.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("{:?}", miette::Report::new(PkmError::unusable("pkm::output", format!("cannot write to standard output: {e}"))));
+        std::process::exit(2);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -89,7 +108,7 @@ fn main() -> ExitCode {
 
 fn print(lines: &[String]) {
     for l in lines {
-        println!("{l}");
+        out!("{l}");
     }
 }
 
@@ -116,39 +135,39 @@ fn run(cli: Cli) -> Result<u8> {
             let conn = db::open(&layout, false)?;
             let (n, findings) = verify::verify(&layout, &conn, &names)?;
             for f in &findings {
-                println!("{}", f.render());
+                out!("{}", f.render());
             }
             let serious = findings.iter().filter(|f| !f.is_config_drift()).count();
             let drift = findings.len() - serious;
-            println!("verified {n} entries: {serious} findings, {drift} config drift");
+            out!("verified {n} entries: {serious} findings, {drift} config drift");
             Ok(if serious > 0 { EXIT_FINDING as u8 } else { 0 })
         }
         Cmd::Sync { index } => {
             let _l = lock::acquire(&layout)?;
             let mut conn = db::open(&layout, true)?;
             let n = trust::sync(&mut conn, &index)?;
-            println!("synced {n} entries from {}", index.display());
+            out!("synced {n} entries from {}", index.display());
             Ok(0)
         }
         Cmd::List => {
             let conn = db::open(&layout, false)?;
             for p in db::list_installed(&conn)? {
                 let sup = p.superseded_by.map(|s| format!("  (superseded by {s})")).unwrap_or_default();
-                println!("{} {}-{}{sup}", p.name, p.version, p.release);
+                out!("{} {}-{}{sup}", p.name, p.version, p.release);
             }
             Ok(0)
         }
         Cmd::Info { name } => {
             let conn = db::open(&layout, false)?;
             let p = db::get_installed(&conn, &name)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{name} is not installed")))?;
-            println!("name: {}\nversion: {}\nrelease: {}\ntier: {}\ndescription: {}\ninstalled: {}", p.name, p.version, p.release, p.tier, p.description, p.install_date);
+            out!("name: {}\nversion: {}\nrelease: {}\ntier: {}\ndescription: {}\ninstalled: {}", p.name, p.version, p.release, p.tier, p.description, p.install_date);
             if let (Some(by), Some(at)) = (&p.superseded_by, &p.superseded_at) {
-                println!("superseded-by: {by}\nsuperseded-at: {at}");
+                out!("superseded-by: {by}\nsuperseded-at: {at}");
             }
             for d in db::depends_of(&conn, p.id)? {
-                println!("depends: {d}");
+                out!("depends: {d}");
             }
-            println!("files: {}", db::files_of(&conn, p.id)?.len());
+            out!("files: {}", db::files_of(&conn, p.id)?.len());
             Ok(0)
         }
         Cmd::Files { name } => {
@@ -156,7 +175,7 @@ fn run(cli: Cli) -> Result<u8> {
             let p = db::get_installed(&conn, &name)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{name} is not installed")))?;
             for f in db::files_of(&conn, p.id)? {
                 let suffix = if f.kind == "dir" { "/" } else { "" };
-                println!("/{}{suffix}", f.path);
+                out!("/{}{suffix}", f.path);
             }
             Ok(0)
         }
@@ -168,7 +187,7 @@ fn run(cli: Cli) -> Result<u8> {
                 return Err(PkmError::finding("pkm::not-owned", format!("/{rel} is not owned by any package")));
             }
             for (o, _) in owners {
-                println!("/{rel} is owned by {o}");
+                out!("/{rel} is owned by {o}");
             }
             Ok(0)
         }
@@ -184,7 +203,7 @@ fn run(cli: Cli) -> Result<u8> {
                     (false, true) => o,
                     (false, false) => format!("{o} -> {v}"),
                 };
-                println!("{t} {op} {n} {ver} {d}");
+                out!("{t} {op} {n} {ver} {d}");
             }
             Ok(0)
         }

@@ -2,7 +2,7 @@
 
 use super::error::{PkmError, Result};
 use super::schema;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 
 /// Where pkm keeps its state under a root.
@@ -35,26 +35,96 @@ impl Layout {
     }
 }
 
+/// The tables of the current schema (a database at the current version lacking one is not
+/// a pkm database).
+const TABLES: &[&str] = &["available", "config_files", "depends", "files", "history", "installed", "intents"];
+
 /// Open (creating if needed) and migrate the database: WAL, synchronous FULL, foreign keys.
 pub fn open(layout: &Layout, create: bool) -> Result<Connection> {
     let p = layout.db_path();
     if !create && !p.exists() {
         return open_in_memory_empty();
     }
+    if !create && on_read_only_fs(&layout.state_dir()) {
+        return open_read_only_fs(&p);
+    }
     std::fs::create_dir_all(layout.state_dir()).map_err(|e| PkmError::io(layout.state_dir().display(), e))?;
     let mut conn = Connection::open(&p).map_err(|e| corrupt(&p, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| corrupt(&p, e))?;
+    let v = check_version_and_tables(&conn, &p)?;
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
         .map_err(|e| corrupt(&p, e))?;
-    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| corrupt(&p, e))?;
+    if v < schema::SCHEMA_VERSION {
+        schema::migrate(&mut conn).map_err(|e| corrupt(&p, e))?;
+    }
+    Ok(conn)
+}
+
+/// Is `dir` on a read-only filesystem? (access(2) says EROFS even to root.)
+fn on_read_only_fs(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return false };
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EROFS) }
+}
+
+/// Reading commands on a read-only filesystem: SQLite cannot create the `-shm` a WAL database
+/// needs, so the file is opened immutable (nothing can change it while the filesystem is
+/// read-only). A database that would need migrating cannot be, and says so.
+fn open_read_only_fs(p: &Path) -> Result<Connection> {
+    let mut uri = String::from("file:");
+    for b in p.as_os_str().as_encoded_bytes() {
+        match b {
+            b'%' | b'?' | b'#' => uri.push_str(&format!("%{b:02X}")),
+            _ => uri.push(*b as char),
+        }
+    }
+    uri.push_str("?immutable=1");
+    let uri = String::from_utf8_lossy(p.as_os_str().as_encoded_bytes()).is_ascii().then_some(uri);
+    let conn = match uri {
+        Some(u) => Connection::open_with_flags(u, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX),
+        None => Connection::open_with_flags(p, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX),
+    }
+    .map_err(|e| corrupt(p, e))?;
+    let v = check_version_and_tables(&conn, p)?;
+    if v < schema::SCHEMA_VERSION {
+        return Err(PkmError::unusable(
+            "pkm::db::read-only",
+            format!("{}: schema version {v} needs migrating to {} and the filesystem is read-only", p.display(), schema::SCHEMA_VERSION),
+        ));
+    }
+    Ok(conn)
+}
+
+/// The schema version, after refusing a newer one or someone else's SQLite file. Reads only:
+/// switching to WAL rewrites the header, so this runs first and a refused database is left
+/// byte for byte untouched.
+fn check_version_and_tables(conn: &Connection, p: &Path) -> Result<i64> {
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| corrupt(p, e))?;
     if v > schema::SCHEMA_VERSION {
         return Err(PkmError::unusable(
             "pkm::db::newer-schema",
             format!("{}: schema version {v} is newer than this pkm understands ({})", p.display(), schema::SCHEMA_VERSION),
         ));
     }
-    schema::migrate(&mut conn).map_err(|e| corrupt(&p, e))?;
-    Ok(conn)
+    // Someone else's SQLite file at this path is refused, not migrated into.
+    let tables: Vec<String> = {
+        let mut st = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map_err(|e| corrupt(p, e))?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(|e| corrupt(p, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| corrupt(p, e))?
+    };
+    let foreign = match v {
+        0 => tables.first().map(|t| format!("schema version 0 but it holds a table `{t}`")),
+        v if v == schema::SCHEMA_VERSION => {
+            TABLES.iter().find(|t| !tables.iter().any(|x| x == *t)).map(|t| format!("the table `{t}` is missing"))
+        }
+        _ => None,
+    };
+    if let Some(why) = foreign {
+        return Err(PkmError::unusable("pkm::db::unusable", format!("{}: not a pkm database ({why})", p.display()))
+            .help("the database is damaged or not a pkm database; move it aside and restore it from a backup"));
+    }
+    Ok(v)
 }
 
 fn open_in_memory_empty() -> Result<Connection> {

@@ -8,7 +8,8 @@ use super::error::{PkmError, Result};
 use super::install;
 use super::remove::{self, RemovePlan};
 use super::textmanifest;
-use crate::archive::Manifest;
+use super::rootfs;
+use crate::archive::{hash_file, EntryKind, Manifest};
 use rusqlite::Connection;
 use std::collections::BTreeSet;
 
@@ -24,6 +25,14 @@ pub fn repair_intents(layout: &Layout, conn: &mut Connection) -> Result<Vec<Stri
         match op.as_str() {
             "install" => {
                 let plan: Plan = serde_json::from_str(&plan).map_err(|e| PkmError::unusable("pkm::intent", format!("intent {id}: {e}")))?;
+                if let Some(missing) = lost_entry(layout, &plan) {
+                    abandon_install(layout, conn, &plan, id)?;
+                    out.push(format!(
+                        "repaired: abandoned the interrupted install of {name} {}: /{missing} is neither staged nor deployed, so it cannot be completed; the previous state is kept, install it again",
+                        plan.manifest.version
+                    ));
+                    continue;
+                }
                 let w = install::resume_plan(layout, conn, &plan, id)?;
                 out.push(format!("repaired: completed the interrupted install of {name} {}", plan.manifest.version));
                 out.extend(w);
@@ -44,6 +53,57 @@ pub fn repair_intents(layout: &Layout, conn: &mut Connection) -> Result<Vec<Stri
         }
     }
     Ok(out)
+}
+
+/// The first file or symlink of an install intent that can no longer be deployed: not in
+/// its staging directory (a failed run removed it) and not already in place. Rolling such an
+/// intent forward would record a file that is not on disk.
+fn lost_entry(layout: &Layout, plan: &Plan) -> Option<String> {
+    for e in &plan.manifest.entries {
+        if std::fs::symlink_metadata(plan.staging.join(&e.path)).is_ok() {
+            continue;
+        }
+        let dest = rootfs::host_path(&layout.root, &e.path);
+        let in_place = match &e.kind {
+            EntryKind::Dir => true,
+            EntryKind::File { sha256 } => {
+                let target = if plan.keep_configs.contains(&e.path) { std::path::PathBuf::from(format!("{}.new", dest.display())) } else { dest };
+                hash_file(&target).ok().as_ref() == Some(sha256)
+            }
+            EntryKind::Symlink { target } => std::fs::read_link(&dest).ok().is_some_and(|t| t.as_os_str() == target.as_str()),
+        };
+        if !in_place {
+            return Some(e.path.clone());
+        }
+    }
+    None
+}
+
+/// Give up an install intent that cannot be completed: remove what it deployed that no
+/// package owns (exactly its content, nothing else), then drop the intent. The package
+/// records were never changed (they are committed after the deploy), so the database keeps
+/// the previous state.
+fn abandon_install(layout: &Layout, conn: &mut Connection, plan: &Plan, id: i64) -> Result<()> {
+    for e in plan.manifest.entries.iter().rev() {
+        if !db::owners(conn, &e.path)?.is_empty() {
+            continue;
+        }
+        let dest = rootfs::host_path(&layout.root, &e.path);
+        let ours = match &e.kind {
+            EntryKind::Dir => false, // directories may predate it; an empty one is harmless
+            EntryKind::File { sha256 } => hash_file(&dest).ok().as_ref() == Some(sha256),
+            EntryKind::Symlink { target } => std::fs::read_link(&dest).ok().is_some_and(|t| t.as_os_str() == target.as_str()),
+        };
+        if ours {
+            let _ = std::fs::remove_file(&dest);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&plan.staging);
+    let tx = conn.transaction()?;
+    db::log_history(&tx, "abandon", &plan.manifest.name, None, Some(&plan.manifest.version), "interrupted install could not be completed")?;
+    tx.execute("DELETE FROM intents WHERE id=?1", [id])?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Returns (report lines, problems found).

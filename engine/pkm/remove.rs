@@ -23,6 +23,9 @@ pub fn remove(layout: &Layout, conn: &mut Connection, names: &[String], force: b
         }
     }
     for n in names {
+        preflight(layout, conn, n, force)?;
+    }
+    for n in names {
         let plan = RemovePlan { name: n.clone(), force };
         let json = serde_json::to_string(&plan).map_err(|e| PkmError::unusable("pkm::intent", e.to_string()))?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -33,6 +36,43 @@ pub fn remove(layout: &Layout, conn: &mut Connection, names: &[String], force: b
         out.extend(resume_remove(layout, conn, &plan, id)?);
     }
     Ok(out)
+}
+
+/// Before the intent: every file the removal deletes must sit in a directory this process
+/// can write (access(2) reports EROFS for a read-only filesystem even to root), so a
+/// read-only tree refuses the removal with nothing changed instead of half-removing it.
+fn preflight(layout: &Layout, conn: &Connection, name: &str, force: bool) -> Result<()> {
+    let Some(pkg) = db::get_installed(conn, name)? else { return Ok(()) };
+    let mut checked = std::collections::BTreeSet::new();
+    for f in db::files_of(conn, pkg.id)? {
+        if f.kind == "dir" || (f.is_config && !force) {
+            continue;
+        }
+        let p = rootfs::host_path(&layout.root, &f.path);
+        if fs::symlink_metadata(&p).is_err() {
+            continue;
+        }
+        let Some(dir) = p.parent().map(|d| d.to_path_buf()) else { continue };
+        if !checked.insert(dir.clone()) {
+            continue;
+        }
+        if let Err(e) = writable(&dir) {
+            return Err(PkmError::unusable("pkm::remove::not-writable", format!("/{}: cannot remove it: {}: {e}", f.path, dir.display()))
+                .help("nothing was removed; make the filesystem writable (remount it read-write) and run the removal again"));
+        }
+    }
+    Ok(())
+}
+
+fn writable(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 pub fn resume_remove(layout: &Layout, conn: &mut Connection, plan: &RemovePlan, intent_id: i64) -> Result<Vec<String>> {
@@ -62,8 +102,12 @@ pub fn resume_remove(layout: &Layout, conn: &mut Connection, plan: &RemovePlan, 
         if f.kind == "file" && hash_file(&p).ok() != f.sha256 {
             out.push(format!("warning: /{} was modified since install; removed anyway", f.path));
         }
-        if fs::remove_file(&p).is_ok() {
-            removed += 1;
+        match fs::remove_file(&p) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // The records stay (with the intent, rolled forward by the next run): the
+            // database never says a file is gone while it is still on disk.
+            Err(e) => return Err(PkmError::unusable("pkm::remove", format!("/{}: cannot remove: {e}", f.path))),
         }
     }
     for f in files.iter().rev().filter(|f| f.kind == "dir") {
