@@ -72,3 +72,30 @@ fn github_annotations() {
     assert!(line.starts_with("::error file=packages/extra/mytool/package.yml,line="), "{line}");
     assert!(text.lines().all(|l| l.starts_with("::error ") || l.starts_with("::warning ")));
 }
+
+/// A report that cannot be written whole (a full disk behind a redirect) is exit 2 with a
+/// message, never a truncated report passing for the whole one; a reader that goes away
+/// (`igos check | head`) keeps the verdict's exit code.
+#[test]
+fn unwritable_stdout_is_exit_2_and_a_closed_pipe_keeps_the_verdict() {
+    let t = broken_tree();
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let out = Command::new(env!("CARGO_BIN_EXE_igos")).args(["check", "--root"]).arg(t.path()).stdout(full).output().expect("igos runs");
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot write to standard output") && err.contains("incomplete"), "{err}");
+    } else {
+        println!("skipped: /dev/full is not available here");
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_igos"))
+        .args(["check", "--all", "--root"])
+        .arg(t.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("igos runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("igos ends");
+    assert_eq!(out.status.code(), Some(1), "the halting verdict survives a closed pipe");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}

@@ -51,8 +51,16 @@ pub enum Format {
 /// stop writing quietly.
 pub fn out(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    if stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()).is_err() {
-        // The reader went away; nothing more to say.
+    match stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+        Ok(()) => {}
+        // The reader went away (`igos check | head`): stop writing, keep the verdict's exit code.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        // A full disk or an I/O error behind a redirect: the report is incomplete, so say so
+        // rather than let a truncated report pass for the whole one.
+        Err(e) => {
+            err(&format!("igos: cannot write to standard output: {e}; the report is incomplete (exit 2)\n"));
+            std::process::exit(2);
+        }
     }
 }
 
