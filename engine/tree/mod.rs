@@ -621,8 +621,8 @@ fn build_package(
     };
     let pos = positions::scan(&text);
     let span = |r: (usize, usize)| Span::new(file, r.0, r.1);
-    p.keys = pos.keys.iter().map(|(k, r)| (k.clone(), span(*r))).collect();
-    let key_span = |k: &str| pos.keys.iter().find(|(x, _)| x == k).map(|(_, r)| span(*r)).unwrap_or(whole);
+    p.keys = pos.keys.iter().map(|(k, r)| (k.to_string(), span(*r))).collect();
+    let key_span = |k: &str| pos.keys.iter().find(|(x, _)| *x == k).map(|(_, r)| span(*r)).unwrap_or(whole);
     for (key, message) in wrong_types(&recipe) {
         problems.push(LoadProblem { kind: ProblemKind::WrongType, message, span: key_span(key) });
     }
@@ -680,7 +680,7 @@ fn build_package(
             let spots = pos.items.get("source").map(Vec::as_slice).unwrap_or(&[]);
             for (i, entry) in seq.iter().enumerate() {
                 let field = |k: &str| entry.as_mapping().and_then(|m| m.get(k)).and_then(yaml_str);
-                let at = |k: &str| pos.source_keys.get(&(i, k.to_string())).map(|r| span(*r));
+                let at = |k: &str| pos.source_keys.get(&(i, k)).map(|r| span(*r));
                 p.sources.push(SourceEntry {
                     url: field("url"),
                     sha256: field("sha256"),
@@ -693,7 +693,7 @@ fn build_package(
         // Anything else is a wrong-type problem (above), not a source entry.
         Some(_) | None => {}
     }
-    if pos.keys.iter().any(|(k, _)| k == "verify_paths") {
+    if pos.keys.iter().any(|(k, _)| *k == "verify_paths") {
         p.verify_paths = Some(items("verify_paths", "verify_paths", strings(recipe.verify_paths.as_ref())));
     }
     if let Some(v) = &recipe.pending_acquisition {

@@ -7,18 +7,20 @@ use std::collections::HashMap;
 /// A byte range in the file.
 pub type Range = (usize, usize);
 
+/// Everything borrows from the scanned text: this pass runs once per recipe, 100,000 times
+/// on a large tree, so it allocates only its tables.
 #[derive(Debug, Default)]
-pub struct Positions {
+pub struct Positions<'t> {
     /// Top-level keys in file order.
-    pub keys: Vec<(String, Range)>,
+    pub keys: Vec<(&'t str, Range)>,
     /// List items by path (`dependencies.build`, `verify_paths`, `source`...), in order.
-    pub items: HashMap<String, Vec<(String, Range)>>,
+    pub items: HashMap<String, Vec<(&'t str, Range)>>,
     /// Keys inside `source:` entries: (entry index, key) -> the value's range.
-    pub source_keys: HashMap<(usize, String), Range>,
+    pub source_keys: HashMap<(usize, &'t str), Range>,
 }
 
 /// The value part of `text` (after `- ` or `key: `): unquoted, without a trailing comment.
-fn value_range(line: &str, start: usize) -> Option<(String, Range)> {
+fn value_range(line: &str, start: usize) -> Option<(&str, Range)> {
     let rest = &line[start..];
     let lead = rest.len() - rest.trim_start().len();
     let v = rest.trim_start();
@@ -30,15 +32,15 @@ fn value_range(line: &str, start: usize) -> Option<(String, Range)> {
         let inner = &v[1..];
         let len = inner.find(q).unwrap_or(inner.len());
         let at = start + lead + 1;
-        return Some((inner[..len].to_string(), (at, at + len)));
+        return Some((&inner[..len], (at, at + len)));
     }
     let end = v.find(" #").unwrap_or(v.len());
     let t = v[..end].trim_end();
-    Some((t.to_string(), (start + lead, start + lead + t.len())))
+    Some((t, (start + lead, start + lead + t.len())))
 }
 
 /// Items of a flow list `[a, b, "c"]` starting at byte `start` of `line`.
-fn flow_items(line: &str, start: usize) -> Vec<(String, Range)> {
+fn flow_items(line: &str, start: usize) -> Vec<(&str, Range)> {
     let Some(open) = line[start..].find('[').map(|i| i + start) else { return vec![] };
     let close = line[open..].find(']').map(|i| i + open).unwrap_or(line.len());
     let mut out = vec![];
@@ -49,7 +51,7 @@ fn flow_items(line: &str, start: usize) -> Vec<(String, Range)> {
         if !t.is_empty() {
             let unq = t.trim_matches(|c| c == '"' || c == '\'');
             let off = pos + lead + t.find(unq).unwrap_or(0);
-            out.push((unq.to_string(), (off, off + unq.len())));
+            out.push((unq, (off, off + unq.len())));
         }
         pos += part.len() + 1;
     }
@@ -62,9 +64,9 @@ fn key_colon(s: &str) -> Option<usize> {
     (0..b.len()).find(|&i| b[i] == b':' && (i + 1 == b.len() || b[i + 1] == b' ' || b[i + 1] == b'\t'))
 }
 
-pub fn scan(text: &str) -> Positions {
+pub fn scan(text: &str) -> Positions<'_> {
     let mut pos = Positions::default();
-    let mut top: Option<String> = None;
+    let mut top: Option<&str> = None;
     let mut sub: Option<(String, usize)> = None; // sub-key under `dependencies` and its indent
     let mut source_entry: Option<usize> = None;
     let mut offset = 0;
@@ -85,23 +87,23 @@ pub fn scan(text: &str) -> Positions {
                 top = None;
                 continue;
             };
-            let key = line[..colon].trim().trim_matches(|c| c == '"' || c == '\'').to_string();
-            pos.keys.push((key.clone(), (line_start, line_start + colon)));
+            let key = line[..colon].trim().trim_matches(|c| c == '"' || c == '\'');
+            pos.keys.push((key, (line_start, line_start + colon)));
             if line[colon + 1..].trim_start().starts_with('[') {
                 let items = flow_items(line, colon + 1);
-                pos.items.entry(key.clone()).or_default().extend(shift(items, line_start));
+                pos.items.entry(key.to_string()).or_default().extend(shift(items, line_start));
             } else if key == "pending_acquisition" {
                 if let Some((t, r)) = value_range(line, colon + 1) {
-                    pos.items.entry(key.clone()).or_default().push((t, (line_start + r.0, line_start + r.1)));
+                    pos.items.entry(key.to_string()).or_default().push((t, (line_start + r.0, line_start + r.1)));
                 }
             }
             top = Some(key);
             continue;
         }
-        let Some(section) = top.as_deref() else { continue };
+        let Some(section) = top else { continue };
         if section == "dependencies" && !body.starts_with('-') {
             if let Some(colon) = key_colon(body) {
-                let key = body[..colon].trim().to_string();
+                let key = body[..colon].trim();
                 let path = format!("dependencies.{key}");
                 let after = indent + colon + 1;
                 if line[after..].trim_start().starts_with('[') {
@@ -123,10 +125,10 @@ pub fn scan(text: &str) -> Positions {
                 let n = pos.items.get("source").map(Vec::len).unwrap_or(0);
                 source_entry = Some(n);
                 let r = (line_start + dash, line_start + line.len());
-                pos.items.entry(path).or_default().push((rest.trim().to_string(), r));
+                pos.items.entry(path).or_default().push((rest.trim(), r));
                 // `- url: x` carries the first key on the dash line.
                 if let Some(colon) = key_colon(rest.trim_start()) {
-                    let k = rest.trim_start()[..colon].trim().to_string();
+                    let k = rest.trim_start()[..colon].trim();
                     let kstart = dash + 1 + (rest.len() - rest.trim_start().len());
                     if let Some((_, vr)) = value_range(line, kstart + colon + 1) {
                         pos.source_keys.insert((n, k), (line_start + vr.0, line_start + vr.1));
@@ -141,7 +143,7 @@ pub fn scan(text: &str) -> Positions {
         }
         if section == "source" {
             if let (Some(n), Some(colon)) = (source_entry, key_colon(body)) {
-                let k = body[..colon].trim().to_string();
+                let k = body[..colon].trim();
                 if let Some((_, vr)) = value_range(line, indent + colon + 1) {
                     pos.source_keys.insert((n, k), (line_start + vr.0, line_start + vr.1));
                 }
@@ -151,7 +153,7 @@ pub fn scan(text: &str) -> Positions {
     pos
 }
 
-fn shift(items: Vec<(String, Range)>, by: usize) -> Vec<(String, Range)> {
+fn shift(items: Vec<(&str, Range)>, by: usize) -> Vec<(&str, Range)> {
     items.into_iter().map(|(t, (a, b))| (t, (a + by, b + by))).collect()
 }
 
@@ -179,9 +181,9 @@ mod tests {
         let text = "source:\n  - url: https://x/a.tar.gz\n    sha256: abc # pinned\n  - url: file:///b\n";
         let p = scan(text);
         assert_eq!(p.items["source"].len(), 2);
-        let r = p.source_keys[&(0, "sha256".to_string())];
+        let r = p.source_keys[&(0, "sha256")];
         assert_eq!(&text[r.0..r.1], "abc");
-        let r = p.source_keys[&(1, "url".to_string())];
+        let r = p.source_keys[&(1, "url")];
         assert_eq!(&text[r.0..r.1], "file:///b");
     }
 
