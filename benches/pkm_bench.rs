@@ -3,9 +3,12 @@
 //!
 //! The payload imitates a large real package: 10,000 regular files (mostly small text, eight
 //! large binaries that compress about 2:1), 300 directories and 50 symlinks, about 230 MB,
-//! generated deterministically. Every command runs N times (`PKM_BENCH_RUNS`, default 5) into
-//! a fresh directory; `sync` runs (untimed) before each timed command so no command pays for the
-//! previous one's dirty pages. Figures are medians; ratios are against baselines measured in the
+//! generated deterministically. Every command runs N times (`PKM_BENCH_RUNS`, default 5),
+//! round-robin, each run into a freshly made ext4 filesystem (a loop-mounted image; as root) or,
+//! where mounting is not possible or `PKM_BENCH_NO_MOUNT` is set, a fresh directory. `sync` runs
+//! (untimed) before each timed command so no command pays for the previous one's dirty pages.
+//! (A fresh filesystem matters: on an ext4 without a journal, creating inodes right after many
+//! were deleted is several times slower, which made repeated runs in directories unstable.) Figures are medians; ratios are against baselines measured in the
 //! same run. The table is printed and written to `benches/pkm-results.md`.
 //!
 //! Tools that are not installed are reported as "skipped: <tool> not installed" and the rest
@@ -283,30 +286,100 @@ fn skipped(name: &str, why: &str) -> Row {
     Row { name: name.into(), median: None, runs: vec![], note: format!("skipped: {why}") }
 }
 
-/// Time `cmd(root)` `n` times, each into a fresh empty `root` prepared by `prep`.
-fn time_fresh(n: usize, base: &Path, tag: &str, prep: &dyn Fn(&Path), cmd: &dyn Fn(&Path) -> Command) -> (Vec<Duration>, PathBuf) {
-    let mut runs = Vec::new();
-    let mut last = PathBuf::new();
-    for i in 0..n {
-        let root = base.join(format!("{tag}-{i}"));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root).expect("mkdir root");
-        prep(&root);
-        sync_all();
-        let mut c = cmd(&root);
-        c.stdout(Stdio::null()).stderr(Stdio::piped());
-        let t = Instant::now();
-        let out = c.output().expect("spawn");
-        let d = t.elapsed();
-        assert!(out.status.success(), "{tag} run {i} failed: {}", String::from_utf8_lossy(&out.stderr));
-        runs.push(d);
-        // Keep the last root for the verify phase; drop the others (untimed).
-        if i + 1 < n {
-            let _ = fs::remove_dir_all(&root);
+/// Where each timed install lands: a freshly made ext4 filesystem (loop-mounted image, made
+/// again before every run) when we are root and can mount, else a fresh directory.
+enum Fresh {
+    Fs { mkfs: String },
+    Dir,
+}
+
+impl Fresh {
+    fn detect(work: &Path) -> Fresh {
+        if std::env::var_os("PKM_BENCH_NO_MOUNT").is_some() || !is_root() || !have("mkfs.ext4") || !have("mount") {
+            return Fresh::Dir;
         }
-        last = root;
+        let f = Fresh::Fs { mkfs: "mkfs.ext4".into() };
+        let probe = work.join("probe-root");
+        match f.make(work, "probe", &probe) {
+            Ok(()) => {
+                f.drop_root(&probe, "probe", work);
+                f
+            }
+            Err(e) => {
+                eprintln!("pkm_bench: cannot mount a fresh filesystem ({e}); using fresh directories");
+                Fresh::Dir
+            }
+        }
     }
-    (runs, last)
+    fn describe(&self) -> String {
+        match self {
+            Fresh::Fs { mkfs } => format!("a new ext4 filesystem for every run ({mkfs} on a 1 GiB loop-mounted image, default options: journal on)"),
+            Fresh::Dir => "a new directory for every run (no mount available), on the scratch filesystem".into(),
+        }
+    }
+    fn make(&self, work: &Path, tag: &str, root: &Path) -> Result<(), String> {
+        fs::create_dir_all(root).map_err(|e| e.to_string())?;
+        if let Fresh::Fs { mkfs } = self {
+            let img = work.join(format!("{tag}.img"));
+            let _ = fs::remove_file(&img);
+            let f = fs::File::create(&img).map_err(|e| e.to_string())?;
+            f.set_len(1 << 30).map_err(|e| e.to_string())?;
+            let st = Command::new(mkfs).args(["-q", "-F"]).arg(&img).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            if !st.map(|s| s.success()).unwrap_or(false) {
+                return Err(format!("{mkfs} failed"));
+            }
+            let st = Command::new("mount").args(["-o", "loop"]).arg(&img).arg(root).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            if !st.map(|s| s.success()).unwrap_or(false) {
+                return Err("mount -o loop failed".into());
+            }
+        }
+        Ok(())
+    }
+    fn drop_root(&self, root: &Path, tag: &str, work: &Path) {
+        if let Fresh::Fs { .. } = self {
+            let _ = Command::new("umount").arg(root).status();
+            let _ = fs::remove_file(work.join(format!("{tag}.img")));
+        }
+        let _ = fs::remove_dir_all(root);
+    }
+}
+
+struct Tool<'a> {
+    name: &'static str,
+    tag: &'static str,
+    prep: &'a dyn Fn(&Path),
+    cmd: &'a dyn Fn(&Path) -> Command,
+    keep_last: bool,
+}
+
+/// Run every tool `n` times, round-robin (so load from other processes spreads over all of
+/// them), each run into a fresh root. Returns the runs per tool and the kept last roots.
+fn time_fresh(n: usize, work: &Path, fresh: &Fresh, tools: &[Tool]) -> (Vec<Vec<Duration>>, Vec<Option<PathBuf>>) {
+    let mut runs = vec![Vec::new(); tools.len()];
+    let mut kept = vec![None; tools.len()];
+    for i in 0..n {
+        for (k, t) in tools.iter().enumerate() {
+            eprintln!("pkm_bench: {} run {}/{n}", t.name, i + 1);
+            let root = work.join(format!("root-{}-{i}", t.tag));
+            let tag = format!("{}-{i}", t.tag);
+            fresh.make(work, &tag, &root).expect("fresh root");
+            (t.prep)(&root);
+            sync_all();
+            let mut c = (t.cmd)(&root);
+            c.stdout(Stdio::null()).stderr(Stdio::piped());
+            let start = Instant::now();
+            let out = c.output().expect("spawn");
+            let d = start.elapsed();
+            assert!(out.status.success(), "{} run {i} failed: {}", t.name, String::from_utf8_lossy(&out.stderr));
+            runs[k].push(d);
+            if t.keep_last && i + 1 == n {
+                kept[k] = Some(root);
+            } else {
+                fresh.drop_root(&root, &tag, work);
+            }
+        }
+    }
+    (runs, kept)
 }
 
 fn time_same(n: usize, tag: &str, cmd: &dyn Fn() -> Command) -> Vec<Duration> {
@@ -420,71 +493,70 @@ fn main() {
         "pacman -U needs root"
     };
 
-    let roots = work.join("roots");
-    fs::create_dir_all(&roots).expect("mkdir roots");
+    let fresh = Fresh::detect(&work);
+    eprintln!("pkm_bench: install target: {}", fresh.describe());
     let none: &dyn Fn(&Path) = &|_| {};
-    let mut install_rows = Vec::new();
-    let mut verify_rows = Vec::new();
-
-    // pkm install
-    eprintln!("pkm_bench: pkm install x{runs}");
-    let (r, pkm_root) = time_fresh(runs, &roots, "pkm", none, &|root| {
+    let pkm_cmd = |root: &Path| {
         let mut c = Command::new(pkm);
         c.arg("--root").arg(root).args(["install", "--archive-trust", "loose"]).arg(&archive);
         c
-    });
-    install_rows.push(Row { name: "pkm install".into(), median: Some(median(r.clone())), runs: r, note: String::new() });
-
+    };
+    let tar_cmd = |root: &Path| {
+        let mut c = Command::new("tar");
+        c.arg("-xzf").arg(&archive).arg("-C").arg(root);
+        c
+    };
+    let tar_sync_cmd = |root: &Path| {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg("tar -xzf \"$1\" -C \"$2\" && sync -f \"$2\"").arg("sh").arg(&archive).arg(root);
+        c
+    };
+    let bsdtar_cmd = |root: &Path| {
+        let mut c = Command::new("bsdtar");
+        c.arg("-xzf").arg(&archive).arg("-C").arg(root);
+        c
+    };
+    let pacman_prep = |root: &Path| {
+        for d in ["var/lib/pacman", "var/cache/pacman/pkg", "var/log", "etc/pacman.d/hooks"] {
+            fs::create_dir_all(root.join(d)).expect("mkdir pacman dirs");
+        }
+    };
+    let pacman_cmd = |root: &Path| {
+        let mut c = Command::new("pacman");
+        c.args(pacman_args(root, &work)).args(["-U", "--nodeps", "--noscriptlet"]);
+        if let Some((pkg, _)) = &pacman_pkg {
+            c.arg(pkg);
+        }
+        c
+    };
+    let mut tools = vec![Tool { name: "pkm install", tag: "pkm", prep: none, cmd: &pkm_cmd, keep_last: true }];
+    let mut install_rows_skipped = Vec::new();
     if has_tar {
-        eprintln!("pkm_bench: tar -xzf x{runs}");
-        let (r, last) = time_fresh(runs, &roots, "tar", none, &|root| {
-            let mut c = Command::new("tar");
-            c.arg("-xzf").arg(&archive).arg("-C").arg(root);
-            c
-        });
-        let _ = fs::remove_dir_all(last);
-        install_rows.push(Row { name: "tar -xzf".into(), median: Some(median(r.clone())), runs: r, note: String::new() });
-        eprintln!("pkm_bench: tar -xzf + sync -f x{runs}");
-        let (r, last) = time_fresh(runs, &roots, "tarsync", none, &|root| {
-            let mut c = Command::new("sh");
-            c.arg("-c").arg("tar -xzf \"$1\" -C \"$2\" && sync -f \"$2\"").arg("sh").arg(&archive).arg(root);
-            c
-        });
-        let _ = fs::remove_dir_all(last);
-        install_rows.push(Row { name: "tar -xzf && sync -f".into(), median: Some(median(r.clone())), runs: r, note: String::new() });
+        tools.push(Tool { name: "tar -xzf", tag: "tar", prep: none, cmd: &tar_cmd, keep_last: false });
+        tools.push(Tool { name: "tar -xzf && sync -f", tag: "tarsync", prep: none, cmd: &tar_sync_cmd, keep_last: false });
     } else {
-        install_rows.push(skipped("tar -xzf", "tar not installed"));
+        install_rows_skipped.push(skipped("tar -xzf", "tar not installed"));
     }
     if has_bsdtar {
-        eprintln!("pkm_bench: bsdtar -xzf x{runs}");
-        let (r, last) = time_fresh(runs, &roots, "bsdtar", none, &|root| {
-            let mut c = Command::new("bsdtar");
-            c.arg("-xzf").arg(&archive).arg("-C").arg(root);
-            c
-        });
-        let _ = fs::remove_dir_all(last);
-        install_rows.push(Row { name: "bsdtar -xzf".into(), median: Some(median(r.clone())), runs: r, note: String::new() });
+        tools.push(Tool { name: "bsdtar -xzf", tag: "bsdtar", prep: none, cmd: &bsdtar_cmd, keep_last: false });
     } else {
-        install_rows.push(skipped("bsdtar -xzf", "bsdtar not installed"));
+        install_rows_skipped.push(skipped("bsdtar -xzf", "bsdtar not installed"));
     }
-    let mut pacman_root = None;
-    if let Some((pkg, _)) = &pacman_pkg {
-        eprintln!("pkm_bench: pacman -U x{runs}");
-        let prep: &dyn Fn(&Path) = &|root| {
-            for d in ["var/lib/pacman", "var/cache/pacman/pkg", "var/log", "etc/pacman.d/hooks"] {
-                fs::create_dir_all(root.join(d)).expect("mkdir pacman dirs");
-            }
-        };
-        let (r, last) = time_fresh(runs, &roots, "pacman", prep, &|root| {
-            let mut c = Command::new("pacman");
-            c.args(pacman_args(root, &work)).args(["-U", "--nodeps", "--noscriptlet"]).arg(pkg);
-            c
-        });
-        install_rows.push(Row { name: "pacman -U".into(), median: Some(median(r.clone())), runs: r, note: String::new() });
-        pacman_root = Some(last);
+    if pacman_pkg.is_some() {
+        tools.push(Tool { name: "pacman -U", tag: "pacman", prep: &pacman_prep, cmd: &pacman_cmd, keep_last: true });
     } else {
-        install_rows.push(skipped("pacman -U", pacman_skip));
+        install_rows_skipped.push(skipped("pacman -U", pacman_skip));
     }
+    let (install_runs, kept) = time_fresh(runs, &work, &fresh, &tools);
+    let mut install_rows: Vec<Row> = tools
+        .iter()
+        .zip(install_runs)
+        .map(|(t, r)| Row { name: t.name.into(), median: Some(median(r.clone())), runs: r, note: String::new() })
+        .collect();
+    install_rows.extend(install_rows_skipped);
+    let pkm_root = kept[0].clone().expect("pkm root kept");
+    let pacman_root = tools.iter().position(|t| t.tag == "pacman").and_then(|k| kept[k].clone());
+    let mut verify_rows = Vec::new();
 
     // Verify, page cache warm for every command (each reads files it just wrote).
     eprintln!("pkm_bench: verify x{runs}");
@@ -544,6 +616,7 @@ fn main() {
     let _ = writeln!(md, "- machine: {nproc} CPUs, {cpu}, sha_ni: {}", if sha_ni { "yes" } else { "no" });
     let _ = writeln!(md, "- load average at the end: {}", load.trim());
     let _ = writeln!(md, "- scratch filesystem: {fs_type} ({})", work.display());
+    let _ = writeln!(md, "- install target: {}", fresh.describe());
     let _ = writeln!(
         md,
         "- payload: {} files, {} directories, {} symlinks, {:.1} MB; igos archive {:.1} MB (gzip level 6){}",
@@ -554,7 +627,7 @@ fn main() {
         archive_size as f64 / 1e6,
         pacman_pkg.as_ref().map(|(_, s)| format!("; pacman package {:.1} MB (bsdtar gzip)", *s as f64 / 1e6)).unwrap_or_default()
     );
-    let _ = writeln!(md, "- N = {runs} runs per command, medians; `sync` before every timed run (untimed)\n");
+    let _ = writeln!(md, "- N = {runs} runs per command, round-robin, medians; `sync` before every timed run (untimed)\n");
     md.push_str(&table("Install (fresh directory each run)", &install_rows, "pkm install"));
     md.push('\n');
     md.push_str(&table("Verify (page cache warm)", &verify_rows, "pkm verify"));
@@ -580,6 +653,13 @@ fn main() {
     };
     let _ = fs::write(&out, format!("{head}{md}\n{tail}"));
     eprintln!("pkm_bench: written {}", out.display());
+    for (t, k) in tools.iter().zip(&kept) {
+        if let Some(root) = k {
+            if std::env::var_os("PKM_BENCH_KEEP").is_none() {
+                fresh.drop_root(root, &format!("{}-{}", t.tag, runs - 1), &work);
+            }
+        }
+    }
     if std::env::var_os("PKM_BENCH_KEEP").is_some() {
         eprintln!("pkm_bench: PKM_BENCH_KEEP set, kept {}", work.display());
     } else {
