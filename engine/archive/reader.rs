@@ -66,15 +66,20 @@ pub struct Extracted {
     pub inflated_bytes: u64,
 }
 
+/// Counts the raw (compressed) bytes and hands a copy to the staging writer thread, which
+/// computes the archive's SHA-256 there (the reading thread's inflate is the bottleneck).
 struct RawCounter<R> {
     inner: R,
-    hash: Sha256,
+    hash_to: mpsc::SyncSender<Stage>,
     count: Rc<Cell<u64>>,
 }
 impl<R: Read> Read for RawCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hash.update(buf.get(..n).unwrap_or(&[]));
+        if n > 0 {
+            // A failed send means the writer stopped on an error, which is then reported.
+            let _ = self.hash_to.send(Stage::Raw(buf.get(..n).unwrap_or(&[]).to_vec()));
+        }
         self.count.set(self.count.get() + n as u64);
         Ok(n)
     }
@@ -111,14 +116,19 @@ enum Stage {
     Open { dest: PathBuf, member: String, sha256: String },
     Data(Vec<u8>),
     Close,
+    /// Raw archive bytes, in order, for the archive's SHA-256.
+    Raw(Vec<u8>),
 }
 
 /// The staging writer: create, write and hash each file; stop at the first error (dropping the
 /// receiver, so the reading thread's next send fails and it stops too).
-fn stage_writer(rx: mpsc::Receiver<Stage>) -> Result<(), ArchiveError> {
+/// Returns the archive's SHA-256 (lowercase hex) when the channel closes.
+fn stage_writer(rx: mpsc::Receiver<Stage>) -> Result<String, ArchiveError> {
     let mut cur: Option<(fs::File, Sha256, String, String)> = None;
+    let mut archive = Sha256::new();
     for msg in rx {
         match msg {
+            Stage::Raw(bytes) => archive.update(&bytes),
             Stage::Open { dest, member, sha256 } => {
                 let f = fs::OpenOptions::new()
                     .write(true)
@@ -145,7 +155,7 @@ fn stage_writer(rx: mpsc::Receiver<Stage>) -> Result<(), ArchiveError> {
             }
         }
     }
-    Ok(())
+    Ok(hex(&archive.finalize()))
 }
 
 const PAX_ALLOWED: &[&str] = &["path", "linkpath", "size", "mtime", "atime", "ctime", "uid", "gid", "uname", "gname"];
@@ -178,27 +188,28 @@ pub fn link_escapes(link: &str, target: &str) -> bool {
 /// Files are staged with mode 0600, directories 0700; the real modes are applied at deploy.
 /// On error the staging directory may hold partial content; the caller removes it.
 pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Result<Extracted, ArchiveError> {
-    let raw_count = Rc::new(Cell::new(0u64));
-    let tripped = Rc::new(Cell::new(false));
-    let raw = RawCounter { inner: input, hash: Sha256::new(), count: raw_count.clone() };
-    let gz = flate2::read::GzDecoder::new(raw);
-    let guard = BombGuard { inner: gz, raw: raw_count, out: 0, limits: *limits, tripped: tripped.clone() };
-    let mut ar = tar::Archive::new(guard);
-    let io_rej = |e: io::Error, member: Option<&str>| -> ArchiveError {
-        if tripped.get() {
-            rej("gzip-bomb", member, format!("inflated size exceeds the caps (total {} bytes, ratio {}:1)", limits.max_total, limits.max_ratio))
-        } else {
-            rej("corrupt", member, format!("unreadable archive: {e}"))
-        }
-    };
-    // Two threads: this one reads, hashes the archive, inflates and checks every member; the
-    // staging writer creates, writes and hashes file content in member order. Creating 10,000
-    // files is mostly kernel time, which then overlaps the inflate. The channel is bounded
-    // (at most 64 messages of at most CHUNK bytes in flight).
+    // Two threads: this one reads, inflates and checks every member; the staging writer hashes
+    // the archive bytes and creates, writes and hashes file content in member order. Creating
+    // 10,000 files is mostly kernel time, which then overlaps the inflate. The channel is
+    // bounded (at most 64 messages of at most CHUNK bytes in flight). Everything that holds a
+    // sender lives inside the closure, so the writer sees the channel close when it returns.
     let (tx, rx) = mpsc::sync_channel::<Stage>(64);
     std::thread::scope(|s| {
         let writer = s.spawn(move || stage_writer(rx));
         let res = (|| -> Result<Extracted, ArchiveError> {
+            let raw_count = Rc::new(Cell::new(0u64));
+            let tripped = Rc::new(Cell::new(false));
+            let raw = RawCounter { inner: input, hash_to: tx.clone(), count: raw_count.clone() };
+            let gz = flate2::read::GzDecoder::new(raw);
+            let guard = BombGuard { inner: gz, raw: raw_count, out: 0, limits: *limits, tripped: tripped.clone() };
+            let mut ar = tar::Archive::new(guard);
+            let io_rej = |e: io::Error, member: Option<&str>| -> ArchiveError {
+                if tripped.get() {
+                    rej("gzip-bomb", member, format!("inflated size exceeds the caps (total {} bytes, ratio {}:1)", limits.max_total, limits.max_ratio))
+                } else {
+                    rej("corrupt", member, format!("unreadable archive: {e}"))
+                }
+            };
             let mut manifest: Option<Manifest> = None;
             let mut seen: BTreeSet<String> = BTreeSet::new();
             let mut dirs: BTreeSet<String> = BTreeSet::new();
@@ -345,7 +356,9 @@ pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Re
             let inflated = guard.out;
             let mut rawc = guard.inner.into_inner();
             io::copy(&mut rawc, &mut io::sink()).map_err(|e| io_rej(e, None))?;
-            Ok(Extracted { manifest, archive_sha256: hex(&rawc.hash.finalize()), inflated_bytes: inflated })
+            drop(rawc);
+            // The archive hash is filled in from the writer below.
+            Ok(Extracted { manifest, archive_sha256: String::new(), inflated_bytes: inflated })
         })();
         drop(tx);
         let written = writer.join().unwrap_or_else(|_| Err(rej("staging", None, "the staging writer panicked")));
@@ -353,7 +366,11 @@ pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Re
         // one a serial extraction would have reported.
         match (res, written) {
             (_, Err(e)) => Err(e),
-            (r, Ok(())) => r,
+            (Err(e), Ok(_)) => Err(e),
+            (Ok(mut ex), Ok(archive_sha256)) => {
+                ex.archive_sha256 = archive_sha256;
+                Ok(ex)
+            }
         }
     })
 }
