@@ -529,6 +529,15 @@ fn main() {
         }
         c
     };
+    let pacman_sync_cmd = |root: &Path| {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg("pacman \"$@\" && sync -f \"$0\"").arg(root);
+        c.args(pacman_args(root, &work)).args(["-U", "--nodeps", "--noscriptlet"]);
+        if let Some((pkg, _)) = &pacman_pkg {
+            c.arg(pkg);
+        }
+        c
+    };
     let mut tools = vec![Tool { name: "pkm install", tag: "pkm", prep: none, cmd: &pkm_cmd, keep_last: true }];
     let mut install_rows_skipped = Vec::new();
     if has_tar {
@@ -544,6 +553,7 @@ fn main() {
     }
     if pacman_pkg.is_some() {
         tools.push(Tool { name: "pacman -U", tag: "pacman", prep: &pacman_prep, cmd: &pacman_cmd, keep_last: true });
+        tools.push(Tool { name: "pacman -U && sync -f", tag: "pacmansync", prep: &pacman_prep, cmd: &pacman_sync_cmd, keep_last: false });
     } else {
         install_rows_skipped.push(skipped("pacman -U", pacman_skip));
     }
@@ -628,7 +638,7 @@ fn main() {
         pacman_pkg.as_ref().map(|(_, s)| format!("; pacman package {:.1} MB (bsdtar gzip)", *s as f64 / 1e6)).unwrap_or_default()
     );
     let _ = writeln!(md, "- N = {runs} runs per command, round-robin, medians; `sync` before every timed run (untimed)\n");
-    md.push_str(&table("Install (fresh directory each run)", &install_rows, "pkm install"));
+    md.push_str(&table("Install (fresh root each run)", &install_rows, "pkm install"));
     md.push('\n');
     md.push_str(&table("Verify (page cache warm)", &verify_rows, "pkm verify"));
     md.push_str(
@@ -636,7 +646,7 @@ fn main() {
          Durability: `pkm install` makes the deployed files durable (one syncfs(2) of the root's\n\
          filesystem before the database commit) and commits its SQLite database with\n\
          synchronous=FULL; `tar`, `bsdtar` and `pacman -U` do not fsync extracted files.\n\
-         `tar -xzf && sync -f` shows the cost of the same durability for tar.\n\
+         `tar -xzf && sync -f` and `pacman -U && sync -f` add the same syncfs(2) to them.\n\
          `pacman -Qkk` compares the package's mtree (type, mode, owner, size, mtime, link\n\
          target and content checksums: the mtree carries md5 and sha256 digests, as makepkg\n\
          writes it); `pkm verify` and `sha256sum` hash every byte with SHA-256.\n",
