@@ -1,5 +1,7 @@
 //! Hardened reader: one streaming pass (SHA-256 of the archive, inflate, per-file SHA-256 while
-//! extracting into a staging directory) that rejects hostile content.
+//! extracting into a staging directory) that rejects hostile content. The pass is split over two
+//! threads (reading/inflating/checking, and creating/writing/hashing the staged files); errors
+//! are reported exactly as a serial pass would report them.
 
 use super::manifest::{canonical_path, EntryKind, Manifest};
 use super::writer::hex;
@@ -11,8 +13,9 @@ use std::fmt;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{symlink, DirBuilderExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::mpsc;
 
 /// Caps against decompression bombs and absurd archives.
 #[derive(Debug, Clone, Copy)]
@@ -63,15 +66,20 @@ pub struct Extracted {
     pub inflated_bytes: u64,
 }
 
+/// Counts the raw (compressed) bytes and hands a copy to the staging writer thread, which
+/// computes the archive's SHA-256 there (the reading thread's inflate is the bottleneck).
 struct RawCounter<R> {
     inner: R,
-    hash: Sha256,
+    hash_to: mpsc::SyncSender<Stage>,
     count: Rc<Cell<u64>>,
 }
 impl<R: Read> Read for RawCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hash.update(buf.get(..n).unwrap_or(&[]));
+        if n > 0 {
+            // A failed send means the writer stopped on an error, which is then reported.
+            let _ = self.hash_to.send(Stage::Raw(buf.get(..n).unwrap_or(&[]).to_vec()));
+        }
         self.count.set(self.count.get() + n as u64);
         Ok(n)
     }
@@ -97,6 +105,57 @@ impl<R: Read> Read for BombGuard<R> {
         }
         Ok(n)
     }
+}
+
+/// Largest piece of file content handed to the staging writer at once.
+const CHUNK: usize = 256 * 1024;
+
+/// What the reading thread tells the staging writer, in member order.
+enum Stage {
+    /// Create `dest` (new, mode 0600); its content must hash to `sha256`.
+    Open { dest: PathBuf, member: String, sha256: String },
+    Data(Vec<u8>),
+    Close,
+    /// Raw archive bytes, in order, for the archive's SHA-256.
+    Raw(Vec<u8>),
+}
+
+/// The staging writer: create, write and hash each file; stop at the first error (dropping the
+/// receiver, so the reading thread's next send fails and it stops too).
+/// Returns the archive's SHA-256 (lowercase hex) when the channel closes.
+fn stage_writer(rx: mpsc::Receiver<Stage>) -> Result<String, ArchiveError> {
+    let mut cur: Option<(fs::File, Sha256, String, String)> = None;
+    let mut archive = Sha256::new();
+    for msg in rx {
+        match msg {
+            Stage::Raw(bytes) => archive.update(&bytes),
+            Stage::Open { dest, member, sha256 } => {
+                let f = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&dest)
+                    .map_err(|e| rej("staging", Some(&member), format!("cannot stage: {e}")))?;
+                cur = Some((f, Sha256::new(), member, sha256));
+            }
+            Stage::Data(chunk) => {
+                if let Some((f, h, member, _)) = cur.as_mut() {
+                    h.update(&chunk);
+                    f.write_all(&chunk).map_err(|e| rej("staging", Some(member), format!("cannot stage: {e}")))?;
+                }
+            }
+            Stage::Close => {
+                if let Some((f, h, member, sha256)) = cur.take() {
+                    drop(f);
+                    let got = hex(&h.finalize());
+                    if got != sha256 {
+                        return Err(rej("hash-mismatch", Some(&member), format!("content SHA-256 {got} differs from the manifest {sha256}")));
+                    }
+                }
+            }
+        }
+    }
+    Ok(hex(&archive.finalize()))
 }
 
 const PAX_ALLOWED: &[&str] = &["path", "linkpath", "size", "mtime", "atime", "ctime", "uid", "gid", "uname", "gname"];
@@ -129,173 +188,191 @@ pub fn link_escapes(link: &str, target: &str) -> bool {
 /// Files are staged with mode 0600, directories 0700; the real modes are applied at deploy.
 /// On error the staging directory may hold partial content; the caller removes it.
 pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Result<Extracted, ArchiveError> {
-    let raw_count = Rc::new(Cell::new(0u64));
-    let tripped = Rc::new(Cell::new(false));
-    let raw = RawCounter { inner: input, hash: Sha256::new(), count: raw_count.clone() };
-    let gz = flate2::read::GzDecoder::new(raw);
-    let guard = BombGuard { inner: gz, raw: raw_count, out: 0, limits: *limits, tripped: tripped.clone() };
-    let mut ar = tar::Archive::new(guard);
-    let io_rej = |e: io::Error, member: Option<&str>| -> ArchiveError {
-        if tripped.get() {
-            rej("gzip-bomb", member, format!("inflated size exceeds the caps (total {} bytes, ratio {}:1)", limits.max_total, limits.max_ratio))
-        } else {
-            rej("corrupt", member, format!("unreadable archive: {e}"))
-        }
-    };
-    let mut manifest: Option<Manifest> = None;
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut dirs: BTreeSet<String> = BTreeSet::new();
-    let mut prev: Option<String> = None;
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut count = 0usize;
-    {
-        let entries = ar.entries().map_err(|e| io_rej(e, None))?;
-        for ent in entries {
-            let mut ent = ent.map_err(|e| io_rej(e, prev.as_deref()))?;
-            count += 1;
-            if count > limits.max_entries {
-                return Err(rej("too-many-entries", None, format!("more than {} members", limits.max_entries)));
-            }
-            let raw_path = ent.path_bytes().into_owned();
-            let name = String::from_utf8(raw_path).map_err(|_| rej("bad-path", None, "a member name is not UTF-8"))?;
-            let shown = name.clone();
-            let et = ent.header().entry_type();
-            match et {
-                tar::EntryType::Regular | tar::EntryType::Directory | tar::EntryType::Symlink => {}
-                tar::EntryType::Link => return Err(rej("hardlink", Some(&shown), "hard links are not allowed")),
-                tar::EntryType::Char | tar::EntryType::Block => return Err(rej("device-node", Some(&shown), "device nodes are not allowed")),
-                tar::EntryType::Fifo => return Err(rej("fifo", Some(&shown), "FIFOs are not allowed")),
-                tar::EntryType::XGlobalHeader => return Err(rej("pax-trick", Some(&shown), "PAX global headers are not allowed")),
-                other => return Err(rej("bad-type", Some(&shown), format!("member type {:?} is not allowed", other))),
-            }
-            // PAX: only plain attribute overrides; nothing else changes meaning.
-            if let Some(exts) = ent.pax_extensions().map_err(|e| io_rej(e, Some(&shown)))? {
-                for x in exts {
-                    let x = x.map_err(|e| io_rej(e, Some(&shown)))?;
-                    let k = x.key().unwrap_or("<non-UTF-8>");
-                    if !PAX_ALLOWED.contains(&k) {
-                        return Err(rej("pax-trick", Some(&shown), format!("PAX extended header `{k}` is not allowed")));
-                    }
+    // Two threads: this one reads, inflates and checks every member; the staging writer hashes
+    // the archive bytes and creates, writes and hashes file content in member order. Creating
+    // 10,000 files is mostly kernel time, which then overlaps the inflate. The channel is
+    // bounded (at most 64 messages of at most CHUNK bytes in flight). Everything that holds a
+    // sender lives inside the closure, so the writer sees the channel close when it returns.
+    let (tx, rx) = mpsc::sync_channel::<Stage>(64);
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || stage_writer(rx));
+        let res = (|| -> Result<Extracted, ArchiveError> {
+            let raw_count = Rc::new(Cell::new(0u64));
+            let tripped = Rc::new(Cell::new(false));
+            let raw = RawCounter { inner: input, hash_to: tx.clone(), count: raw_count.clone() };
+            let gz = flate2::read::GzDecoder::new(raw);
+            let guard = BombGuard { inner: gz, raw: raw_count, out: 0, limits: *limits, tripped: tripped.clone() };
+            let mut ar = tar::Archive::new(guard);
+            let io_rej = |e: io::Error, member: Option<&str>| -> ArchiveError {
+                if tripped.get() {
+                    rej("gzip-bomb", member, format!("inflated size exceeds the caps (total {} bytes, ratio {}:1)", limits.max_total, limits.max_ratio))
+                } else {
+                    rej("corrupt", member, format!("unreadable archive: {e}"))
                 }
-            }
-            if name.starts_with('/') {
-                return Err(rej("absolute-path", Some(&shown), "absolute member path"));
-            }
-            let path = if et == tar::EntryType::Directory { name.strip_suffix('/').unwrap_or(&name).to_string() } else { name.clone() };
-            if path.split('/').any(|c| c == "..") {
-                return Err(rej("dot-dot", Some(&shown), "member path contains `..`"));
-            }
-            if !canonical_path(&path) {
-                return Err(rej("bad-path", Some(&shown), "member path is not canonical (`./`, `//`, `.` or empty)"));
-            }
-            // The manifest comes first.
-            let m = match &manifest {
-                None => {
-                    if path != MANIFEST_MEMBER || et != tar::EntryType::Regular {
-                        return Err(rej("no-manifest", Some(&shown), format!("the first member must be `{MANIFEST_MEMBER}`")));
-                    }
-                    if ent.size() > limits.max_manifest {
-                        return Err(rej("manifest-too-large", Some(&shown), "manifest exceeds its size cap"));
-                    }
-                    let mut text = String::new();
-                    (&mut ent).take(limits.max_manifest).read_to_string(&mut text).map_err(|e| io_rej(e, Some(&shown)))?;
-                    let parsed = Manifest::parse(&text)
-                        .map_err(|(line, msg)| rej("bad-manifest", Some(MANIFEST_MEMBER), format!("line {line}: {msg}")))?;
-                    manifest = Some(parsed);
-                    continue;
-                }
-                Some(m) => m,
             };
-            if path == MANIFEST_MEMBER {
-                return Err(rej("duplicate-entry", Some(&shown), "second manifest member"));
-            }
-            if seen.contains(&path) {
-                return Err(rej("duplicate-entry", Some(&shown), "member appears twice"));
-            }
-            if let Some(p) = &prev {
-                if path.as_str() < p.as_str() {
-                    return Err(rej("unsorted", Some(&shown), format!("members must be sorted by name; `{path}` follows `{p}`")));
-                }
-            }
-            let Some(me) = m.entry(&path) else {
-                return Err(rej("not-in-manifest", Some(&shown), "member is not declared in the manifest"));
-            };
-            if let Some((parent, _)) = path.rsplit_once('/') {
-                if !dirs.contains(parent) {
-                    return Err(rej("undeclared-parent", Some(&shown), format!("parent `{parent}` is not a directory member earlier in the archive")));
-                }
-            }
-            let mode = ent.header().mode().map_err(|e| io_rej(e, Some(&shown)))? & 0o7777;
-            let kind_ok = matches!(
-                (&me.kind, et),
-                (EntryKind::File { .. }, tar::EntryType::Regular) | (EntryKind::Dir, tar::EntryType::Directory) | (EntryKind::Symlink { .. }, tar::EntryType::Symlink)
-            );
-            if !kind_ok {
-                return Err(rej("manifest-mismatch", Some(&shown), format!("member type differs from the manifest (`{}`)", me.kind.word())));
-            }
-            if et != tar::EntryType::Symlink && mode != me.mode {
-                if mode & 0o6000 != 0 && me.mode & 0o6000 != mode & 0o6000 {
-                    return Err(rej("undeclared-setuid", Some(&shown), format!("setuid/setgid mode {mode:04o} is not declared in the manifest ({:04o})", me.mode)));
-                }
-                return Err(rej("manifest-mismatch", Some(&shown), format!("mode {mode:04o} differs from the manifest ({:04o})", me.mode)));
-            }
-            let dest = staging.join(&path);
-            match &me.kind {
-                EntryKind::Dir => {
-                    fs::DirBuilder::new().mode(0o700).create(&dest).map_err(|e| rej("staging", Some(&shown), format!("cannot stage: {e}")))?;
-                    dirs.insert(path.clone());
-                }
-                EntryKind::Symlink { target } => {
-                    let ln = ent.link_name_bytes().map(|b| b.into_owned()).unwrap_or_default();
-                    let ln = String::from_utf8(ln).map_err(|_| rej("bad-path", Some(&shown), "link target is not UTF-8"))?;
-                    if &ln != target {
-                        return Err(rej("manifest-mismatch", Some(&shown), format!("link target `{ln}` differs from the manifest `{target}`")));
+            let mut manifest: Option<Manifest> = None;
+            let mut seen: BTreeSet<String> = BTreeSet::new();
+            let mut dirs: BTreeSet<String> = BTreeSet::new();
+            let mut prev: Option<String> = None;
+            let mut count = 0usize;
+            {
+                let entries = ar.entries().map_err(|e| io_rej(e, None))?;
+                for ent in entries {
+                    let mut ent = ent.map_err(|e| io_rej(e, prev.as_deref()))?;
+                    count += 1;
+                    if count > limits.max_entries {
+                        return Err(rej("too-many-entries", None, format!("more than {} members", limits.max_entries)));
                     }
-                    if link_escapes(&path, &ln) {
-                        return Err(rej("link-escape", Some(&shown), format!("symlink target `{ln}` leaves the root")));
+                    let raw_path = ent.path_bytes().into_owned();
+                    let name = String::from_utf8(raw_path).map_err(|_| rej("bad-path", None, "a member name is not UTF-8"))?;
+                    let shown = name.clone();
+                    let et = ent.header().entry_type();
+                    match et {
+                        tar::EntryType::Regular | tar::EntryType::Directory | tar::EntryType::Symlink => {}
+                        tar::EntryType::Link => return Err(rej("hardlink", Some(&shown), "hard links are not allowed")),
+                        tar::EntryType::Char | tar::EntryType::Block => return Err(rej("device-node", Some(&shown), "device nodes are not allowed")),
+                        tar::EntryType::Fifo => return Err(rej("fifo", Some(&shown), "FIFOs are not allowed")),
+                        tar::EntryType::XGlobalHeader => return Err(rej("pax-trick", Some(&shown), "PAX global headers are not allowed")),
+                        other => return Err(rej("bad-type", Some(&shown), format!("member type {:?} is not allowed", other))),
                     }
-                    symlink(&ln, &dest).map_err(|e| rej("staging", Some(&shown), format!("cannot stage: {e}")))?;
-                }
-                EntryKind::File { sha256 } => {
-                    let mut f = fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .open(&dest)
-                        .map_err(|e| rej("staging", Some(&shown), format!("cannot stage: {e}")))?;
-                    let mut h = Sha256::new();
-                    loop {
-                        let n = ent.read(&mut buf).map_err(|e| io_rej(e, Some(&shown)))?;
-                        if n == 0 {
-                            break;
+                    // PAX: only plain attribute overrides; nothing else changes meaning.
+                    if let Some(exts) = ent.pax_extensions().map_err(|e| io_rej(e, Some(&shown)))? {
+                        for x in exts {
+                            let x = x.map_err(|e| io_rej(e, Some(&shown)))?;
+                            let k = x.key().unwrap_or("<non-UTF-8>");
+                            if !PAX_ALLOWED.contains(&k) {
+                                return Err(rej("pax-trick", Some(&shown), format!("PAX extended header `{k}` is not allowed")));
+                            }
                         }
-                        let chunk = buf.get(..n).unwrap_or(&[]);
-                        h.update(chunk);
-                        f.write_all(chunk).map_err(|e| rej("staging", Some(&shown), format!("cannot stage: {e}")))?;
                     }
-                    let got = hex(&h.finalize());
-                    if &got != sha256 {
-                        return Err(rej("hash-mismatch", Some(&shown), format!("content SHA-256 {got} differs from the manifest {sha256}")));
+                    if name.starts_with('/') {
+                        return Err(rej("absolute-path", Some(&shown), "absolute member path"));
                     }
+                    let path = if et == tar::EntryType::Directory { name.strip_suffix('/').unwrap_or(&name).to_string() } else { name.clone() };
+                    if path.split('/').any(|c| c == "..") {
+                        return Err(rej("dot-dot", Some(&shown), "member path contains `..`"));
+                    }
+                    if !canonical_path(&path) {
+                        return Err(rej("bad-path", Some(&shown), "member path is not canonical (`./`, `//`, `.` or empty)"));
+                    }
+                    // The manifest comes first.
+                    let m = match &manifest {
+                        None => {
+                            if path != MANIFEST_MEMBER || et != tar::EntryType::Regular {
+                                return Err(rej("no-manifest", Some(&shown), format!("the first member must be `{MANIFEST_MEMBER}`")));
+                            }
+                            if ent.size() > limits.max_manifest {
+                                return Err(rej("manifest-too-large", Some(&shown), "manifest exceeds its size cap"));
+                            }
+                            let mut text = String::new();
+                            (&mut ent).take(limits.max_manifest).read_to_string(&mut text).map_err(|e| io_rej(e, Some(&shown)))?;
+                            let parsed = Manifest::parse(&text)
+                                .map_err(|(line, msg)| rej("bad-manifest", Some(MANIFEST_MEMBER), format!("line {line}: {msg}")))?;
+                            manifest = Some(parsed);
+                            continue;
+                        }
+                        Some(m) => m,
+                    };
+                    if path == MANIFEST_MEMBER {
+                        return Err(rej("duplicate-entry", Some(&shown), "second manifest member"));
+                    }
+                    if seen.contains(&path) {
+                        return Err(rej("duplicate-entry", Some(&shown), "member appears twice"));
+                    }
+                    if let Some(p) = &prev {
+                        if path.as_str() < p.as_str() {
+                            return Err(rej("unsorted", Some(&shown), format!("members must be sorted by name; `{path}` follows `{p}`")));
+                        }
+                    }
+                    let Some(me) = m.entry(&path) else {
+                        return Err(rej("not-in-manifest", Some(&shown), "member is not declared in the manifest"));
+                    };
+                    if let Some((parent, _)) = path.rsplit_once('/') {
+                        if !dirs.contains(parent) {
+                            return Err(rej("undeclared-parent", Some(&shown), format!("parent `{parent}` is not a directory member earlier in the archive")));
+                        }
+                    }
+                    let mode = ent.header().mode().map_err(|e| io_rej(e, Some(&shown)))? & 0o7777;
+                    let kind_ok = matches!(
+                        (&me.kind, et),
+                        (EntryKind::File { .. }, tar::EntryType::Regular) | (EntryKind::Dir, tar::EntryType::Directory) | (EntryKind::Symlink { .. }, tar::EntryType::Symlink)
+                    );
+                    if !kind_ok {
+                        return Err(rej("manifest-mismatch", Some(&shown), format!("member type differs from the manifest (`{}`)", me.kind.word())));
+                    }
+                    if et != tar::EntryType::Symlink && mode != me.mode {
+                        if mode & 0o6000 != 0 && me.mode & 0o6000 != mode & 0o6000 {
+                            return Err(rej("undeclared-setuid", Some(&shown), format!("setuid/setgid mode {mode:04o} is not declared in the manifest ({:04o})", me.mode)));
+                        }
+                        return Err(rej("manifest-mismatch", Some(&shown), format!("mode {mode:04o} differs from the manifest ({:04o})", me.mode)));
+                    }
+                    let dest = staging.join(&path);
+                    match &me.kind {
+                        EntryKind::Dir => {
+                            fs::DirBuilder::new().mode(0o700).create(&dest).map_err(|e| rej("staging", Some(&shown), format!("cannot stage: {e}")))?;
+                            dirs.insert(path.clone());
+                        }
+                        EntryKind::Symlink { target } => {
+                            let ln = ent.link_name_bytes().map(|b| b.into_owned()).unwrap_or_default();
+                            let ln = String::from_utf8(ln).map_err(|_| rej("bad-path", Some(&shown), "link target is not UTF-8"))?;
+                            if &ln != target {
+                                return Err(rej("manifest-mismatch", Some(&shown), format!("link target `{ln}` differs from the manifest `{target}`")));
+                            }
+                            if link_escapes(&path, &ln) {
+                                return Err(rej("link-escape", Some(&shown), format!("symlink target `{ln}` leaves the root")));
+                            }
+                            symlink(&ln, &dest).map_err(|e| rej("staging", Some(&shown), format!("cannot stage: {e}")))?;
+                        }
+                        EntryKind::File { sha256 } => {
+                            // Content goes to the staging writer thread in order; it creates, writes and
+                            // hashes. A send fails only when that thread stopped on an error, which
+                            // `finish` then reports (it concerns an earlier member than this one).
+                            let gone = || rej("staging", Some(&shown), "the staging writer stopped");
+                            tx.send(Stage::Open { dest, member: shown.clone(), sha256: sha256.clone() }).map_err(|_| gone())?;
+                            loop {
+                                let mut chunk = Vec::with_capacity((ent.size().min(CHUNK as u64) as usize).max(1));
+                                (&mut ent).take(CHUNK as u64).read_to_end(&mut chunk).map_err(|e| io_rej(e, Some(&shown)))?;
+                                if chunk.is_empty() {
+                                    break;
+                                }
+                                tx.send(Stage::Data(chunk)).map_err(|_| gone())?;
+                            }
+                            tx.send(Stage::Close).map_err(|_| gone())?;
+                        }
+                    }
+                    seen.insert(path.clone());
+                    prev = Some(path);
                 }
             }
-            seen.insert(path.clone());
-            prev = Some(path);
+            let Some(manifest) = manifest else {
+                return Err(rej("no-manifest", None, format!("the archive has no `{MANIFEST_MEMBER}` member")));
+            };
+            if let Some(missing) = manifest.entries.iter().find(|e| !seen.contains(&e.path)) {
+                return Err(rej("manifest-mismatch", Some(&missing.path), "declared in the manifest but absent from the archive"));
+            }
+            // Finish the stream so the archive hash covers every byte.
+            let mut guard = ar.into_inner();
+            io::copy(&mut guard, &mut io::sink()).map_err(|e| io_rej(e, None))?;
+            let inflated = guard.out;
+            let mut rawc = guard.inner.into_inner();
+            io::copy(&mut rawc, &mut io::sink()).map_err(|e| io_rej(e, None))?;
+            drop(rawc);
+            // The archive hash is filled in from the writer below.
+            Ok(Extracted { manifest, archive_sha256: String::new(), inflated_bytes: inflated })
+        })();
+        drop(tx);
+        let written = writer.join().unwrap_or_else(|_| Err(rej("staging", None, "the staging writer panicked")));
+        // The writer is behind this thread: its error concerns an earlier member, so it is the
+        // one a serial extraction would have reported.
+        match (res, written) {
+            (_, Err(e)) => Err(e),
+            (Err(e), Ok(_)) => Err(e),
+            (Ok(mut ex), Ok(archive_sha256)) => {
+                ex.archive_sha256 = archive_sha256;
+                Ok(ex)
+            }
         }
-    }
-    let Some(manifest) = manifest else {
-        return Err(rej("no-manifest", None, format!("the archive has no `{MANIFEST_MEMBER}` member")));
-    };
-    if let Some(missing) = manifest.entries.iter().find(|e| !seen.contains(&e.path)) {
-        return Err(rej("manifest-mismatch", Some(&missing.path), "declared in the manifest but absent from the archive"));
-    }
-    // Finish the stream so the archive hash covers every byte.
-    let mut guard = ar.into_inner();
-    io::copy(&mut guard, &mut io::sink()).map_err(|e| io_rej(e, None))?;
-    let inflated = guard.out;
-    let mut rawc = guard.inner.into_inner();
-    io::copy(&mut rawc, &mut io::sink()).map_err(|e| io_rej(e, None))?;
-    Ok(Extracted { manifest, archive_sha256: hex(&rawc.hash.finalize()), inflated_bytes: inflated })
+    })
 }
 
 /// SHA-256 of a whole file (used by trust checks and tests).

@@ -64,6 +64,20 @@ fn stage(layout: &Layout, archive: &Path, idx: usize, limits: &Limits) -> Result
     }
 }
 
+/// syncfs(2) on the filesystem holding `dir`, result ignored (a head start, see `install`).
+fn start_flush(dir: &Path) {
+    #[cfg(target_os = "linux")]
+    if let Ok(f) = fs::File::open(dir) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is valid for the lifetime of `f`; syncfs only reads it.
+        unsafe {
+            libc::syncfs(f.as_raw_fd());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = dir;
+}
+
 /// Install the queue `archives` in order. Returns informational lines for the user.
 pub fn install(layout: &Layout, conn: &mut Connection, archives: &[PathBuf], opts: &InstallOptions) -> Result<Vec<String>> {
     let mut out = super::doctor::repair_intents(layout, conn)?;
@@ -78,7 +92,18 @@ pub fn install(layout: &Layout, conn: &mut Connection, archives: &[PathBuf], opt
         }
     }
     crash_point("staged");
-    let res = check_and_install(layout, conn, &staged, opts, &mut out);
+    // While the checks, the intent record and the deploy's renames run, a helper thread already
+    // asks the kernel to write the staged data back (syncfs of the staging filesystem). This is
+    // only a head start: durability still comes from deploy's syncfs after the renames, before
+    // the database commit, exactly as before; the helper changes what that call has left to do,
+    // not what it guarantees. The thread is joined before install returns.
+    let res = std::thread::scope(|s| {
+        if let Some(first) = staged.first() {
+            let dir = first.staging.clone();
+            s.spawn(move || start_flush(&dir));
+        }
+        check_and_install(layout, conn, &staged, opts, &mut out)
+    });
     cleanup(&staged);
     res.map(|_| out)
 }
