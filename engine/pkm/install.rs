@@ -38,8 +38,10 @@ fn new_staging(layout: &Layout, idx: usize) -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn cleanup(staged: &[Staged]) {
-    for s in staged {
+/// Remove the staging directories, except those a committed install intent still needs:
+/// the next run (or `pkm doctor`) completes that install from them.
+fn cleanup(staged: &[Staged], keep: &BTreeSet<PathBuf>) {
+    for s in staged.iter().filter(|s| !keep.contains(&s.staging)) {
         let _ = fs::remove_dir_all(&s.staging);
         if let Some(base) = s.staging.parent() {
             let _ = fs::remove_dir(base); // only when empty
@@ -86,7 +88,7 @@ pub fn install(layout: &Layout, conn: &mut Connection, archives: &[PathBuf], opt
         match stage(layout, a, i, &opts.limits) {
             Ok(s) => staged.push(s),
             Err(e) => {
-                cleanup(&staged);
+                cleanup(&staged, &BTreeSet::new());
                 return Err(e);
             }
         }
@@ -104,8 +106,16 @@ pub fn install(layout: &Layout, conn: &mut Connection, archives: &[PathBuf], opt
         }
         check_and_install(layout, conn, &staged, opts, &mut out)
     });
-    cleanup(&staged);
+    let keep = if res.is_err() { pending_stagings(conn) } else { BTreeSet::new() };
+    cleanup(&staged, &keep);
     res.map(|_| out)
+}
+
+/// Staging directories that pending install intents still need.
+fn pending_stagings(conn: &Connection) -> BTreeSet<PathBuf> {
+    let Ok(mut st) = conn.prepare("SELECT plan FROM intents WHERE operation = 'install'") else { return BTreeSet::new() };
+    let Ok(rows) = st.query_map([], |r| r.get::<_, String>(0)) else { return BTreeSet::new() };
+    rows.flatten().filter_map(|p| serde_json::from_str::<Plan>(&p).ok()).map(|p| p.staging).collect()
 }
 
 fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], opts: &InstallOptions, out: &mut Vec<String>) -> Result<()> {
@@ -140,7 +150,8 @@ fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], 
         out.extend(run_plan(layout, conn, &plan)?);
         let verb = if plan.upgrade_from.is_some() { "upgraded" } else { "installed" };
         let files = plan.manifest.entries.iter().filter(|e| !matches!(e.kind, EntryKind::Dir)).count();
-        let mut line = format!("{verb} {} {}-{} ({files} files)", plan.manifest.name, plan.manifest.version, plan.manifest.release);
+        let noun = if files == 1 { "file" } else { "files" };
+        let mut line = format!("{verb} {} {}-{} ({files} {noun})", plan.manifest.name, plan.manifest.version, plan.manifest.release);
         if !plan.predecessors.is_empty() {
             line.push_str(&format!(", supersedes {}", plan.predecessors.join(", ")));
         }
@@ -154,7 +165,10 @@ pub fn violation_error(vs: &[invariants::Violation]) -> PkmError {
     let first = vs.first().map(|v| v.rule_id.as_str()).unwrap_or("invariant");
     let msg = vs
         .iter()
-        .map(|v| format!("[{}] {}", v.rule_id, v.message))
+        .map(|v| match &v.decided_by {
+            Some(at) => format!("[{}] {}\n  decided by {at}", v.rule_id, v.message),
+            None => format!("[{}] {}", v.rule_id, v.message),
+        })
         .collect::<Vec<_>>()
         .join("\n");
     let help = vs.iter().map(|v| v.help.clone()).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join("; ");

@@ -54,6 +54,8 @@ pub struct Violation {
     pub path: String,
     pub message: String,
     pub help: String,
+    /// Where the deciding check is written (`rules/pkm.pol:LINE:COL`), when known.
+    pub decided_by: Option<String>,
 }
 
 /// (a) Gather the facts for a queue of staged manifests.
@@ -104,10 +106,20 @@ pub fn evaluate(f: &InvariantFacts) -> Vec<Violation> {
                 path: String::new(),
                 message: "the built-in pkm rules do not compile; nothing was installed".into(),
                 help: "this is a bug in igos".into(),
+                decided_by: None,
             }];
         }
     };
-    evaluate_with(&rules.policy, f)
+    let mut found = evaluate_with(&rules.policy, f);
+    // Name the rule that decided, as igos check's diagnostics do.
+    for v in &mut found {
+        if let Some(check) = rules.policy.checks.iter().find(|c| c.id == v.rule_id) {
+            let file = sources.get(check.span.source);
+            let (line, col) = file.line_col(check.span.start);
+            v.decided_by = Some(format!("{}:{line}:{col}", file.name));
+        }
+    }
+    found
 }
 
 /// Evaluate with a given policy (tests and `--rules` use this).
@@ -130,6 +142,7 @@ pub fn evaluate_with(policy: &crate::lang::compile::Policy, f: &InvariantFacts) 
             path: x.object.unwrap_or_default(),
             message: x.message,
             help: x.help.unwrap_or_default(),
+            decided_by: None,
         })
         .collect()
 }

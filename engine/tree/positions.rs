@@ -165,10 +165,10 @@ mod tests {
     fn block_and_flow_lists() {
         let text = "name: x\ndependencies:\n  build: [which, \"make\"]\n  host: []\n  runtime:\n    - glibc # libc\n    - \"zlib\"\nverify_paths:\n  - /usr/bin/x\n";
         let p = scan(text);
-        let names: Vec<&str> = p.keys.iter().map(|k| k.0.as_str()).collect();
+        let names: Vec<&str> = p.keys.iter().map(|k| k.0).collect();
         assert_eq!(names, ["name", "dependencies", "verify_paths"]);
         let build = &p.items["dependencies.build"];
-        assert_eq!(build.iter().map(|i| i.0.as_str()).collect::<Vec<_>>(), ["which", "make"]);
+        assert_eq!(build.iter().map(|i| i.0).collect::<Vec<_>>(), ["which", "make"]);
         assert_eq!(&text[build[0].1 .0..build[0].1 .1], "which");
         let runtime = &p.items["dependencies.runtime"];
         assert_eq!(&text[runtime[0].1 .0..runtime[0].1 .1], "glibc");
