@@ -139,7 +139,8 @@ fn run(cli: Cli) -> Result<u8> {
             }
             let serious = findings.iter().filter(|f| !f.is_config_drift()).count();
             let drift = findings.len() - serious;
-            out!("verified {n} entries: {serious} findings, {drift} config drift");
+            let noun = if serious == 1 { "finding" } else { "findings" };
+            out!("verified {n} entries: {serious} {noun}, {drift} config drift");
             Ok(if serious > 0 { EXIT_FINDING as u8 } else { 0 })
         }
         Cmd::Sync { index } => {

@@ -34,24 +34,26 @@ pub fn run(args: &ChecksArgs) -> i32 {
         Err(msg) => return super::check::fail(style, "rules::unreadable", msg, None),
     };
     let p = &loaded.policy;
-    let mut text = format!("{:<28} {:<9} {:<20} {:<10} description\n", "check", "severity", "gate", "stability");
-    for (i, c) in p.checks.iter().enumerate() {
+    // In the order igos check runs them: gate by gate, then checks no gate lists (pkm's).
+    let mut order: Vec<usize> = p.gates.iter().flat_map(|g| g.checks.iter().copied()).collect();
+    let mut seen = std::collections::HashSet::new();
+    order.retain(|i| seen.insert(*i));
+    order.extend((0..p.checks.len()).filter(|i| !seen.contains(i)));
+    let row = |id: &str, severity: &str, gate: &str, stability: &str, about: &str| {
+        format!("{id:<28} {severity:<9} {gate:<20} {stability:<12} {about}\n")
+    };
+    let mut text = row("check", "severity", "gate", "stability", "description");
+    for i in order {
+        let Some(c) = p.checks.get(i) else { continue };
         let gate = p.gate_of(i).map(|g| g.id.as_str()).unwrap_or("-");
-        text += &format!(
-            "{:<28} {:<9} {:<20} {:<10} {}\n",
-            c.id,
-            c.severity.as_str(),
-            gate,
-            c.stability,
-            c.about.as_deref().unwrap_or("")
-        );
+        text += &row(&c.id, c.severity.as_str(), gate, &c.stability, c.about.as_deref().unwrap_or(""));
     }
     for (id, about) in [
         ("shadowed-entry", "a list entry an earlier classification layer already decides for another tier"),
         ("waiver-expired", "a waiver past its expiry: the finding it waived applies again"),
         ("waiver-unused", "a waiver that matches no finding"),
     ] {
-        text += &format!("{:<28} {:<9} {:<20} {:<10} {}\n", id, "advisory", "(rules)", "stable", about);
+        text += &row(id, "advisory", "(rules)", "stable", about);
     }
     super::out(&text);
     0
