@@ -25,4 +25,10 @@ fn completions_and_man_page() {
     let (code, out) = igos(&["man"]);
     assert_eq!(code, 0);
     assert!(out.contains(".TH igos 1") && out.contains("check"));
+    // The pages igos(1) refers to exist: one per command, with that command's options.
+    let (code, out) = igos(&["man", "check"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(".TH igos-check 1") && out.contains("baseline"), "{out}");
+    let (code, _) = igos(&["man", "chek"]);
+    assert_eq!(code, 2);
 }

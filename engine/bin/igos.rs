@@ -35,9 +35,13 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the igos(1) man page (roff), generated from this command-line definition.
-    #[command(after_help = "Example:\n  igos man > igos.1 && man ./igos.1")]
-    Man,
+    /// Print a man page (roff) generated from this command-line definition: igos(1), or
+    /// igos-COMMAND(1) for one command.
+    #[command(after_help = "Examples:\n  igos man > igos.1 && man ./igos.1\n  igos man check > igos-check.1")]
+    Man {
+        /// The command whose page to print (check, explain, fmt, ...); none: igos(1).
+        command: Option<String>,
+    },
     /// Pack a staged install tree into a reproducible .igos.tar.gz (--check-reproducible: prove it).
     Pack(cli::pack::PackArgs),
     /// Record (save) or show the reference of the last good build that Gate 5 (Scan B) reads.
@@ -62,9 +66,23 @@ fn main() {
             cli::out(&String::from_utf8_lossy(&out));
             0
         }
-        Command::Man => {
+        Command::Man { command } => {
             let mut out = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+            let root = Cli::command();
+            let page = match command {
+                None => Some(root),
+                Some(name) => root.find_subcommand(name).map(|c| {
+                    // One page per run: leaking the name clap wants as 'static is fine.
+                    let full: &'static str = Box::leak(format!("igos-{}", c.get_name()).into_boxed_str());
+                    c.clone().name(full).bin_name(full)
+                }),
+            };
+            let Some(page) = page else {
+                let names: Vec<String> = Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
+                cli::err(&format!("igos man: no command `{}`; one of: {}\n", command.as_deref().unwrap_or(""), names.join(", ")));
+                std::process::exit(2);
+            };
+            match clap_mangen::Man::new(page).render(&mut out) {
                 Ok(()) => {
                     cli::out(&String::from_utf8_lossy(&out));
                     0
