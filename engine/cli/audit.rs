@@ -38,6 +38,7 @@ pub struct AuditArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
     /// Ingest the whole audit store into the build database.
+    #[command(after_help = "Examples:\n  igos audit aggregate                                  # audits/ -> build/audit.db\n  igos audit aggregate --store corpus/audits --db /tmp/corpus.db")]
     Aggregate {
         /// The audit store (default: <root>/audits, else <root>/packages/audits).
         #[arg(long, value_name = "DIR")]

@@ -43,6 +43,7 @@ pub struct ReferenceArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum ReferenceCommand {
     /// Record the last good build from an installed root's pkm manifests and the build logs.
+    #[command(after_help = "Example:\n  igos reference save --installed /mnt/igos --logs build/logs   # after a build passed")]
     Save {
         /// The root the build installed into (its var/lib/igos/packages/ is read).
         #[arg(long, value_name = "DIR", default_value = "/")]
@@ -52,6 +53,7 @@ pub enum ReferenceCommand {
         logs: Option<PathBuf>,
     },
     /// Print the packages of the reference, with their logs.
+    #[command(after_help = "Example:\n  igos reference show            # what Gate 5 compares against")]
     Show,
 }
 
