@@ -14,7 +14,9 @@ use super::Color;
     args_conflicts_with_subcommands = true,
     after_help = "The data flow: audit writes records into the store; aggregate ingests the store into the\n\
 database; igos check (Gate 2) reads the database. Auditing alone does not change what the gate sees.\n\n\
-Examples:\n  igos audit curl zlib                # audit two recipes against their tarballs in ./sources\n  igos audit aggregate                # store -> database, one transaction\n  igos check                          # Gate 2 now sees the new records"
+Examples:\n  igos audit curl zlib                # audit two recipes against their tarballs in ./sources\n  igos audit aggregate                # store -> database, one transaction\n  igos check                          # Gate 2 now sees the new records\n\n\
+Exit codes: 0 every record written; 1 an audit refused (the tarball does not match the recipe's\n\
+sha256: nothing written for it); 2 unusable input (no such recipe, no tarball, unreadable store)."
 )]
 pub struct AuditArgs {
     #[command(subcommand)]
