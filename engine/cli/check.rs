@@ -117,13 +117,20 @@ pub fn run(args: &CheckArgs) -> i32 {
     }
     let style = args.color.style();
     let started = std::time::Instant::now();
-    let l = match load(&args.root, args.rules.as_deref(), style) {
+    let db = args.audit_db.clone().unwrap_or_else(|| crate::audit::default_db(&args.root));
+    let store = args.audit_store.clone().unwrap_or_else(|| super::audit::store_of(&args.root));
+    // The audit database and store are independent of the rules and the tree: read them
+    // alongside (at 100,000 recipes the database read alone is a third of a second).
+    let (l, audit) = std::thread::scope(|s| {
+        let audit = s.spawn(|| crate::audit::load_facts(&db, &store));
+        let l = load(&args.root, args.rules.as_deref(), style);
+        (l, audit.join())
+    });
+    let l = match l {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let db = args.audit_db.clone().unwrap_or_else(|| crate::audit::default_db(&args.root));
-    let store = args.audit_store.clone().unwrap_or_else(|| super::audit::store_of(&args.root));
-    let audit = match crate::audit::load_facts(&db, &store) {
+    let audit = match audit.unwrap_or_else(|_| Err(crate::audit::DbError("reading the audit database failed".into()))) {
         Ok(a) => a,
         Err(e) => {
             return fail(

@@ -92,17 +92,19 @@ pub struct TreeFacts<'a> {
     tier_counts: Vec<i64>,
 }
 
-fn flatten(n: usize, count: impl Fn(usize) -> usize) -> (Vec<(u32, u32)>, Vec<std::ops::Range<u32>>) {
-    let mut flat = vec![];
-    let mut ranges = Vec::with_capacity(n);
-    for p in 0..n {
-        let start = flat.len() as u32;
-        for i in 0..count(p) {
-            flat.push((p as u32, i as u32));
-        }
-        ranges.push(start..flat.len() as u32);
+/// A per-package list flattened into records `(package, index)`, with each package's range.
+#[derive(Default)]
+struct Flat {
+    items: Vec<(u32, u32)>,
+    range: Vec<std::ops::Range<u32>>,
+}
+
+impl Flat {
+    fn push(&mut self, p: usize, count: usize) {
+        let start = self.items.len() as u32;
+        self.items.extend((0..count as u32).map(|i| (p as u32, i)));
+        self.range.push(start..self.items.len() as u32);
     }
-    (flat, ranges)
 }
 
 impl<'a> TreeFacts<'a> {
@@ -113,15 +115,21 @@ impl<'a> TreeFacts<'a> {
             by_name.entry(p.name.as_str()).or_default().push(i as u32);
         }
         let lookup = |n: &str| by_name.get(n).and_then(|v| v.first().copied());
-        let (dflat, dep_range) = flatten(pk.len(), |p| pk[p].deps.len());
-        let deps = dflat.iter().map(|&(p, i)| (p, i, lookup(&pk[p as usize].deps[i as usize].name))).collect();
-        let (sources, source_range) = flatten(pk.len(), |p| pk[p].sources.len());
-        let (paths, path_range) = flatten(pk.len(), |p| pk[p].verify_paths.as_ref().map(Vec::len).unwrap_or(0));
-        let (keys, key_range) = flatten(pk.len(), |p| pk[p].keys.len());
-        let (functions, function_range) = flatten(pk.len(), |p| match &pk[p].build_sh {
-            BuildSh::Parsed(b) => b.functions.len(),
-            _ => 0,
-        });
+        // One pass over the packages (each is visited once, not once per relation).
+        let mut deps: Vec<(u32, u32, Option<u32>)> = vec![];
+        let mut dep_range = Vec::with_capacity(pk.len());
+        let (mut sources, mut paths, mut keys, mut functions) = (Flat::default(), Flat::default(), Flat::default(), Flat::default());
+        for (p, pkg) in pk.iter().enumerate() {
+            let start = deps.len() as u32;
+            deps.extend(pkg.deps.iter().enumerate().map(|(i, d)| (p as u32, i as u32, lookup(&d.name))));
+            dep_range.push(start..deps.len() as u32);
+            sources.push(p, pkg.sources.len());
+            paths.push(p, pkg.verify_paths.as_ref().map(Vec::len).unwrap_or(0));
+            keys.push(p, pkg.keys.len());
+            functions.push(p, if let BuildSh::Parsed(b) = &pkg.build_sh { b.functions.len() } else { 0 });
+        }
+        let (Flat { items: sources, range: source_range }, Flat { items: paths, range: path_range }) = (sources, paths);
+        let (Flat { items: keys, range: key_range }, Flat { items: functions, range: function_range }) = (keys, functions);
 
         let lists: HashMap<&str, &crate::tree::BuilderList> =
             tree.builder_lists.iter().map(|l| (l.file_name.as_str(), l)).collect();
