@@ -416,20 +416,9 @@ fn unusable_tree_root() {
 
 // ---- mini fuzz: deterministic mutations of real inputs, on every test run -----------------
 
-/// xorshift64*: a fixed sequence, so a failure names a case that reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// Interesting insertions: the tokens both parsers care about, and bytes that break UTF-8.
 const TOKENS: &[&[u8]] = &[

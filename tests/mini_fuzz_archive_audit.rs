@@ -24,20 +24,9 @@ use igos::archive::{extract_archive, Limits, Manifest};
 use igos::audit::Record;
 use pkm_support::*;
 
-/// xorshift64*: a fixed sequence, so a failure names a case that reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 const TOKENS: &[&[u8]] = &[
     b"\0", b"\n", b"/", b"../", b"..", b"./", b"//", b"%", b"%2F", b"%ff", b"\xff", b"\xc3", b"0755", b"4755", b"7777", b" ",
