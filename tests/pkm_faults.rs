@@ -146,11 +146,8 @@ fn pending_intents(root: &Path) -> usize {
 
 /// /usr and /etc read-only, /var/lib/igos writable: install, upgrade and removal.
 ///
-/// * remove: refused before its intent (every directory it deletes from must be writable):
-///   state unchanged.
-/// * install, upgrade: the intent is committed before the deploy, whose first write fails:
-///   the root and the package records are unchanged, the intent stays, and the next run once
-///   the tree is writable rolls it forward (as after a crash at `intent`).
+/// Each is refused before its intent (every directory it deletes from, or writes into, must
+/// be writable): no intent, state unchanged, and it works once the tree is writable.
 #[test]
 fn read_only_target_tree_fails_cleanly() {
     if !namespaces_available() {
@@ -169,32 +166,17 @@ fn read_only_target_tree_fails_cleanly() {
         let o = pkm_read_only(&[&r.join("usr"), &r.join("etc")], r, &args).expect("namespace");
         no_panic(&o, what);
         assert_ne!(o.code, 0, "{what} on a read-only tree succeeded\n{}", o.stderr);
-        assert!(o.stderr.contains("Read-only file system"), "{what}: the diagnostic does not say why\n{}", o.stderr);
+        // The diagnostic is wrapped at 100 columns: join its continuation lines first.
+        let flat = o.stderr.replace("\n  │ ", "");
+        assert!(flat.contains("Read-only"), "{what}: the diagnostic does not say why\n{}", o.stderr);
         let after = state(r);
-        assert_eq!(after.1, before.1, "{what}: files changed by a failed run\n{}", o.stderr);
-        assert_eq!(installed(r), installed_of(&before.0), "{what}: package records changed");
+        assert_eq!(after, before, "{what}: state changed by a refused run\n{}", o.stderr);
+        assert_eq!(pending_intents(r), 0, "{what}: refused before the intent");
         no_leftovers_but_intent_staging(r, what);
-        if what == "remove" {
-            assert_eq!(after, before, "{what}: state changed by a refused removal\n{}", o.stderr);
-            assert!(o.stderr.contains("pkm::remove::not-writable") && o.stderr.contains("nothing was removed"), "{}", o.stderr);
-            assert_consistent(r);
-            assert_eq!(pkm(r, &["remove", "hello"], &[]).code, 0, "remove once writable");
-        } else {
-            assert_eq!(pending_intents(r), 1, "{what}: the committed intent");
-            let d = pkm(r, &["doctor"], &[]);
-            assert!(d.code == 0 || d.code == 1, "{what}: doctor\n{}", d.stderr);
-            assert!(d.stdout.contains("repaired") || d.stderr.contains("repaired"), "{what}: {}{}", d.stdout, d.stderr);
-            assert_consistent(r);
-            // The old state (the failed run removed its staging, so doctor abandons the
-            // intent) or the new one (the intent rolled forward); never a mix.
-            let old = vec!["hello 1.0".to_string()];
-            let new: Vec<String> = if what == "install" { vec!["hello 1.0".into(), "other 1.0".into()] } else { vec!["hello 1.1".into()] };
-            let now = installed(r);
-            assert!(now == old || now == new, "{what}: {now:?}");
-            if now == old {
-                assert_eq!(state(r), before, "{what}: abandoned, but not the old state");
-            }
-        }
+        let code = if what == "remove" { "pkm::remove::not-writable" } else { "pkm::install::not-writable" };
+        assert!(o.stderr.contains(code) && o.stderr.contains("nothing was"), "{what}: {}", o.stderr);
+        assert_consistent(r);
+        assert_eq!(pkm(r, &args, &[]).code, 0, "{what} once writable");
         assert_consistent(r);
     }
 }

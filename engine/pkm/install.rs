@@ -147,6 +147,7 @@ fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], 
     }
     for s in staged {
         let plan = make_plan(layout, conn, s)?;
+        preflight(layout, &plan)?;
         out.extend(run_plan(layout, conn, &plan)?);
         let verb = if plan.upgrade_from.is_some() { "upgraded" } else { "installed" };
         let files = plan.manifest.entries.iter().filter(|e| !matches!(e.kind, EntryKind::Dir)).count();
@@ -226,6 +227,31 @@ fn make_plan(layout: &Layout, conn: &Connection, s: &Staged) -> Result<Plan> {
         upgrade_from,
         obsolete,
     })
+}
+
+/// Before the intent: every directory the deploy writes into (or the nearest existing
+/// ancestor of one it creates) must be writable, so a read-only tree refuses the install
+/// with no intent and nothing written, rather than failing half way through the deploy.
+fn preflight(layout: &Layout, plan: &Plan) -> Result<()> {
+    let mut checked = BTreeSet::new();
+    for e in &plan.manifest.entries {
+        let mut dir = rootfs::host_path(&layout.root, &e.path);
+        // The nearest ancestor that exists is where the first new entry is made.
+        while let Some(parent) = dir.parent().map(Path::to_path_buf) {
+            dir = parent;
+            if fs::symlink_metadata(&dir).is_ok() {
+                break;
+            }
+        }
+        if !checked.insert(dir.clone()) {
+            continue;
+        }
+        if let Err(err) = rootfs::writable(&dir) {
+            return Err(PkmError::unusable("pkm::install::not-writable", format!("/{}: cannot install it: {}: {err}", e.path, dir.display()))
+                .help("nothing was written; make the filesystem writable (remount it read-write) and install again"));
+        }
+    }
+    Ok(())
 }
 
 /// Intent, deploy, commit, text manifests. Also used to roll an interrupted install forward.

@@ -56,23 +56,12 @@ fn preflight(layout: &Layout, conn: &Connection, name: &str, force: bool) -> Res
         if !checked.insert(dir.clone()) {
             continue;
         }
-        if let Err(e) = writable(&dir) {
+        if let Err(e) = rootfs::writable(&dir) {
             return Err(PkmError::unusable("pkm::remove::not-writable", format!("/{}: cannot remove it: {}: {e}", f.path, dir.display()))
                 .help("nothing was removed; make the filesystem writable (remount it read-write) and run the removal again"));
         }
     }
     Ok(())
-}
-
-fn writable(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
-    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
 }
 
 pub fn resume_remove(layout: &Layout, conn: &mut Connection, plan: &RemovePlan, intent_id: i64) -> Result<Vec<String>> {
