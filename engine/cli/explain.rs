@@ -10,7 +10,9 @@ use crate::report::diagnostic;
 use super::Color;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  igos explain bat                      # why bat's natural tier is base\n  igos explain tier-move bat            # the finding and the rule behind it\n  igos explain --root ../shared/corpus/intergenos-91d65db0 inih")]
+#[command(after_help = "Examples:\n  igos explain bat                      # why bat's natural tier is base\n  igos explain tier-move bat            # the finding and the rule behind it\n  igos explain --root ../shared/corpus/intergenos-91d65db0 inih\n\n\
+Exit codes: 0 explained; 1 the check finds nothing for that subject (or a recipe could not be\n\
+read); 2 no such package or check, or unusable rules or input.")]
 pub struct ExplainArgs {
     /// A package name, or a check id followed by the finding's subject.
     #[arg(required = true, num_args = 1..=2, value_name = "PACKAGE | CHECK SUBJECT")]
@@ -71,14 +73,22 @@ fn explain(args: &ExplainArgs, l: &mut super::check::Loaded, style: crate::repor
                 super::err(&diagnostic::render(&diagnostic::plain("explain", format!("no check `{check_id}`"), hint), style));
                 return 2;
             }
-            // Gate 5's facts too, so a Scan B finding can be explained (its log line shown).
+            // Every gate's facts, read from the same default places igos check reads them
+            // (Gate 2's database, Gate 6's scan cache and sources, Gate 5's reference), so any
+            // finding igos check prints can be explained.
+            let audit = match crate::audit::load_facts(&crate::audit::default_db(&args.root), &super::audit::store_of(&args.root)) {
+                Ok(a) => a,
+                Err(e) => return super::check::fail(style, "audit::database", e.to_string(), Some("rebuild it from the audit store: igos audit aggregate".into())),
+            };
+            let sources_dir = crate::scan::default_sources(&args.root);
+            let scan = crate::scan::load(&l.tree, &sources_dir, &crate::scan::default_cache(&args.root), &mut l.sources);
             let reference = crate::scanb::reference::default_path(&args.root);
             let scan_b = crate::scanb::load(&l.tree, &l.rules.policy, &reference, &mut l.sources).unwrap_or_default();
-            let outcome = check::evaluate_full(&l.rules.policy, &l.tree, None, None, Some(&scan_b), &check::today());
+            let outcome = check::evaluate_full(&l.rules.policy, &l.tree, Some((&audit, &l.sources)), Some(&scan), Some(&scan_b), &check::today());
             let found: Vec<_> = outcome.findings().filter(|f| &f.check == check_id && &f.subject == subject).collect();
             if found.is_empty() {
                 super::out(&format!("`{check_id}` finds nothing for {subject}\n"));
-                return 0;
+                return 1;
             }
             for f in found {
                 super::out(&diagnostic::render(&diagnostic::finding(&l.sources, f), style));
