@@ -61,3 +61,23 @@ fn an_unknown_revision_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-rev"));
 }
+
+/// A recipe diff that Gate 2 judges (a build dependency added without re-auditing) is a new
+/// finding in the review, exactly as plain `igos check` reports it: both sides are judged
+/// against the working tree's audit database.
+#[test]
+fn a_recipe_diff_is_judged_by_every_gate_including_gate_2() {
+    let t = support::valid_tree("baseline-gate2");
+    std::fs::write(t.path().join(".gitignore"), "build/\n").unwrap();
+    git(t.path(), &["init", "-q"]);
+    git(t.path(), &["add", "-A"]);
+    git(t.path(), &["commit", "-qm", "base"]);
+    let text = t.read("packages/desktop/gtk4/package.yml").replace("    - glib2\n", "    - glib2\n    - xz\n");
+    t.write("packages/desktop/gtk4/package.yml", &text);
+    let out = Command::new(env!("CARGO_BIN_EXE_igos")).current_dir(t.path()).args(["check", "--baseline", "HEAD"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("findings added: 1") && stdout.contains("audit-drift gtk4"), "{stdout}");
+    let plain = Command::new(env!("CARGO_BIN_EXE_igos")).current_dir(t.path()).args(["check"]).output().unwrap();
+    assert_eq!(plain.status.code(), Some(1), "plain igos check agrees");
+}

@@ -57,14 +57,39 @@ struct Side {
     tiers: BTreeMap<String, String>,
 }
 
-fn evaluate(root: &Path, rules: Option<&Path>) -> Result<Side, String> {
+/// The build state both sides are judged against: Gate 2's database and store, Gate 6's
+/// sources and scan cache, Gate 5's reference. They are the working tree's (build products,
+/// not versioned code), so what differs between the sides is what the diff changed.
+struct BuildState {
+    audit: crate::audit::AuditFacts,
+    sources_dir: PathBuf,
+    cache: PathBuf,
+    reference: PathBuf,
+}
+
+impl BuildState {
+    fn of(root: &Path) -> Result<BuildState, String> {
+        let audit = crate::audit::load_facts(&crate::audit::default_db(root), &super::audit::store_of(root)).map_err(|e| e.to_string())?;
+        Ok(BuildState {
+            audit,
+            sources_dir: crate::scan::default_sources(root),
+            cache: crate::scan::default_cache(root),
+            reference: crate::scanb::reference::default_path(root),
+        })
+    }
+}
+
+fn evaluate(root: &Path, rules: Option<&Path>, state: &BuildState) -> Result<Side, String> {
     let mut sources = SourceMap::new();
     let loaded = crate::rules::load(rules, &mut sources)?;
     if let Some(e) = loaded.errors.first() {
         return Err(format!("the rules do not compile: {}", e.message));
     }
     let tree = crate::tree::load_tree(root, &mut sources).map_err(|e| e.to_string())?;
-    let outcome = check::evaluate(&loaded.policy, &tree, &check::today());
+    let scan = crate::scan::load(&tree, &state.sources_dir, &state.cache, &mut sources);
+    let scan_b = crate::scanb::load(&tree, &loaded.policy, &state.reference, &mut sources)?;
+    let outcome =
+        check::evaluate_full(&loaded.policy, &tree, Some((&state.audit, &sources)), Some(&scan), Some(&scan_b), &check::today());
     let facts = TreeFacts::new(&tree, &loaded.policy);
     let engine = Engine::new(&loaded.policy, &facts);
     let mut tiers = BTreeMap::new();
@@ -94,8 +119,16 @@ pub fn run(rev: &str, root: &Path, rules: Option<&Path>, new_only: bool) -> i32 
     let old_root = at_revision(root, &top, &tmp).unwrap_or_else(|| tmp.clone());
     // The rules at that revision when they live in the repository, else the same rules.
     let old_rules = rules_dir.as_deref().map(|d| at_revision(d, &top, &tmp).filter(|p| p.is_dir()).unwrap_or_else(|| d.to_path_buf()));
-    let old = evaluate(&old_root, old_rules.as_deref());
-    let new = evaluate(root, rules_dir.as_deref());
+    let state = match BuildState::of(root) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            super::err(&format!("igos check --baseline: {e}\n"));
+            return 2;
+        }
+    };
+    let old = evaluate(&old_root, old_rules.as_deref(), &state);
+    let new = evaluate(root, rules_dir.as_deref(), &state);
     let _ = std::fs::remove_dir_all(&tmp);
     let (old, new) = match (old, new) {
         (Ok(o), Ok(n)) => (o, n),

@@ -52,7 +52,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "NAME", value_parser = ["reconciliation"])]
     pub report: Option<String>,
     /// Review mode: evaluate the rules and tree at this git revision too, print only what
-    /// changed (findings added and gone, natural tiers moved).
+    /// changed (findings added and gone, natural tiers moved). Both sides are judged against
+    /// the working tree's build state (audit database and store, sources, reference).
     #[arg(long, value_name = "GIT-REV")]
     pub baseline: Option<String>,
     /// With --baseline: fail only on halting findings that are not in the baseline (ratchet).
