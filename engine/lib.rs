@@ -21,4 +21,5 @@ pub mod rules;
 pub mod scan;
 pub mod scanb;
 pub mod source;
+pub mod tarball;
 pub mod tree;

@@ -155,3 +155,26 @@ fn a_corrupt_database_is_a_clear_error() {
     assert_eq!(code, 2);
     assert!(err.contains("build/audit.db") && !err.contains("panicked"), "{err}");
 }
+
+/// Most upstreams ship .tar.xz: the audit reads it as it reads .tar.gz (build system
+/// detected from the tarball's content).
+#[test]
+fn an_xz_tarball_is_audited_with_its_build_system() {
+    use std::io::{Read, Write};
+    let (t, _) = pinned_tree("audit-xz");
+    let gz = t.path().join("sources/gtk4-1.2.3.tar.gz");
+    let mut tar = vec![];
+    flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap()).read_to_end(&mut tar).unwrap();
+    let mut e = liblzma::write::XzEncoder::new(vec![], 6);
+    e.write_all(&tar).unwrap();
+    let xz = e.finish().unwrap();
+    std::fs::write(t.path().join("sources/gtk4-1.2.3.tar.xz"), &xz).unwrap();
+    std::fs::remove_file(&gz).unwrap();
+    let sha = igos::audit::record::sha256_hex(&xz);
+    let text = t.read("packages/desktop/gtk4/package.yml");
+    let pin = text.lines().find(|l| l.contains("sha256:")).unwrap().split(':').nth(1).unwrap().trim().to_string();
+    t.write("packages/desktop/gtk4/package.yml", &text.replace(&pin, &sha).replace("gtk4-1.2.3.tar.gz", "gtk4-1.2.3.tar.xz"));
+    let (code, out, err) = igos(t.path(), &["audit", "gtk4"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(t.read("audits/gtk4.json").contains("\"build_system\": \"meson\""), "{}", t.read("audits/gtk4.json"));
+}

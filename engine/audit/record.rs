@@ -1,7 +1,6 @@
 //! One audit record: what the recipe declares and what its source tarball holds, as JSON
 //! with sorted keys so a re-audit diffs cleanly.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -88,17 +87,9 @@ fn detect_build_system(names: &[String]) -> String {
     "unknown".into()
 }
 
-/// Member names of a tarball (gzip or plain tar). Other compressions give None.
+/// Member names of a tarball (gzip, xz, bzip2 or plain tar). Anything else gives None.
 fn list_tarball(path: &Path) -> Option<Vec<String>> {
-    let file = std::fs::File::open(path).ok()?;
-    let name = path.to_string_lossy();
-    let reader: Box<dyn Read> = if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else if name.ends_with(".tar") {
-        Box::new(file)
-    } else {
-        return None;
-    };
+    let reader = crate::tarball::open(path).ok()?;
     let mut archive = tar::Archive::new(reader);
     let mut out = vec![];
     for entry in archive.entries().ok()? {

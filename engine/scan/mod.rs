@@ -161,16 +161,6 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
 
 /// The build files of one tarball, from the cache or read and parsed. Err: (status, why).
 fn scan_tarball(path: &Path, name: &str, cache: &Path) -> Result<(Vec<CachedFile>, bool), (&'static str, String)> {
-    let compressed = |exts: &[&str]| exts.iter().any(|e| name.ends_with(e));
-    let gz = compressed(&[".tar.gz", ".tgz"]);
-    if !gz && !name.ends_with(".tar") {
-        let why = if compressed(&[".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz"]) {
-            "not scanned: xz/bzip2 not supported".to_string()
-        } else {
-            format!("not scanned: the archive format of {name} is not supported")
-        };
-        return Err(("unsupported", why));
-    }
     let sha = sha256_file(path).map_err(|e| ("failed", format!("cannot read {}: {e}", path.display())))?;
     let cache_file = cache.join(format!("{sha}.json"));
     if let Some(c) = std::fs::read_to_string(&cache_file).ok().and_then(|t| serde_json::from_str::<Cached>(&t).ok()) {
@@ -178,8 +168,11 @@ fn scan_tarball(path: &Path, name: &str, cache: &Path) -> Result<(Vec<CachedFile
             return Ok((c.files, true));
         }
     }
-    let file = std::fs::File::open(path).map_err(|e| ("failed", format!("cannot read {}: {e}", path.display())))?;
-    let reader: Box<dyn Read> = if gz { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
+    // gzip, xz, bzip2 or plain tar, by content; anything else is named, not guessed at.
+    let reader = crate::tarball::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => ("unsupported", format!("not scanned: {name}: {e}")),
+        _ => ("failed", format!("cannot read {}: {e}", path.display())),
+    })?;
     let files = read_build_files(reader).map_err(|e| ("failed", format!("cannot read {name}: {e}")))?;
     let c = Cached { version: CACHE_VERSION, files };
     if std::fs::create_dir_all(cache).is_ok() {
