@@ -267,7 +267,7 @@ fn a_file_that_is_no_tarball_is_reported_as_not_scanned() {
     let r = run(&t, None);
     let not = messages(&r, "tarball-not-scanned");
     assert_eq!(not.len(), 1, "{not:#?}");
-    assert!(not[0].starts_with("glib2: not scanned: glib2-1.2.3.tar.xz: not a tarball"), "{}", not[0]);
+    assert_eq!(not[0], "glib2: not scanned: not a tarball (neither gzip, xz, bzip2 nor a plain tar) (glib2-1.2.3.tar.xz)");
     // The other recipes' tarballs are missing: one advisory, not one per recipe.
     let missing = messages(&r, "tarballs-missing");
     assert_eq!(missing.len(), 1, "{missing:#?}");
@@ -284,4 +284,34 @@ fn without_tarballs_one_advisory() {
     assert_eq!(all[0].0, "sources-not-scanned");
     assert!(all[0].1.starts_with("not scanned: no source tarballs at "), "{}", all[0].1);
     assert_eq!(r.code, 0, "no tarballs is not a halt (other gates aside)");
+}
+
+/// One rendered diagnostic per Gate 6 finding kind (the first of each), paths of the temp
+/// tree replaced: the upstream line or the recipe, and the deciding rule.
+#[test]
+fn every_gate_6_finding_kind_renders() {
+    use igos::report::diagnostic::{self, Style};
+    let wide = Style { color: false, width: 400 };
+    let first = |r: &Run, check: &str, root: &Path| -> String {
+        let f = r.findings.iter().find(|f| f.check == check).unwrap_or_else(|| panic!("no {check} finding"));
+        diagnostic::render(&diagnostic::finding(&r.sources, f), wide).replace(&root.display().to_string(), "[TREE]")
+    };
+    let snap = |name: &str, text: String| {
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(name, text);
+        });
+    };
+    let t = scanned_tree("scan-snap");
+    t.write("sources/glib2-1.2.3.tar.xz", "not really xz");
+    let r = run(&t, Some("policy 1\n\ndivergence gtk4 drops libffi {\n  reason \"was needed by 1.0\"\n}\n"));
+    // undeclared-dep has its own snapshot, drawn at the default width, above.
+    for kind in ["undeclared-dep-soft", "tarball-not-scanned", "tarballs-missing", "divergence-unused"] {
+        snap(&format!("finding-{kind}"), first(&r, kind, t.path()));
+    }
+    let none = valid_tree("scan-snap-none");
+    snap("finding-sources-not-scanned", first(&run(&none, None), "sources-not-scanned", none.path()));
+    // An upstream name no recipe or alias provides.
+    let u = scanned_tree("scan-snap-unresolved");
+    tarball(&u.path().join("sources/gtk4-1.2.3.tar.gz"), &[("meson.build", "project('gtk4')\ndependency('libfrobnicate-9')\n")]);
+    snap("finding-upstream-name-unresolved", first(&run(&u, None), "upstream-name-unresolved", u.path()));
 }

@@ -170,7 +170,7 @@ fn scan_tarball(path: &Path, name: &str, cache: &Path) -> Result<(Vec<CachedFile
     }
     // gzip, xz, bzip2 or plain tar, by content; anything else is named, not guessed at.
     let reader = crate::tarball::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::InvalidData => ("unsupported", format!("not scanned: {name}: {e}")),
+        std::io::ErrorKind::InvalidData => ("unsupported", format!("not scanned: {e}")),
         _ => ("failed", format!("cannot read {}: {e}", path.display())),
     })?;
     let files = read_build_files(reader).map_err(|e| ("failed", format!("cannot read {name}: {e}")))?;
