@@ -60,6 +60,9 @@ fn cases_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Findings the engine itself makes about rule files (not declared as checks).
+const ENGINE_CHECKS: &[&str] = &["shadowed-entry", "waiver-expired", "waiver-unused"];
+
 pub fn run(args: &TestArgs) -> i32 {
     let dirs = if args.cases.is_empty() { vec![PathBuf::from("rules/tests")] } else { args.cases.clone() };
     let cases: Vec<PathBuf> = dirs.iter().flat_map(|d| cases_in(d)).collect();
@@ -86,6 +89,19 @@ pub fn run(args: &TestArgs) -> i32 {
                 return 2;
             }
         };
+        // A typo in `expect` would make a `finds` line fail and a `not` line pass forever:
+        // every check named must exist.
+        let known = |c: &str| rules.policy.check(c).is_some() || ENGINE_CHECKS.contains(&c);
+        for (line, e) in &expect {
+            if let Expect::Finds(c, _) | Expect::Not(c, _) = e {
+                if !known(c) {
+                    let ids = rules.policy.checks.iter().map(|k| k.id.as_str()).chain(ENGINE_CHECKS.iter().copied());
+                    let hint = crate::lang::error::did_you_mean(c, ids).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+                    super::err(&format!("igos test: {}/expect:{line}: no check `{c}`{hint}\n", case.display()));
+                    return 2;
+                }
+            }
+        }
         let tree = match crate::tree::load_tree(case, &mut sources) {
             Ok(t) => t,
             Err(e) => {
