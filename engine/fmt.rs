@@ -1,8 +1,10 @@
 //! `igos fmt`: the one canonical layout of rule files.
 //!
 //! The language is line-oriented, so formatting is too: indentation by block depth (two
-//! spaces), no trailing whitespace, at most one blank line in a row, none right after `{`
-//! or before `}`, one newline at the end. Inside a `set` block, where order has no meaning,
+//! spaces), a run of blanks inside a line made one space (strings and comments are kept as
+//! written), no trailing whitespace, at most one blank line in a row, none right after `{`
+//! or before `}`, one newline at the end; the layers of a `classify` block aligned as a
+//! table. Inside a `set` block, where order has no meaning,
 //! items are sorted (included names first, then `!` exclusions), each keeping the comment
 //! lines written above it and its trailing comment. Everywhere else the written order is
 //! the meaning and is kept. Comments are never dropped.
@@ -31,7 +33,8 @@ fn format_lf(text: &str) -> String {
     let mut set_block: Option<Vec<(Vec<String>, String)>> = None; // (comments above, item line)
     let mut pending_comments: Vec<String> = vec![];
     for raw in text.lines() {
-        let line = raw.trim();
+        let normalized = normalize(raw.trim());
+        let line = normalized.as_str();
         if let Some(items) = set_block.as_mut() {
             if line == "}" {
                 let mut items = std::mem::take(items);
@@ -80,9 +83,37 @@ fn format_lf(text: &str) -> String {
     while out.last().is_some_and(|l| l.is_empty()) {
         out.pop();
     }
+    align_layers(&mut out);
     let mut s = out.join("\n");
     s.push('\n');
     s
+}
+
+/// Inside a `classify` block the layers read as a table: each layer's tier is padded to
+/// the longest tier of the block, so the `if` conditions start in one column.
+fn align_layers(out: &mut [String]) {
+    let mut i = 0;
+    while i < out.len() {
+        if !(out[i].starts_with("classify ") && opens_block(&out[i])) {
+            i += 1;
+            continue;
+        }
+        let end = (i + 1..out.len()).find(|&k| out[k] == "}").unwrap_or(out.len());
+        let layer_tier = |line: &str| -> Option<usize> {
+            let code = code_part(line).trim();
+            let (tier, rest) = code.split_once(' ')?;
+            (rest.starts_with("if ") && !tier.starts_with('#')).then_some(tier.len())
+        };
+        let width = out[i + 1..end].iter().filter_map(|l| layer_tier(l)).max().unwrap_or(0);
+        for line in &mut out[i + 1..end] {
+            if let Some(len) = layer_tier(line) {
+                let body = line.trim_start();
+                let indent = line.len() - body.len();
+                *line = format!("{}{}{}{}", &line[..indent], &body[..len], " ".repeat(width - len + 1), &body[len + 1..]);
+            }
+        }
+        i = end;
+    }
 }
 
 /// Sort included names before exclusions, then by name.
@@ -119,19 +150,44 @@ fn opens_block(line: &str) -> bool {
     code.ends_with('{') && !code.ends_with("{}") && !line.trim_start().starts_with('#')
 }
 
-/// One space before a trailing comment; the rest of the line as written.
+/// Runs of spaces and tabs in the code part become one space (outside strings, where
+/// whitespace only separates tokens); two spaces before a trailing comment, which is kept
+/// as written.
 fn normalize(line: &str) -> String {
     let code = code_part(line);
+    let spaced = collapse_spaces(code.trim());
     if code.len() == line.len() {
-        return line.trim_end().to_string();
+        return spaced;
     }
     let comment = line[code.len()..].trim_end();
-    let code = code.trim_end();
-    if code.is_empty() {
+    if spaced.is_empty() {
         comment.to_string()
     } else {
-        format!("{code}  {comment}")
+        format!("{spaced}  {comment}")
     }
+}
+
+/// One space for each run of blanks outside a string literal.
+fn collapse_spaces(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let (mut in_str, mut prev, mut blank_run) = (false, ' ', false);
+    for c in code.chars() {
+        if !in_str && (c == ' ' || c == '\t') {
+            if !blank_run {
+                out.push(' ');
+            }
+            blank_run = true;
+            prev = c;
+            continue;
+        }
+        blank_run = false;
+        if c == '"' && prev != '\\' {
+            in_str = !in_str;
+        }
+        out.push(c);
+        prev = c;
+    }
+    out
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ pub fn run(args: &FmtArgs) -> i32 {
         }
         unformatted += 1;
         if args.check {
-            super::out(&format!("--- {}\n+++ {} (formatted)\n{}", path.display(), path.display(), diff(&text, &formatted)));
+            super::out(&diff(&path.display().to_string(), &text, &formatted));
         } else {
             // Write beside, then rename: an interrupted fmt never leaves half a file.
             let tmp = path.with_extension("pol.fmt-tmp");
@@ -94,47 +94,10 @@ pub fn run(args: &FmtArgs) -> i32 {
     }
 }
 
-/// Above this many cells the LCS table is not built: the changed middle is shown as
-/// removed then added (a 5 MB file would otherwise ask for terabytes).
-const MAX_DIFF_CELLS: usize = 4 << 20;
-
-/// A minimal line diff (longest common subsequence), enough to show what fmt changes.
-/// Common leading and trailing lines are skipped first; memory stays bounded.
-pub fn diff(a: &str, b: &str) -> String {
-    let a: Vec<&str> = a.lines().collect();
-    let b: Vec<&str> = b.lines().collect();
-    let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let tail = a[head..].iter().rev().zip(b[head..].iter().rev()).take_while(|(x, y)| x == y).count();
-    let (a, b) = (&a[head..a.len() - tail], &b[head..b.len() - tail]);
-    let (n, m) = (a.len(), b.len());
-    if (n + 1).saturating_mul(m + 1) > MAX_DIFF_CELLS {
-        let mut out = String::new();
-        for (k, l) in a.iter().enumerate() {
-            out.push_str(&format!("@@ line {} @@\n-{l}\n", head + k + 1));
-        }
-        for (k, l) in b.iter().enumerate() {
-            out.push_str(&format!("@@ line {} @@\n+{l}\n", head + k + 1));
-        }
-        return out;
-    }
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, String::new());
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            i += 1;
-            j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push_str(&format!("@@ line {} @@\n+{}\n", head + j + 1, b[j]));
-            j += 1;
-        } else {
-            out.push_str(&format!("@@ line {} @@\n-{}\n", head + i + 1, a[i]));
-            i += 1;
-        }
-    }
-    out
+/// A unified diff (three lines of context, `patch -p0` applies it) of what fmt changes.
+/// The diff gives up refining after a second on a pathological file and shows a coarser,
+/// still correct, diff instead.
+pub fn diff(path: &str, a: &str, b: &str) -> String {
+    let diff = similar::TextDiff::configure().timeout(std::time::Duration::from_secs(1)).diff_lines(a, b);
+    diff.unified_diff().context_radius(3).header(path, path).to_string()
 }
