@@ -64,6 +64,57 @@ fn sarif_has_the_required_structure() {
     assert!(moved["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"].is_string(), "the deciding rule as a related location");
 }
 
+/// The SARIF report validates against the OASIS SARIF 2.1.0 schema (vendored in
+/// tests/fixtures/sarif/), with halting and advisory findings, both locations of a finding,
+/// and a waived finding carried as a suppression with its reason and approver.
+#[test]
+fn sarif_validates_against_the_oasis_schema() {
+    let t = broken_tree();
+    let project = support::project_dir();
+    for entry in std::fs::read_dir(project.join("rules")).expect("rules/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|x| x == "pol") {
+            t.write(&format!("rules/{}", path.file_name().expect("name").to_string_lossy()), &std::fs::read_to_string(&path).expect("rule file"));
+        }
+    }
+    t.write(
+        "rules/zz-waivers.pol",
+        "policy 1\nwaive tier-unclear for mytool {\n  reason \"classified in the next tier review\"\n  approver \"release lead\"\n  expires 2099-01-31\n}\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_igos"))
+        .args(["check", "--format", "sarif", "--root"])
+        .arg(t.path())
+        .arg("--rules")
+        .arg(t.path().join("rules"))
+        .output()
+        .expect("igos runs");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("SARIF is JSON");
+    let schema_text = std::fs::read_to_string(project.join("tests/fixtures/sarif/sarif-schema-2.1.0.json")).expect("the vendored schema");
+    // The published schema carries one malformed regular expression (language tags,
+    // `^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$`, a stray `]`) that a strict validator refuses
+    // to compile; it is replaced here by what it means. igos writes no language tags.
+    let schema_text = schema_text.replace(r#"^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$"#, r#"^[a-zA-Z]{2}(-[a-zA-Z]{2})?$"#);
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "SARIF does not validate:\n{}", errors.join("\n"));
+
+    let results = doc["runs"][0]["results"].as_array().expect("results");
+    let levels: Vec<&str> = results.iter().filter_map(|r| r["level"].as_str()).collect();
+    assert!(levels.contains(&"error") && levels.contains(&"warning"), "{levels:?}");
+    let waived = results.iter().find(|r| r["ruleId"] == "tier-unclear").expect("the waived finding is reported");
+    let suppression = &waived["suppressions"][0];
+    assert_eq!(suppression["status"], "accepted");
+    assert_eq!(suppression["justification"], "classified in the next tier review");
+    assert_eq!(suppression["properties"]["approver"], "release lead");
+    assert_eq!(suppression["location"]["physicalLocation"]["artifactLocation"]["uri"].as_str().map(|u| u.ends_with("zz-waivers.pol")), Some(true));
+
+    // A schema check that cannot fail proves nothing: a result without its message is refused.
+    let mut broken = doc.clone();
+    broken["runs"][0]["results"][0].as_object_mut().expect("a result").remove("message");
+    assert!(!validator.is_valid(&broken), "the validator rejects a result with no message");
+}
+
 #[test]
 fn github_annotations() {
     let t = broken_tree();

@@ -64,8 +64,17 @@ pub fn sarif(outcome: &Outcome, policy: &Policy, sources: &SourceMap) -> String 
             if !related.is_empty() {
                 r["relatedLocations"] = json!(related);
             }
-            if let WaiverState::Waived { reason, .. } = &f.waiver {
-                r["suppressions"] = json!([{ "kind": "inSource", "justification": reason }]);
+            if let WaiverState::Waived { span, reason, approver } = &f.waiver {
+                let mut suppression = json!({
+                    "kind": "external",
+                    "status": "accepted",
+                    "justification": reason,
+                    "location": { "physicalLocation": region(sources, *span) },
+                });
+                if let Some(approver) = approver {
+                    suppression["properties"] = json!({ "approver": approver });
+                }
+                r["suppressions"] = json!([suppression]);
             }
             r
         })
