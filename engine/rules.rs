@@ -2,11 +2,12 @@
 //! binary so `igos check` works anywhere. Every file is parsed and every error collected.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::lang::compile::{self, Policy};
 use crate::lang::error::RuleError;
 use crate::lang::syntax;
-use crate::source::{SourceFile, SourceMap, Span};
+use crate::source::{SourceFile, SourceId, SourceMap, Span};
 
 /// The project's `rules/`, compiled in. A test keeps this list equal to the directory.
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -32,6 +33,17 @@ pub struct Rules {
 
 /// Read every `*.pol` file of `dir` (sorted by name), or the built-in rules when `dir` is None.
 pub fn load(dir: Option<&Path>, sources: &mut SourceMap) -> Result<Rules, String> {
+    Ok(read(dir, sources)?.compile())
+}
+
+/// Rule files read and registered in the source map, not yet parsed: compiling needs no
+/// access to the map, so `igos check` compiles them while the tree loads.
+pub struct Registered {
+    texts: Vec<(SourceId, Result<Arc<str>, String>)>,
+}
+
+/// Read and register every `*.pol` file of `dir` (sorted by name), or the built-in rules.
+pub fn read(dir: Option<&Path>, sources: &mut SourceMap) -> Result<Registered, String> {
     let mut texts: Vec<(String, Result<String, String>)> = vec![];
     match dir {
         None => texts.extend(BUILT_IN.iter().map(|(n, t)| (n.to_string(), Ok(t.to_string())))),
@@ -53,31 +65,45 @@ pub fn load(dir: Option<&Path>, sources: &mut SourceMap) -> Result<Rules, String
             }
         }
     }
-    Ok(compile_texts(texts, sources))
+    Ok(register(texts, sources))
 }
 
 /// Parse and compile named rule texts (also used by tests and tools).
 pub fn compile_texts(texts: Vec<(String, Result<String, String>)>, sources: &mut SourceMap) -> Rules {
-    let mut errors = vec![];
-    let mut parsed = vec![];
-    let files = texts.len();
-    for (name, text) in texts {
-        match text {
+    register(texts, sources).compile()
+}
+
+fn register(texts: Vec<(String, Result<String, String>)>, sources: &mut SourceMap) -> Registered {
+    let texts = texts
+        .into_iter()
+        .map(|(name, text)| match text {
             Ok(text) => {
                 let id = sources.add(SourceFile::new(name, text));
-                let text = sources.get(id).text.clone();
-                match syntax::parse(id, &text) {
+                (id, Ok(sources.get(id).text.clone()))
+            }
+            Err(msg) => (sources.add(SourceFile::new(name, "")), Err(msg)),
+        })
+        .collect();
+    Registered { texts }
+}
+
+impl Registered {
+    /// Parse every file and compile the policy, collecting every error.
+    pub fn compile(self) -> Rules {
+        let mut errors = vec![];
+        let mut parsed = vec![];
+        let files = self.texts.len();
+        for (id, text) in self.texts {
+            match text {
+                Ok(text) => match syntax::parse(id, &text) {
                     Ok(f) => parsed.push(f),
                     Err(e) => errors.push(e),
-                }
-            }
-            Err(msg) => {
-                let id = sources.add(SourceFile::new(name, ""));
-                errors.push(RuleError::new("unreadable", msg, Span::new(id, 0, 0)).with_label("this file"));
+                },
+                Err(msg) => errors.push(RuleError::new("unreadable", msg, Span::new(id, 0, 0)).with_label("this file")),
             }
         }
+        let (policy, mut semantic) = compile::compile(&parsed);
+        errors.append(&mut semantic);
+        Rules { policy, errors, files }
     }
-    let (policy, mut semantic) = compile::compile(&parsed);
-    errors.append(&mut semantic);
-    Rules { policy, errors, files }
 }

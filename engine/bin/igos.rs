@@ -3,6 +3,9 @@
 use clap::{CommandFactory, Parser, Subcommand};
 use igos::cli;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// igos evaluates the InterGenOS policy (rule files in rules/) over a package tree.
 ///
 /// Exit codes: 0 pass (advisories allowed), 1 a halting finding, 2 rules or input unusable.

@@ -83,9 +83,19 @@ pub struct Loaded {
 pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loaded, i32> {
     let mut sources = SourceMap::new();
     let rules_dir = rules_dir.map(Path::to_path_buf).or_else(default_rules_dir);
-    let loaded = match rules::load(rules_dir.as_deref(), &mut sources) {
+    let registered = match rules::read(rules_dir.as_deref(), &mut sources) {
         Ok(r) => r,
         Err(msg) => return Err(fail(style, "rules::unreadable", msg, None)),
+    };
+    // The rules compile while the tree loads: neither needs the other (a fifth of the
+    // corpus's wall time). Rule errors are still reported first, and alone.
+    let (loaded, tree) = std::thread::scope(|s| {
+        let compiled = s.spawn(move || registered.compile());
+        let tree = tree::load_tree(root, &mut sources);
+        (compiled.join(), tree)
+    });
+    let Ok(loaded) = loaded else {
+        return Err(fail(style, "rules::unusable", "compiling the rule files failed".into(), None));
     };
     if !loaded.errors.is_empty() {
         for e in &loaded.errors {
@@ -94,7 +104,7 @@ pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loade
         super::err(&format!("igos: {} error(s) in the rule files; nothing was checked (exit 2)\n", loaded.errors.len()));
         return Err(2);
     }
-    let tree = match tree::load_tree(root, &mut sources) {
+    let tree = match tree {
         Ok(t) => t,
         Err(e) => {
             return Err(fail(
@@ -123,8 +133,18 @@ pub fn run(args: &CheckArgs) -> i32 {
     // The audit database and store are independent of the rules and the tree: read them
     // alongside (at 100,000 recipes the database read alone is a third of a second).
     let (l, audit) = std::thread::scope(|s| {
-        let audit = s.spawn(|| crate::audit::load_facts(&db, &store));
+        let audit = s.spawn(|| {
+            let t = std::time::Instant::now();
+            let a = crate::audit::load_facts(&db, &store);
+            if std::env::var_os("IGOS_TIMINGS").is_some() {
+                super::err(&format!("  audit facts (alongside the tree): {:.2} ms\n", t.elapsed().as_secs_f64() * 1e3));
+            }
+            a
+        });
         let l = load(&args.root, args.rules.as_deref(), style);
+        if std::env::var_os("IGOS_TIMINGS").is_some() {
+            super::err(&format!("  rules and tree: {:.2} ms\n", started.elapsed().as_secs_f64() * 1e3));
+        }
         (l, audit.join())
     });
     let l = match l {
