@@ -91,6 +91,13 @@ fn duplicate_set_item() {
     snapshot("rules-duplicate-set-item", "duplicate-set-item.pol", 1);
 }
 
+/// An error does not cascade: the uses of a variable whose `for` failed, the clauses that
+/// failed to compile, report nothing more; every independent mistake is still reported.
+#[test]
+fn one_mistake_is_one_diagnostic() {
+    snapshot("rules-no-cascade", "cascade.pol", 4);
+}
+
 #[test]
 fn check_without_message() {
     snapshot("rules-check-without-message", "check-without-message.pol", 1);

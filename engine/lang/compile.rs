@@ -554,7 +554,7 @@ impl Compiler {
                 Clause::For(gens) => {
                     for (var, e) in gens {
                         let Some((ce, ty, deps)) = self.expr(e, &scope) else {
-                            scope.bind(var, Ty::None, scope.depth + 1);
+                            scope.bind_poisoned(var, scope.depth + 1);
                             scope.depth += 1;
                             continue;
                         };
@@ -566,7 +566,9 @@ impl Compiler {
                                     RuleError::new("type", format!("`for` needs a list, this is a {}", other.name()), e.span)
                                         .with_label("not a list"),
                                 );
-                                Ty::None
+                                scope.bind_poisoned(var, scope.depth + 1);
+                                scope.depth += 1;
+                                continue;
                             }
                         };
                         if let CExpr::Relation(r) = &ce {
@@ -584,12 +586,13 @@ impl Compiler {
                         steps.push((Step::Where(ce), deps));
                     }
                 }
-                Clause::Let(var, e) => {
-                    if let Some((ce, ty, deps)) = self.expr(e, &scope) {
+                Clause::Let(var, e) => match self.expr(e, &scope) {
+                    Some((ce, ty, deps)) => {
                         let slot = scope.bind(var, ty, deps);
                         steps.push((Step::Let(slot, ce), deps));
                     }
-                }
+                    None => scope.bind_poisoned(var, scope.depth),
+                },
                 Clause::Message(t) => message = self.template(t, &scope),
                 Clause::Help(t) => help = self.template(t, &scope),
                 Clause::At(e) => {
@@ -618,7 +621,9 @@ impl Compiler {
             (*depth, is_for, *i)
         });
         let steps = indexed.into_iter().map(|(_, (s, _))| s).collect::<Vec<_>>();
-        if !steps.iter().any(|s| matches!(s, Step::For(..))) {
+        // A clause that is there but failed to compile has its own diagnostic already.
+        let written = |want: fn(&Clause) -> bool| ch.clauses.iter().any(want);
+        if !written(|c| matches!(c, Clause::For(_))) {
             self.errors.push(
                 RuleError::new("missing", format!("check `{}` ranges over nothing", ch.id.text), ch.id.span)
                     .with_label("no `for` clause")
@@ -626,6 +631,9 @@ impl Compiler {
             );
         }
         let Some(message) = message else {
+            if written(|c| matches!(c, Clause::Message(_))) {
+                return;
+            }
             self.errors.push(
                 RuleError::new("missing", format!("check `{}` has no message", ch.id.text), ch.id.span)
                     .with_label("no `message` clause")
@@ -652,14 +660,16 @@ impl Compiler {
     }
 
     fn template(&mut self, t: &Template, scope: &Scope) -> Option<Vec<CPart>> {
-        let mut out = vec![];
-        for p in &t.parts {
-            match p {
-                TemplatePart::Text(s) => out.push(CPart::Text(s.clone())),
-                TemplatePart::Hole(e) => out.push(CPart::Hole(self.expr(e, scope)?.0)),
-            }
-        }
-        Some(out)
+        // Every hole is compiled, so each mistaken one is reported.
+        let parts: Vec<Option<CPart>> = t
+            .parts
+            .iter()
+            .map(|p| match p {
+                TemplatePart::Text(s) => Some(CPart::Text(s.clone())),
+                TemplatePart::Hole(e) => self.expr(e, scope).map(|x| CPart::Hole(x.0)),
+            })
+            .collect();
+        parts.into_iter().collect()
     }
 
     fn want_bool(&mut self, ty: Ty, span: Span) {
@@ -680,8 +690,9 @@ impl Compiler {
             ExprKind::List(items) => {
                 let mut out = vec![];
                 let mut depth = 0;
-                for it in items {
-                    let (c, ty, d) = self.expr(it, scope)?;
+                let compiled: Vec<_> = items.iter().map(|it| self.expr(it, scope)).collect();
+                for (it, c) in items.iter().zip(compiled) {
+                    let (c, ty, d) = c?;
                     if ty != Ty::Str {
                         self.errors.push(
                             RuleError::new("type", format!("list literals hold strings, this is a {}", ty.name()), it.span)
@@ -736,8 +747,9 @@ impl Compiler {
                 Some((CExpr::Not(Box::new(c)), Ty::Bool, d))
             }
             ExprKind::Binary(op, l, r) => {
-                let (lc, lt, ld) = self.expr(l, scope)?;
-                let (rc, rt, rd) = self.expr(r, scope)?;
+                // Both sides are compiled, so a mistake on each side is reported in one run.
+                let (left, right) = (self.expr(l, scope), self.expr(r, scope));
+                let ((lc, lt, ld), (rc, rt, rd)) = (left?, right?);
                 let depth = ld.max(rd);
                 let ok = match op {
                     BinOp::And | BinOp::Or => {
@@ -777,6 +789,9 @@ impl Compiler {
 
     fn ident(&mut self, name: &str, span: Span, scope: &Scope) -> Option<(CExpr, Ty, usize)> {
         if let Some((slot, ty, depth)) = scope.lookup(name) {
+            if scope.is_poisoned(slot) {
+                return None;
+            }
             return Some((CExpr::Var(slot), ty, depth));
         }
         if let Some(&s) = self.set_index.get(name) {
@@ -1003,15 +1018,27 @@ fn unknown(n: &Name, what: &str, suggestion: Option<&str>) -> RuleError {
 struct Scope {
     /// (name, type, the generator depth at which it is bound)
     vars: Vec<(String, Ty, usize)>,
+    /// Per variable: its definition had an error (already reported). Its uses compile to
+    /// nothing and report nothing more, so one mistake is one diagnostic.
+    poisoned: Vec<bool>,
     depth: usize,
 }
 
 impl Scope {
     fn bind(&mut self, name: &Name, ty: Ty, depth: usize) -> usize {
         self.vars.push((name.text.clone(), ty, depth));
+        self.poisoned.push(false);
         self.vars.len() - 1
+    }
+    /// Bind a variable whose definition failed to compile.
+    fn bind_poisoned(&mut self, name: &Name, depth: usize) {
+        let slot = self.bind(name, Ty::None, depth);
+        self.poisoned[slot] = true;
     }
     fn lookup(&self, name: &str) -> Option<(usize, Ty, usize)> {
         self.vars.iter().enumerate().rev().find(|(_, v)| v.0 == name).map(|(i, v)| (i, v.1, v.2))
+    }
+    fn is_poisoned(&self, slot: usize) -> bool {
+        self.poisoned.get(slot).copied().unwrap_or(false)
     }
 }

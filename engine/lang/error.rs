@@ -36,12 +36,15 @@ impl RuleError {
 /// The closest candidate by edit distance, for "did you mean" help.
 pub fn did_you_mean<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (wanted.len() / 3).max(1) + 1;
+    // Nearest first; among equally near names, the one that starts like the wanted one
+    // (`tir` is `tier` mistyped rather than `dir`).
+    let shared_prefix = |c: &str| wanted.chars().zip(c.chars()).take_while(|(a, b)| a == b).count();
     candidates
         .into_iter()
-        .map(|c| (edit_distance(wanted, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .map(|c| (edit_distance(wanted, c), std::cmp::Reverse(shared_prefix(c)), c))
+        .filter(|(d, _, _)| *d <= limit)
         .min()
-        .map(|(_, c)| c)
+        .map(|(_, _, c)| c)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -64,5 +67,6 @@ mod tests {
     fn suggests_the_nearest_name() {
         assert_eq!(did_you_mean("base_clii", ["base_cli", "core", "gui"]), Some("base_cli"));
         assert_eq!(did_you_mean("zzzzzz", ["base_cli", "core"]), None);
+        assert_eq!(did_you_mean("tir", ["dir", "tier", "name"]), Some("tier"));
     }
 }
