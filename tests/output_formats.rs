@@ -69,18 +69,8 @@ fn sarif_has_the_required_structure() {
 /// and a waived finding carried as a suppression with its reason and approver.
 #[test]
 fn sarif_validates_against_the_oasis_schema() {
-    let t = broken_tree();
+    let t = waived_tree();
     let project = support::project_dir();
-    for entry in std::fs::read_dir(project.join("rules")).expect("rules/") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|x| x == "pol") {
-            t.write(&format!("rules/{}", path.file_name().expect("name").to_string_lossy()), &std::fs::read_to_string(&path).expect("rule file"));
-        }
-    }
-    t.write(
-        "rules/zz-waivers.pol",
-        "policy 1\nwaive tier-unclear for mytool {\n  reason \"classified in the next tier review\"\n  approver \"release lead\"\n  expires 2099-01-31\n}\n",
-    );
     let out = Command::new(env!("CARGO_BIN_EXE_igos"))
         .args(["check", "--format", "sarif", "--root"])
         .arg(t.path())
@@ -113,6 +103,66 @@ fn sarif_validates_against_the_oasis_schema() {
     let mut broken = doc.clone();
     broken["runs"][0]["results"][0].as_object_mut().expect("a result").remove("message");
     assert!(!validator.is_valid(&broken), "the validator rejects a result with no message");
+}
+
+/// Every JSON report validates against its documented schema
+/// (engine/report/igos-check-1.schema.json): a tree with halting, advisory and waived
+/// findings, and the corpus when it is here.
+#[test]
+fn json_validates_against_its_documented_schema() {
+    let project = support::project_dir();
+    let schema_text = std::fs::read_to_string(project.join("engine/report/igos-check-1.schema.json")).expect("the schema file");
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let validate = |what: &str, doc: &serde_json::Value| {
+        let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{what}: the JSON report does not match its schema:\n{}", errors.join("\n"));
+    };
+    let t = waived_tree();
+    let out = Command::new(env!("CARGO_BIN_EXE_igos"))
+        .args(["check", "--format", "json", "--root"])
+        .arg(t.path())
+        .arg("--rules")
+        .arg(t.path().join("rules"))
+        .output()
+        .expect("igos runs");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    validate("a broken tree with a waiver", &doc);
+    let all: Vec<&serde_json::Value> = doc["gates"].as_array().expect("gates").iter().flat_map(|g| g["findings"].as_array().into_iter().flatten()).collect();
+    assert!(all.iter().any(|f| f["waiver"].is_object()), "a waived finding is in the report");
+    assert!(all.iter().any(|f| f["severity"] == "advisory") && all.iter().any(|f| f["severity"] == "halt"));
+
+    // The schema can fail: a finding without its check id is refused.
+    let mut broken = doc.clone();
+    if let Some(f) = broken["gates"].as_array_mut().and_then(|g| g.iter_mut().find_map(|g| g["findings"].as_array_mut().and_then(|f| f.first_mut()))) {
+        f.as_object_mut().expect("a finding").remove("check");
+    }
+    assert!(!validator.is_valid(&broken), "the schema refuses a finding with no check");
+
+    match support::corpus() {
+        Some(corpus) => {
+            let (_, doc, _) = check(&corpus, "json");
+            validate("the corpus", &doc);
+        }
+        None => println!("skipped the corpus part: ../shared/corpus is not here"),
+    }
+}
+
+/// The broken tree with the project's rules and one active waiver.
+fn waived_tree() -> support::TempDir {
+    let t = broken_tree();
+    let project = support::project_dir();
+    for entry in std::fs::read_dir(project.join("rules")).expect("rules/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|x| x == "pol") {
+            t.write(&format!("rules/{}", path.file_name().expect("name").to_string_lossy()), &std::fs::read_to_string(&path).expect("rule file"));
+        }
+    }
+    t.write(
+        "rules/zz-waivers.pol",
+        "policy 1\nwaive tier-unclear for mytool {\n  reason \"classified in the next tier review\"\n  approver \"release lead\"\n  expires 2099-01-31\n}\n",
+    );
+    t
 }
 
 #[test]
