@@ -178,3 +178,67 @@ fn an_xz_tarball_is_audited_with_its_build_system() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(t.read("audits/gtk4.json").contains("\"build_system\": \"meson\""), "{}", t.read("audits/gtk4.json"));
 }
+
+/// The check knows an aggregated record unchanged from its fingerprint (size, inode, change
+/// times) without reading it, and still catches every change: a record rewritten in place
+/// with the same size and its old mtime put back, a record added, a record written just
+/// before aggregation (racy: no fingerprint kept, so it is read). A version-1 database
+/// (no fingerprints) is still read.
+#[test]
+fn unchanged_records_are_known_by_fingerprint_and_every_change_is_caught() {
+    let t = valid_tree("fingerprint");
+    let db = t.path().join("build/audit.db");
+    let rec = t.path().join("audits/bat.json");
+    // Records older than the racy window, then aggregated: fingerprints are kept.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let (code, _, err) = igos(t.path(), &["audit", "aggregate"]);
+    assert_eq!(code, 0, "{err}");
+    let fingerprinted = |name: &str| -> bool {
+        let c = rusqlite::Connection::open(&db).expect("db");
+        c.query_row("SELECT record_size IS NOT NULL FROM audits WHERE name = ?1", [name], |r| r.get(0)).expect("row")
+    };
+    assert!(fingerprinted("bat"), "a settled record keeps its fingerprint");
+    let (code, out, _) = igos(t.path(), &["check"]);
+    assert_eq!(code, 0, "{out}");
+
+    // Rewritten in place: same size, the old mtime put back. The change time moved.
+    let before = std::fs::metadata(&rec).expect("meta");
+    let text = std::fs::read_to_string(&rec).expect("record").replace("\"autotools\"", "\"autotoolz\"");
+    assert_eq!(text.len() as u64, before.len());
+    std::fs::write(&rec, &text).expect("rewrite");
+    std::fs::File::options().write(true).open(&rec).and_then(|f| f.set_modified(before.modified().expect("mtime"))).expect("set mtime");
+    let (code, out, _) = igos(t.path(), &["check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("bat has an audit record in the store that is not in the database"), "{out}");
+
+    // Aggregated right after being written: racy, so no fingerprint; then the check reads it.
+    let (code, _, err) = igos(t.path(), &["audit", "aggregate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!fingerprinted("bat"), "a record changed within the racy window keeps no fingerprint");
+    assert!(fingerprinted("gtk4"));
+    let (code, out, _) = igos(t.path(), &["check"]);
+    assert_eq!(code, 0, "{out}");
+
+    // A record the database does not have.
+    t.write("audits/zstd.json", &support::audit_record("zstd", "core", &[], &[]));
+    let (code, out, _) = igos(t.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("zstd has an audit record in the store that is not in the database"), "{out}");
+    t.remove("audits/zstd.json");
+
+    // A version-1 database, as an older igos wrote it: read, every record hashed.
+    {
+        let c = rusqlite::Connection::open(&db).expect("db");
+        c.execute_batch(
+            "CREATE TABLE v1 AS SELECT name, version, tier, build_deps, host_deps, runtime_deps, source_sha256, build_system, audited_at, record_sha256 FROM audits;
+             DROP TABLE audits; ALTER TABLE v1 RENAME TO audits; PRAGMA user_version = 1;",
+        )
+        .expect("downgrade");
+    }
+    let (code, out, err) = igos(t.path(), &["check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::write(&rec, text.replace("autotoolz", "autotoolx")).expect("rewrite");
+    let (code, out, _) = igos(t.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("bat has an audit record in the store that is not in the database"), "{out}");
+}

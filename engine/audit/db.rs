@@ -1,14 +1,16 @@
 //! The build database Gate 2 reads: the audit store aggregated into SQLite.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::record::{sha256_hex, Record};
 
-/// Bump when the schema changes; older databases are re-created by `aggregate`.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Bump when the schema changes; older databases are re-created by `aggregate`, and read
+/// as far as they go (version 1 has no record fingerprints).
+pub const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug)]
 pub struct DbError(pub String);
@@ -26,7 +28,37 @@ pub struct AuditRow {
     /// Sorted.
     pub build_deps: Vec<String>,
     pub record_sha256: String,
+    /// The record file as it was aggregated, when that can be trusted: a store file that
+    /// still matches it is the aggregated record, without reading it again.
+    pub fingerprint: Option<Fingerprint>,
 }
+
+/// A store file's size, inode and change times (nanoseconds): what git's index keeps to
+/// know a file unchanged without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub size: i64,
+    pub ino: i64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+impl Fingerprint {
+    pub fn of(m: &std::fs::Metadata) -> Fingerprint {
+        let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
+        Fingerprint {
+            size: i64::try_from(m.len()).unwrap_or(i64::MAX),
+            ino: m.ino() as i64,
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
+/// A file changed less than this before aggregation started may change again within the
+/// filesystem's timestamp granularity without its times moving: its fingerprint is not
+/// kept, so the check reads and hashes it (git's "racily clean" entries).
+const RACY_NS: i64 = 2_000_000_000;
 
 #[derive(Debug, Default)]
 pub struct AuditDb {
@@ -48,7 +80,11 @@ CREATE TABLE IF NOT EXISTS audits (
     source_sha256 TEXT NOT NULL,
     build_system TEXT NOT NULL,
     audited_at TEXT NOT NULL,
-    record_sha256 TEXT NOT NULL
+    record_sha256 TEXT NOT NULL,
+    record_size INTEGER,
+    record_ino INTEGER,
+    record_mtime_ns INTEGER,
+    record_ctime_ns INTEGER
 );";
 
 /// Ingest every `*.json` of the store into the database in one transaction: afterwards the
@@ -60,18 +96,30 @@ pub fn aggregate(store: &Path, db_path: &Path) -> Result<(usize, Vec<String>), D
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
+    let started_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
     let mut rows = vec![];
     let mut skipped = vec![];
     for f in &files {
-        let bytes = match std::fs::read(f) {
-            Ok(b) => b,
+        // The fingerprint is taken from the open file, before its bytes are read.
+        let read = std::fs::File::open(f).and_then(|mut file| {
+            let meta = file.metadata()?;
+            let mut bytes = vec![];
+            std::io::Read::read_to_end(&mut file, &mut bytes)?;
+            Ok((Fingerprint::of(&meta), bytes))
+        });
+        let (print, bytes) = match read {
+            Ok(x) => x,
             Err(e) => {
                 skipped.push(format!("{}: {e}", f.display()));
                 continue;
             }
         };
+        let trusted = print.mtime_ns.max(print.ctime_ns) < started_ns.saturating_sub(RACY_NS);
         match Record::from_json(&bytes) {
-            Ok(r) => rows.push((r, sha256_hex(&bytes))),
+            Ok(r) => rows.push((r, sha256_hex(&bytes), trusted.then_some(print))),
             Err(e) => skipped.push(format!("{}: not an audit record ({e})", f.display())),
         }
     }
@@ -100,9 +148,9 @@ pub fn aggregate(store: &Path, db_path: &Path) -> Result<(usize, Vec<String>), D
     tx.execute("DELETE FROM audits", []).map_err(|e| err(db_path, e))?;
     {
         let mut stmt = tx
-            .prepare("INSERT OR REPLACE INTO audits VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+            .prepare("INSERT OR REPLACE INTO audits VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")
             .map_err(|e| err(db_path, e))?;
-        for (r, hash) in &rows {
+        for (r, hash, print) in &rows {
             let sorted = |v: &Vec<String>| {
                 let mut v = v.clone();
                 v.sort();
@@ -118,7 +166,11 @@ pub fn aggregate(store: &Path, db_path: &Path) -> Result<(usize, Vec<String>), D
                 r.source_sha256,
                 r.build_system,
                 r.audited_at,
-                hash
+                hash,
+                print.map(|p| p.size),
+                print.map(|p| p.ino),
+                print.map(|p| p.mtime_ns),
+                print.map(|p| p.ctime_ns)
             ])
             .map_err(|e| err(db_path, e))?;
         }
@@ -141,25 +193,33 @@ pub fn read(db_path: &Path) -> Result<AuditDb, DbError> {
             format!("audit database schema version {version} is newer than this igos reads ({SCHEMA_VERSION}): it was written by a newer igos; use that igos, or remove the file and re-aggregate"),
         ));
     }
-    if version != SCHEMA_VERSION {
+    if version < 1 {
         return Err(err(
             db_path,
             format!("audit database schema version {version}, this igos reads {SCHEMA_VERSION}: re-aggregate with `igos audit aggregate`"),
         ));
     }
-    let mut stmt = conn
-        .prepare("SELECT name, version, tier, build_deps, record_sha256 FROM audits")
-        .map_err(|e| err(db_path, format!("not an audit database ({e})")))?;
+    // Version 1 has no fingerprints: every store record is then read and hashed.
+    let sql = if version >= 2 {
+        "SELECT name, version, tier, build_deps, record_sha256, record_size, record_ino, record_mtime_ns, record_ctime_ns FROM audits"
+    } else {
+        "SELECT name, version, tier, build_deps, record_sha256, NULL, NULL, NULL, NULL FROM audits"
+    };
+    let mut stmt = conn.prepare(sql).map_err(|e| err(db_path, format!("not an audit database ({e})")))?;
     let mut rows = BTreeMap::new();
     let iter = stmt
         .query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
+            let print = match (r.get::<_, Option<i64>>(5)?, r.get::<_, Option<i64>>(6)?, r.get::<_, Option<i64>>(7)?, r.get::<_, Option<i64>>(8)?) {
+                (Some(size), Some(ino), Some(mtime_ns), Some(ctime_ns)) => Some(Fingerprint { size, ino, mtime_ns, ctime_ns }),
+                _ => None,
+            };
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, print))
         })
         .map_err(|e| err(db_path, e))?;
     for row in iter {
-        let (name, version, tier, deps, hash) = row.map_err(|e| err(db_path, format!("corrupt row ({e})")))?;
+        let (name, version, tier, deps, hash, fingerprint) = row.map_err(|e| err(db_path, format!("corrupt row ({e})")))?;
         let build_deps = deps.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
-        rows.insert(name, AuditRow { version, tier, build_deps, record_sha256: hash });
+        rows.insert(name, AuditRow { version, tier, build_deps, record_sha256: hash, fingerprint });
     }
     Ok(AuditDb { rows })
 }

@@ -38,21 +38,27 @@ pub fn load_facts(db_path: &Path, store: &Path) -> Result<AuditFacts, DbError> {
     let db = if db_path.exists() { Some(db::read(db_path)?) } else { None };
     let mut pending = vec![];
     if let Ok(entries) = std::fs::read_dir(store) {
-        let mut files: Vec<PathBuf> =
-            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
-        // One directory: the file names order the paths (Path's own ordering walks components).
-        files.sort_unstable_by(|a, b| a.file_name().cmp(&b.file_name()));
-        // Reading and hashing every record is the cost at scale: share it over the cores,
-        // keeping the sorted order.
+        let mut files: Vec<std::fs::DirEntry> =
+            entries.filter_map(|e| e.ok()).filter(|e| Path::new(&e.file_name()).extension().is_some_and(|x| x == "json")).collect();
+        // One directory: the file names order the entries.
+        files.sort_unstable_by_key(|e| e.file_name());
+        // Share the work over the cores, keeping the sorted order.
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
         let chunk = files.len().div_ceil(workers).max(1);
         let db = db.as_ref();
-        let stale = |f: &PathBuf| -> Option<String> {
-            let name = f.file_stem().and_then(|s| s.to_str())?.to_string();
-            let bytes = std::fs::read(f).ok()?;
-            let hash = record::sha256_hex(&bytes);
-            let known = db.and_then(|d| d.rows.get(&name)).map(|r| r.record_sha256 == hash).unwrap_or(false);
-            (!known).then_some(name)
+        let stale = |e: &std::fs::DirEntry| -> Option<String> {
+            let path = e.path();
+            let name = path.file_stem().and_then(|s| s.to_str())?.to_string();
+            let Some(row) = db.and_then(|d| d.rows.get(&name)) else { return Some(name) };
+            // A file still as it was aggregated is that record: one stat, no read. Anything
+            // else (changed, racy, a version-1 database) is read and its hash compared.
+            if let (Some(print), Ok(meta)) = (row.fingerprint, std::fs::metadata(&path)) {
+                if db::Fingerprint::of(&meta) == print {
+                    return None;
+                }
+            }
+            let bytes = std::fs::read(&path).ok()?;
+            (record::sha256_hex(&bytes) != row.record_sha256).then_some(name)
         };
         pending = std::thread::scope(|s| {
             let handles: Vec<_> =
