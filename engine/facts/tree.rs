@@ -74,6 +74,9 @@ pub struct TreeFacts<'a> {
     scan_b: Option<&'a crate::scanb::ScanBFacts>,
     resolved: Vec<crate::scan::reconcile::Resolved>,
     overrides: Vec<Option<Override>>,
+    /// Per package (by index), its row in the audit database: looked up once here, not per
+    /// check and field (a string-keyed tree search each, at 100,000 recipes).
+    audit_rows: Vec<Option<&'a crate::audit::AuditRow>>,
     by_name: FastMap<&'a str, Vec<u32>>,
     /// Flattened dependency records: (package, index in its deps, target recipe).
     deps: Vec<(u32, u32, Option<u32>)>,
@@ -215,6 +218,7 @@ impl<'a> TreeFacts<'a> {
             scan_b: None,
             resolved: vec![],
             overrides: vec![],
+            audit_rows: vec![],
             by_name,
             deps,
             dep_range,
@@ -236,6 +240,10 @@ impl<'a> TreeFacts<'a> {
     /// Attach the audit facts (Gate 2) and read the packages' `.audit-override` files.
     pub fn with_audit(mut self, audit: &'a crate::audit::AuditFacts, sources: &crate::source::SourceMap) -> TreeFacts<'a> {
         self.audit = Some(audit);
+        self.audit_rows = match &audit.db {
+            Some(db) => self.tree.packages.iter().map(|p| db.rows.get(&p.name)).collect(),
+            None => vec![],
+        };
         self.overrides = self.tree.packages.iter().map(|p| p.audit_override.map(|id| parse_override(&sources.get(id).text))).collect();
         self
     }
@@ -251,6 +259,10 @@ impl<'a> TreeFacts<'a> {
     pub fn with_scan_b(mut self, scan_b: &'a crate::scanb::ScanBFacts) -> TreeFacts<'a> {
         self.scan_b = Some(scan_b);
         self
+    }
+
+    fn audit_row(&self, package: u32) -> Option<&'a crate::audit::AuditRow> {
+        self.audit_rows.get(package as usize).copied().flatten()
     }
 
     fn log_hit(&self, i: usize) -> Option<&'a crate::scanb::LogHit> {
@@ -316,7 +328,7 @@ impl<'a> TreeFacts<'a> {
                     .unwrap_or_default(),
             ),
             "file" => Value::Loc(p.file_span()),
-            "audit" => match self.audit.and_then(|a| a.db.as_ref()).and_then(|db| db.rows.get(&p.name)) {
+            "audit" => match self.audit_row(idx) {
                 Some(_) => Value::Rec(Rec { kind: schema::AUDIT, idx }),
                 None => Value::None,
             },
@@ -472,7 +484,7 @@ impl<'a> Domain for TreeFacts<'a> {
             }
             schema::AUDIT => {
                 let p = self.pkg(r.idx);
-                let Some(row) = self.audit.and_then(|a| a.db.as_ref()).and_then(|db| db.rows.get(&p.name)) else {
+                let Some(row) = self.audit_row(r.idx) else {
                     return Value::None;
                 };
                 let declared = || {
@@ -488,9 +500,10 @@ impl<'a> Domain for TreeFacts<'a> {
                     "added" => Value::list(
                         declared().into_iter().filter(|d| !row.build_deps.iter().any(|x| x == d)).map(Value::Str).collect(),
                     ),
-                    "removed" => Value::list(
-                        row.build_deps.iter().filter(|x| !declared().contains(&x.as_str())).map(|d| Value::Str(d)).collect(),
-                    ),
+                    "removed" => {
+                        let declared = declared();
+                        Value::list(row.build_deps.iter().filter(|x| !declared.contains(&x.as_str())).map(|d| Value::Str(d)).collect())
+                    }
                     _ => Value::None,
                 }
             }
