@@ -71,14 +71,7 @@ fn sarif_has_the_required_structure() {
 fn sarif_validates_against_the_oasis_schema() {
     let t = waived_tree();
     let project = support::project_dir();
-    let out = Command::new(env!("CARGO_BIN_EXE_igos"))
-        .args(["check", "--format", "sarif", "--root"])
-        .arg(t.path())
-        .arg("--rules")
-        .arg(t.path().join("rules"))
-        .output()
-        .expect("igos runs");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("SARIF is JSON");
+    let doc = report_with_own_rules(&t, "sarif");
     let schema_text = std::fs::read_to_string(project.join("tests/fixtures/sarif/sarif-schema-2.1.0.json")).expect("the vendored schema");
     // The published schema carries one malformed regular expression (language tags,
     // `^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$`, a stray `]`) that a strict validator refuses
@@ -119,14 +112,7 @@ fn json_validates_against_its_documented_schema() {
         assert!(errors.is_empty(), "{what}: the JSON report does not match its schema:\n{}", errors.join("\n"));
     };
     let t = waived_tree();
-    let out = Command::new(env!("CARGO_BIN_EXE_igos"))
-        .args(["check", "--format", "json", "--root"])
-        .arg(t.path())
-        .arg("--rules")
-        .arg(t.path().join("rules"))
-        .output()
-        .expect("igos runs");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let doc = report_with_own_rules(&t, "json");
     validate("a broken tree with a waiver", &doc);
     let all: Vec<&serde_json::Value> = doc["gates"].as_array().expect("gates").iter().flat_map(|g| g["findings"].as_array().into_iter().flatten()).collect();
     assert!(all.iter().any(|f| f["waiver"].is_object()), "a waived finding is in the report");
@@ -146,6 +132,18 @@ fn json_validates_against_its_documented_schema() {
         }
         None => println!("skipped the corpus part: ../shared/corpus is not here"),
     }
+}
+
+/// `igos check --format <format>` of a tree that carries its own rules/, parsed.
+fn report_with_own_rules(t: &support::TempDir, format: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_igos"))
+        .args(["check", "--format", format, "--root"])
+        .arg(t.path())
+        .arg("--rules")
+        .arg(t.path().join("rules"))
+        .output()
+        .expect("igos runs");
+    serde_json::from_slice(&out.stdout).expect("the report is JSON")
 }
 
 /// The broken tree with the project's rules and one active waiver.
