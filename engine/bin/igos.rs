@@ -64,38 +64,19 @@ fn main() {
         Command::Pack(args) => cli::pack::run(args),
         Command::Reference(args) => cli::reference::run(args),
         Command::Completions { shell } => {
-            let mut out = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "igos", &mut out);
-            cli::out(&String::from_utf8_lossy(&out));
+            cli::out(&cli::docgen::completions(Cli::command(), "igos", *shell));
             0
         }
-        Command::Man { command } => {
-            let mut out = Vec::new();
-            let root = Cli::command();
-            let page = match command {
-                None => Some(root),
-                Some(name) => root.find_subcommand(name).map(|c| {
-                    // One page per run: leaking the name clap wants as 'static is fine.
-                    let full: &'static str = Box::leak(format!("igos-{}", c.get_name()).into_boxed_str());
-                    c.clone().name(full).bin_name(full)
-                }),
-            };
-            let Some(page) = page else {
-                let names: Vec<String> = Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
-                cli::err(&format!("igos man: no command `{}`; one of: {}\n", command.as_deref().unwrap_or(""), names.join(", ")));
-                std::process::exit(2);
-            };
-            match clap_mangen::Man::new(page).render(&mut out) {
-                Ok(()) => {
-                    cli::out(&String::from_utf8_lossy(&out));
-                    0
-                }
-                Err(e) => {
-                    cli::err(&format!("igos man: {e}\n"));
-                    2
-                }
+        Command::Man { command } => match cli::docgen::man_page(Cli::command(), "igos", command.as_deref()) {
+            Ok(page) => {
+                cli::out(&page);
+                0
             }
-        }
+            Err(e) => {
+                cli::err(&format!("{e}\n"));
+                2
+            }
+        },
     };
     std::process::exit(code);
 }

@@ -1,6 +1,6 @@
 //! pkm: the InterGenOS package manager CLI.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use igos::pkm::db::{self, Layout};
 use igos::pkm::error::{PkmError, Result, EXIT_FINDING};
 use igos::pkm::install::{self, InstallOptions};
@@ -67,6 +67,19 @@ enum Cmd {
     /// Check database integrity, repair interrupted transactions, reconcile text manifests.
     #[command(after_help = "Example:\n  pkm --root /mnt/igos doctor\n\nExit 1 when a problem was found (and repaired where possible); a second run then exits 0.")]
     Doctor,
+    /// Print shell completions for pkm (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  pkm completions bash > /etc/bash_completion.d/pkm")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print a man page (roff) generated from this command-line definition: pkm(1), or
+    /// pkm-COMMAND(1) for one command.
+    #[command(after_help = "Examples:\n  pkm man > pkm.1 && man ./pkm.1\n  pkm man install > pkm-install.1")]
+    Man {
+        /// The command whose page to print (install, remove, verify, ...); none: pkm(1).
+        command: Option<String>,
+    },
 }
 
 /// `println!` for stdout that never panics: a closed pipe (`pkm list | head -1`) ends pkm
@@ -113,6 +126,19 @@ fn print(lines: &[String]) {
 }
 
 fn run(cli: Cli) -> Result<u8> {
+    // Generated from the definition: they need no root.
+    match &cli.cmd {
+        Cmd::Completions { shell } => {
+            out!("{}", igos::cli::docgen::completions(Cli::command(), "pkm", *shell).trim_end());
+            return Ok(0);
+        }
+        Cmd::Man { command } => {
+            let page = igos::cli::docgen::man_page(Cli::command(), "pkm", command.as_deref()).map_err(|e| PkmError::unusable("pkm::man", e))?;
+            out!("{}", page.trim_end());
+            return Ok(0);
+        }
+        _ => {}
+    }
     let layout = Layout::new(&cli.root);
     if !cli.root.is_dir() {
         return Err(PkmError::unusable("pkm::root", format!("{}: not a directory", cli.root.display())));
@@ -215,5 +241,6 @@ fn run(cli: Cli) -> Result<u8> {
             print(&lines);
             Ok(if problems > 0 { EXIT_FINDING as u8 } else { 0 })
         }
+        Cmd::Completions { .. } | Cmd::Man { .. } => Ok(0), // answered above
     }
 }
