@@ -25,8 +25,8 @@ fn level(f: &Finding) -> &'static str {
     }
 }
 
-/// SARIF 2.1.0: one rule per check id, one result per finding, the deciding rule as a
-/// related location, waivers as suppressions.
+/// SARIF 2.1.0: one rule per check id, one result per finding, the deciding entry and the
+/// check as related locations, waivers as suppressions.
 pub fn sarif(outcome: &Outcome, policy: &Policy, sources: &SourceMap) -> String {
     let mut rule_ids: Vec<&str> = outcome.findings().map(|f| f.check.as_str()).collect();
     rule_ids.sort();
@@ -55,11 +55,12 @@ pub fn sarif(outcome: &Outcome, policy: &Policy, sources: &SourceMap) -> String 
             if let Some(at) = f.at {
                 r["locations"] = json!([{ "physicalLocation": region(sources, at) }]);
             }
-            let related: Vec<Json> = [f.because.or(f.rule)]
+            // The entry that decided (a layer, a list entry, a waiver), then the check itself.
+            let related: Vec<Json> = [(f.because, "the entry that decided"), (f.rule, "the check in the rule files")]
                 .into_iter()
-                .flatten()
+                .filter_map(|(span, what)| span.map(|s| (s, what)))
                 .enumerate()
-                .map(|(i, s)| json!({ "id": i, "physicalLocation": region(sources, s), "message": { "text": "the rule that decided" } }))
+                .map(|(i, (s, what))| json!({ "id": i, "physicalLocation": region(sources, s), "message": { "text": what } }))
                 .collect();
             if !related.is_empty() {
                 r["relatedLocations"] = json!(related);
