@@ -38,7 +38,7 @@ fn format_lf(text: &str) -> String {
         if let Some(items) = set_block.as_mut() {
             if line == "}" {
                 let mut items = std::mem::take(items);
-                items.sort_by(|a, b| sort_key(&a.1).cmp(&sort_key(&b.1)));
+                items.sort_by_cached_key(|a| sort_key(&a.1));
                 for (comments, item) in items {
                     for c in comments {
                         out.push(indent(depth, &c));
@@ -190,18 +190,6 @@ fn collapse_spaces(code: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::format;
-
-    #[test]
-    fn sorts_sets_keeps_comments_and_order_elsewhere() {
-        let text = "policy 1\n\n\n\nset s {\n    zeta\n# about alpha\nalpha   # the first\n  !beta*\n}\nclassify c {\n  base if name in s\n      else unclear\n}\n\n\n";
-        let want = "policy 1\n\nset s {\n  # about alpha\n  alpha  # the first\n  zeta\n  !beta*\n}\nclassify c {\n  base if name in s\n  else unclear\n}\n";
-        assert_eq!(format(text), want);
-        assert_eq!(format(want), want);
-    }
-}
 
 /// What a rule file means, independent of layout: its syntax tree without positions,
 /// with set items in sorted order (their order has no meaning).
@@ -226,4 +214,17 @@ pub fn meaning(text: &str) -> Option<String> {
     }
     out.push_str(rest);
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format;
+
+    #[test]
+    fn sorts_sets_keeps_comments_and_order_elsewhere() {
+        let text = "policy 1\n\n\n\nset s {\n    zeta\n# about alpha\nalpha   # the first\n  !beta*\n}\nclassify c {\n  base if name in s\n      else unclear\n}\n\n\n";
+        let want = "policy 1\n\nset s {\n  # about alpha\n  alpha  # the first\n  zeta\n  !beta*\n}\nclassify c {\n  base if name in s\n  else unclear\n}\n";
+        assert_eq!(format(text), want);
+        assert_eq!(format(want), want);
+    }
 }
