@@ -132,17 +132,30 @@ fn indent(depth: usize, line: &str) -> String {
 
 /// The code part of a line (before a comment that is not inside a string).
 fn code_part(line: &str) -> &str {
-    let mut in_str = false;
-    let mut prev = ' ';
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' if prev != '\\' => in_str = !in_str,
-            '#' if !in_str => return &line[..i],
-            _ => {}
-        }
-        prev = c;
+    match lex(line).find(|&(_, c, quoted)| c == '#' && !quoted) {
+        Some((i, _, _)) => &line[..i],
+        None => line,
     }
-    line
+}
+
+/// Each character of a line with its byte offset and whether it belongs to a string
+/// literal (quotes included). Inside a string `\` escapes the next character, as in the
+/// grammar: `"C:\\"` ends at its last quote.
+fn lex(line: &str) -> impl Iterator<Item = (usize, char, bool)> + '_ {
+    let (mut in_str, mut escaped) = (false, false);
+    line.char_indices().map(move |(i, c)| {
+        let quoted = in_str || c == '"';
+        if !in_str {
+            in_str = c == '"';
+        } else if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            in_str = false;
+        }
+        (i, c, quoted)
+    })
 }
 
 fn opens_block(line: &str) -> bool {
@@ -170,22 +183,13 @@ fn normalize(line: &str) -> String {
 /// One space for each run of blanks outside a string literal.
 fn collapse_spaces(code: &str) -> String {
     let mut out = String::with_capacity(code.len());
-    let (mut in_str, mut prev, mut blank_run) = (false, ' ', false);
-    for c in code.chars() {
-        if !in_str && (c == ' ' || c == '\t') {
-            if !blank_run {
-                out.push(' ');
-            }
-            blank_run = true;
-            prev = c;
-            continue;
+    let mut blank_run = false;
+    for (_, c, quoted) in lex(code) {
+        let blank = !quoted && (c == ' ' || c == '\t');
+        if !(blank && blank_run) {
+            out.push(if blank { ' ' } else { c });
         }
-        blank_run = false;
-        if c == '"' && prev != '\\' {
-            in_str = !in_str;
-        }
-        out.push(c);
-        prev = c;
+        blank_run = blank;
     }
     out
 }
@@ -224,6 +228,14 @@ mod tests {
     fn sorts_sets_keeps_comments_and_order_elsewhere() {
         let text = "policy 1\n\n\n\nset s {\n    zeta\n# about alpha\nalpha   # the first\n  !beta*\n}\nclassify c {\n  base if name in s\n      else unclear\n}\n\n\n";
         let want = "policy 1\n\nset s {\n  # about alpha\n  alpha  # the first\n  zeta\n  !beta*\n}\nclassify c {\n  base if name in s\n  else unclear\n}\n";
+        assert_eq!(format(text), want);
+        assert_eq!(format(want), want);
+    }
+
+    #[test]
+    fn strings_keep_their_blanks_and_an_escaped_backslash_ends_them() {
+        let text = "policy 1\ncheck c halt {\n  about   \"a  \\\"b\\\\\"   #   a  comment\n}\n";
+        let want = "policy 1\ncheck c halt {\n  about \"a  \\\"b\\\\\"  #   a  comment\n}\n";
         assert_eq!(format(text), want);
         assert_eq!(format(want), want);
     }
