@@ -36,7 +36,7 @@ fn format_lf(text: &str) -> String {
         let normalized = normalize(raw.trim());
         let line = normalized.as_str();
         if let Some(items) = set_block.as_mut() {
-            if line == "}" {
+            if closes_block(line) {
                 let mut items = std::mem::take(items);
                 items.sort_by_cached_key(|a| sort_key(&a.1));
                 for (comments, item) in items {
@@ -50,7 +50,7 @@ fn format_lf(text: &str) -> String {
                 }
                 set_block = None;
                 depth = depth.saturating_sub(1);
-                out.push(indent(depth, "}"));
+                out.push(indent(depth, line));
             } else if line.starts_with('#') {
                 pending_comments.push(line.to_string());
             } else if !line.is_empty() {
@@ -98,7 +98,7 @@ fn align_layers(out: &mut [String]) {
             i += 1;
             continue;
         }
-        let end = (i + 1..out.len()).find(|&k| out[k] == "}").unwrap_or(out.len());
+        let end = (i + 1..out.len()).find(|&k| !out[k].starts_with(' ') && closes_block(&out[k])).unwrap_or(out.len());
         let layer_tier = |line: &str| -> Option<usize> {
             let code = code_part(line).trim();
             let (tier, rest) = code.split_once(' ')?;
@@ -139,23 +139,38 @@ fn code_part(line: &str) -> &str {
 }
 
 /// Each character of a line with its byte offset and whether it belongs to a string
-/// literal (quotes included). Inside a string `\` escapes the next character, as in the
-/// grammar: `"C:\\"` ends at its last quote.
+/// literal's text (quotes included). Inside a string `\` escapes the next character, as in
+/// the grammar (`"C:\\"` ends at its last quote), and `{...}` is a template hole: code
+/// again, which may hold strings of its own (`"{p.field("a  b")}"`).
 fn lex(line: &str) -> impl Iterator<Item = (usize, char, bool)> + '_ {
-    let (mut in_str, mut escaped) = (false, false);
+    // What encloses the character: '"' a string's text, '{' a hole inside a string.
+    let mut stack: Vec<char> = vec![];
+    let mut escaped = false;
     line.char_indices().map(move |(i, c)| {
-        let quoted = in_str || c == '"';
-        if !in_str {
-            in_str = c == '"';
-        } else if escaped {
-            escaped = false;
-        } else if c == '\\' {
-            escaped = true;
+        let in_text = stack.last() == Some(&'"');
+        let quoted = in_text || c == '"';
+        if in_text {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                stack.pop();
+            } else if c == '{' {
+                stack.push('{');
+            }
         } else if c == '"' {
-            in_str = false;
+            stack.push('"');
+        } else if c == '}' && stack.last() == Some(&'{') {
+            stack.pop();
         }
         (i, c, quoted)
     })
+}
+
+/// The line closes a block: `}`, maybe with a comment after it.
+fn closes_block(line: &str) -> bool {
+    code_part(line).trim() == "}"
 }
 
 fn opens_block(line: &str) -> bool {
@@ -230,6 +245,25 @@ mod tests {
         let want = "policy 1\n\nset s {\n  # about alpha\n  alpha  # the first\n  zeta\n  !beta*\n}\nclassify c {\n  base if name in s\n  else unclear\n}\n";
         assert_eq!(format(text), want);
         assert_eq!(format(want), want);
+    }
+
+    #[test]
+    fn strings_inside_template_holes_keep_their_blanks() {
+        for line in [
+            "  message \"{p.name}: {package(\"a  b\").name}\"",
+            "  help \"see {p.field(\"a\tb\")}\"",
+            "  message \"{p.field(\"#x\")}\"  # a comment",
+        ] {
+            let text = format!("policy 1\ncheck c halt {{\n{line}\n}}\n");
+            assert_eq!(format(&text), text, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_block_closed_with_a_comment_is_closed() {
+        let text = "policy 1\nset s {\n  b\n  a\n}  # end of s\nclassify c {\n  base if name in s\n  toolchain if dir is toolchain\n}  # end\nclassify d {\n  core if name in s\n}\n";
+        let want = "policy 1\nset s {\n  a\n  b\n}  # end of s\nclassify c {\n  base      if name in s\n  toolchain if dir is toolchain\n}  # end\nclassify d {\n  core if name in s\n}\n";
+        assert_eq!(format(text), want);
     }
 
     #[test]

@@ -95,7 +95,7 @@ fn duplicate_set_item() {
 /// failed to compile, report nothing more; every independent mistake is still reported.
 #[test]
 fn one_mistake_is_one_diagnostic() {
-    snapshot("rules-no-cascade", "cascade.pol", 4);
+    snapshot("rules-no-cascade", "cascade.pol", 5);
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub fn load_facts(db_path: &Path, store: &Path) -> Result<AuditFacts, DbError> {
         let mut files: Vec<std::fs::DirEntry> =
             entries.filter_map(|e| e.ok()).filter(|e| Path::new(&e.file_name()).extension().is_some_and(|x| x == "json")).collect();
         // One directory: the file names order the entries.
-        files.sort_unstable_by_key(|e| e.file_name());
+        files.sort_by_cached_key(|e| e.file_name());
         // Share the work over the cores, keeping the sorted order.
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
         let chunk = files.len().div_ceil(workers).max(1);

@@ -90,11 +90,12 @@ pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loade
     // The rules compile while the tree loads: neither needs the other (a fifth of the
     // corpus's wall time). Rule errors are still reported first, and alone.
     let (loaded, tree) = std::thread::scope(|s| {
-        let compiled = s.spawn(move || registered.compile());
+        // The main thread's stack size: parsing recurses as deep as the grammar allows.
+        let compiling = std::thread::Builder::new().stack_size(8 << 20).spawn_scoped(s, move || registered.compile());
         let tree = tree::load_tree(root, &mut sources);
-        (compiled.join(), tree)
+        (compiling.ok().and_then(|h| h.join().ok()), tree)
     });
-    let Ok(loaded) = loaded else {
+    let Some(loaded) = loaded else {
         return Err(fail(style, "rules::unusable", "compiling the rule files failed".into(), None));
     };
     if !loaded.errors.is_empty() {

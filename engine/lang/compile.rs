@@ -827,16 +827,28 @@ impl Compiler {
         span: Span,
         scope: &Scope,
     ) -> Option<(CExpr, Ty, usize)> {
+        // The name first: an unknown function is reported even when an argument fails too.
+        let known = self.classify_index.contains_key(&f.text) || schema::function(&f.text).is_some();
+        if !known {
+            let mut names: Vec<&str> = schema::FUNCTIONS.iter().map(|f| f.name).collect();
+            names.extend(self.classify_index.keys().map(String::as_str));
+            self.errors.push(unknown(f, "function", did_you_mean(&f.text, names)));
+        }
         let mut compiled = vec![];
         let mut depth = 0;
         if let Some((c, t, d)) = recv {
             compiled.push((c, t, span));
             depth = d;
         }
-        for a in args {
-            let (c, t, d) = self.expr(a, scope)?;
+        // Every argument is compiled, so each mistaken one is reported.
+        let args: Vec<_> = args.iter().map(|a| (self.expr(a, scope), a.span)).collect();
+        if !known {
+            return None;
+        }
+        for (a, aspan) in args {
+            let (c, t, d) = a?;
             depth = depth.max(d);
-            compiled.push((c, t, a.span));
+            compiled.push((c, t, aspan));
         }
         if let Some(&cl) = self.classify_index.get(&f.text) {
             if compiled.len() != 1 || !matches!(compiled[0].1, Ty::Rec(k) if k == schema::PACKAGE) {
@@ -849,12 +861,7 @@ impl Compiler {
             let (arg, _, _) = compiled.remove(0);
             return Some((CExpr::Classify(cl, Box::new(arg)), Ty::Tier, depth));
         }
-        let Some((id, def)) = schema::function(&f.text) else {
-            let mut names: Vec<&str> = schema::FUNCTIONS.iter().map(|f| f.name).collect();
-            names.extend(self.classify_index.keys().map(String::as_str));
-            self.errors.push(unknown(f, "function", did_you_mean(&f.text, names)));
-            return None;
-        };
+        let (id, def) = schema::function(&f.text)?; // unknown: reported above
         if compiled.len() != def.params.len() {
             self.errors.push(
                 RuleError::new(
@@ -889,6 +896,12 @@ impl Compiler {
         Some((CExpr::Call(id, compiled.into_iter().map(|c| c.0).collect()), def.ret, depth))
     }
 
+    /// A check that was declared but did not compile: its own errors say why, so a gate or
+    /// waiver naming it adds none.
+    fn declared_check(&self, id: &str) -> bool {
+        self.names.contains_key(&format!("check:{id}"))
+    }
+
     fn gate(&mut self, g: &GateDecl) {
         if !self.declare("gate", &g.id) {
             return;
@@ -897,6 +910,7 @@ impl Compiler {
         for c in &g.checks {
             match self.policy.check(&c.text) {
                 Some(i) => checks.push(i),
+                None if self.declared_check(&c.text) => {} // declared, failed: reported there
                 None => {
                     let names: Vec<&str> = self.policy.checks.iter().map(|c| c.id.as_str()).collect();
                     self.errors.push(unknown(c, "check", did_you_mean(&c.text, names)));
@@ -908,8 +922,10 @@ impl Compiler {
 
     fn waive(&mut self, w: &WaiveDecl) {
         let Some(ci) = self.policy.check(&w.check.text) else {
-            let names: Vec<&str> = self.policy.checks.iter().map(|c| c.id.as_str()).collect();
-            self.errors.push(unknown(&w.check, "check", did_you_mean(&w.check.text, names)));
+            if !self.declared_check(&w.check.text) {
+                let names: Vec<&str> = self.policy.checks.iter().map(|c| c.id.as_str()).collect();
+                self.errors.push(unknown(&w.check, "check", did_you_mean(&w.check.text, names)));
+            }
             return;
         };
         let Some(reason) = self.record_fields(&w.fields, w.check.span, "waiver") else { return };
