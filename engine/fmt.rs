@@ -54,7 +54,7 @@ fn format_lf(text: &str) -> String {
             } else if line.starts_with('#') {
                 pending_comments.push(line.to_string());
             } else if !line.is_empty() {
-                items.push((std::mem::take(&mut pending_comments), normalize(line)));
+                items.push((std::mem::take(&mut pending_comments), normalized.clone()));
             }
             continue;
         }
@@ -72,7 +72,7 @@ fn format_lf(text: &str) -> String {
                 out.pop();
             }
         }
-        out.push(indent(depth, &normalize(line)));
+        out.push(indent(depth, line));
         if opens {
             depth += 1;
             if line.starts_with("set ") {
@@ -102,7 +102,7 @@ fn align_layers(out: &mut [String]) {
         let layer_tier = |line: &str| -> Option<usize> {
             let code = code_part(line).trim();
             let (tier, rest) = code.split_once(' ')?;
-            (rest.starts_with("if ") && !tier.starts_with('#')).then_some(tier.len())
+            rest.starts_with("if ").then_some(tier.len())
         };
         let width = out[i + 1..end].iter().filter_map(|l| layer_tier(l)).max().unwrap_or(0);
         for line in &mut out[i + 1..end] {
@@ -118,7 +118,7 @@ fn align_layers(out: &mut [String]) {
 
 /// Sort included names before exclusions, then by name.
 fn sort_key(item: &str) -> (bool, String) {
-    let code = item.split(" #").next().unwrap_or(item).trim();
+    let code = code_part(item).trim();
     (code.starts_with('!'), code.trim_start_matches('!').to_string())
 }
 
@@ -208,7 +208,6 @@ fn collapse_spaces(code: &str) -> String {
     }
     out
 }
-
 
 /// What a rule file means, independent of layout: its syntax tree without positions,
 /// with set items in sorted order (their order has no meaning).

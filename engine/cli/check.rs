@@ -129,6 +129,8 @@ pub fn run(args: &CheckArgs) -> i32 {
     }
     let style = args.color.style();
     let started = std::time::Instant::now();
+    // IGOS_TIMINGS=1: where the time goes (for benchmarks and profiling), on stderr.
+    let timings = std::env::var_os("IGOS_TIMINGS").is_some();
     let db = args.audit_db.clone().unwrap_or_else(|| crate::audit::default_db(&args.root));
     let store = args.audit_store.clone().unwrap_or_else(|| super::audit::store_of(&args.root));
     // The audit database and store are independent of the rules and the tree: read them
@@ -137,13 +139,13 @@ pub fn run(args: &CheckArgs) -> i32 {
         let audit = s.spawn(|| {
             let t = std::time::Instant::now();
             let a = crate::audit::load_facts(&db, &store);
-            if std::env::var_os("IGOS_TIMINGS").is_some() {
+            if timings {
                 super::err(&format!("  audit facts (alongside the tree): {:.2} ms\n", t.elapsed().as_secs_f64() * 1e3));
             }
             a
         });
         let l = load(&args.root, args.rules.as_deref(), style);
-        if std::env::var_os("IGOS_TIMINGS").is_some() {
+        if timings {
             super::err(&format!("  rules and tree: {:.2} ms\n", started.elapsed().as_secs_f64() * 1e3));
         }
         (l, audit.join())
@@ -213,8 +215,7 @@ pub fn run(args: &CheckArgs) -> i32 {
             }
         }
     }
-    // IGOS_TIMINGS=1: where the time goes (for benchmarks and profiling).
-    if std::env::var_os("IGOS_TIMINGS").is_some() {
+    if timings {
         let total = started.elapsed();
         super::err(&format!(
             "timings: load {:.2} ms, evaluate {:.2} ms, report {:.2} ms, total {:.2} ms\n",

@@ -896,10 +896,14 @@ impl Compiler {
         Some((CExpr::Call(id, compiled.into_iter().map(|c| c.0).collect()), def.ret, depth))
     }
 
-    /// A check that was declared but did not compile: its own errors say why, so a gate or
-    /// waiver naming it adds none.
-    fn declared_check(&self, id: &str) -> bool {
-        self.names.contains_key(&format!("check:{id}"))
+    /// A gate or waiver names a check that is not in the policy. A check that was declared
+    /// but did not compile has its own errors already, so naming it adds none.
+    fn unknown_check(&mut self, c: &Name) {
+        if self.names.contains_key(&format!("check:{}", c.text)) {
+            return;
+        }
+        let names: Vec<&str> = self.policy.checks.iter().map(|c| c.id.as_str()).collect();
+        self.errors.push(unknown(c, "check", did_you_mean(&c.text, names)));
     }
 
     fn gate(&mut self, g: &GateDecl) {
@@ -910,11 +914,7 @@ impl Compiler {
         for c in &g.checks {
             match self.policy.check(&c.text) {
                 Some(i) => checks.push(i),
-                None if self.declared_check(&c.text) => {} // declared, failed: reported there
-                None => {
-                    let names: Vec<&str> = self.policy.checks.iter().map(|c| c.id.as_str()).collect();
-                    self.errors.push(unknown(c, "check", did_you_mean(&c.text, names)));
-                }
+                None => self.unknown_check(c),
             }
         }
         self.policy.gates.push(GateDef { id: g.id.text.clone(), title: g.title.clone(), span: g.id.span, checks });
@@ -922,10 +922,7 @@ impl Compiler {
 
     fn waive(&mut self, w: &WaiveDecl) {
         let Some(ci) = self.policy.check(&w.check.text) else {
-            if !self.declared_check(&w.check.text) {
-                let names: Vec<&str> = self.policy.checks.iter().map(|c| c.id.as_str()).collect();
-                self.errors.push(unknown(&w.check, "check", did_you_mean(&w.check.text, names)));
-            }
+            self.unknown_check(&w.check);
             return;
         };
         let Some(reason) = self.record_fields(&w.fields, w.check.span, "waiver") else { return };
