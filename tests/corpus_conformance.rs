@@ -219,3 +219,32 @@ fn gate2_without_a_database_halts_and_says_how_to_build_it() {
     assert!(f[0].help.as_deref().unwrap_or("").contains("igos audit aggregate"));
     assert!(subjects(&o, "audit-missing").is_empty(), "no flood of missing audits without a database");
 }
+
+/// The loader reads recipes in plain block YAML without libyaml (igos::tree::block_yaml)
+/// and leaves the rest to serde_yaml: on the real tree, every recipe it reads it reads as
+/// serde_yaml does, and it reads nearly all of them (else the fast road is not taken).
+#[test]
+fn block_yaml_reads_the_corpus_as_serde_yaml_does() {
+    let Some(corpus) = support::corpus() else { return };
+    let mut files = vec![];
+    for tier in std::fs::read_dir(corpus.join("packages")).expect("packages/").flatten() {
+        for recipe in std::fs::read_dir(tier.path()).into_iter().flatten().flatten() {
+            let yml = recipe.path().join("package.yml");
+            if yml.is_file() {
+                files.push(yml);
+            }
+        }
+    }
+    assert_eq!(files.len(), 813);
+    let mut read = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("recipe text");
+        if let Some(fast) = igos::tree::block_yaml::parse(&text) {
+            let serde: serde_yaml::Value = serde_yaml::from_str(&text).expect("serde_yaml reads what block_yaml read");
+            assert_eq!(fast, serde, "{}", f.display());
+            read += 1;
+        }
+    }
+    assert!(read * 10 >= files.len() * 9, "block_yaml read only {read} of {} corpus recipes", files.len());
+    eprintln!("block_yaml read {read} of {} corpus recipes", files.len());
+}

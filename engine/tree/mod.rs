@@ -6,10 +6,13 @@
 //! sorted order so the output is identical run to run. A bad file is a `LoadProblem`,
 //! never an error for the whole tree and never a panic.
 
+pub mod block_yaml;
 pub mod build_sh;
+mod dir_at;
 mod positions;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use build_sh::{BuildScript, ShFunction};
 
@@ -166,41 +169,73 @@ impl std::fmt::Display for TreeError {
 
 impl std::error::Error for TreeError {}
 
+/// A file's text, shared with the source map (never copied), or why it could not be read.
+type Text = Result<Arc<str>, (ProblemKind, String)>;
+
 /// What one worker read for one recipe directory.
 struct Read {
     tier: String,
     name: String,
-    yml: Result<String, (ProblemKind, String)>,
-    build_sh: Option<Result<String, (ProblemKind, String)>>,
+    yml: Text,
+    build_sh: Option<Text>,
     patches: Vec<String>,
-    audit_override: Option<Result<String, (ProblemKind, String)>>,
+    audit_override: Option<Text>,
+}
+
+/// `f` over `items` on `workers` threads, each a contiguous chunk, results in the items'
+/// order. Each worker's results are allocated once at their exact size and moved once into
+/// the whole: at 100,000 recipes, vectors grown by doubling were 200 MB of fresh pages. A
+/// worker's panic is re-raised, never turned into missing recipes.
+fn in_parallel<I: Send, T: Send>(items: &mut [I], workers: usize, f: impl Fn(&mut I) -> T + Sync) -> Vec<T> {
+    let chunk = items.len().div_ceil(workers).max(1);
+    let total = items.len();
+    let parts: Vec<Vec<T>> = std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = items.chunks_mut(chunk).map(|part| s.spawn(move || part.iter_mut().map(f).collect::<Vec<T>>())).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    let mut out = Vec::with_capacity(total);
+    for part in parts {
+        out.extend(part);
+    }
+    out
 }
 
 fn read_text(path: &Path) -> Result<String, (ProblemKind, String)> {
-    use std::io::Read as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    // Open without blocking (a FIFO would wait for a writer), then ask the open file what
-    // it is: one path lookup per file, which at 100,000 recipes is measurable.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| (ProblemKind::Unreadable, format!("cannot read: {e}")))?;
-    let meta = file.metadata().map_err(|e| (ProblemKind::Unreadable, format!("cannot read: {e}")))?;
-    // A device, a FIFO or a directory (a link to /dev/zero would never end).
-    if !meta.is_file() {
-        return Err((ProblemKind::Unreadable, "not a regular file".to_string()));
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err((ProblemKind::TooLarge, format!("the file is {} bytes; recipe files are capped at {MAX_FILE_BYTES}", meta.len())));
+    // Without blocking: a FIFO would wait for a writer.
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path);
+    read_open(file, false)
+}
+
+/// The text of an opened file. `listed_regular`: the directory listing said it is a
+/// regular file, so no stat is needed to know it (if it was swapped for something else
+/// since, the read is still bounded).
+fn read_open(file: std::io::Result<std::fs::File>, listed_regular: bool) -> Result<String, (ProblemKind, String)> {
+    use std::io::Read as _;
+    let cannot = |e: std::io::Error| (ProblemKind::Unreadable, format!("cannot read: {e}"));
+    let file = file.map_err(cannot)?;
+    let too_large = |len: u64| (ProblemKind::TooLarge, format!("the file is {len} bytes; recipe files are capped at {MAX_FILE_BYTES}"));
+    let mut capacity = 4096;
+    if !listed_regular {
+        let meta = file.metadata().map_err(cannot)?;
+        // A device, a FIFO or a directory (a link to /dev/zero would never end).
+        if !meta.is_file() {
+            return Err((ProblemKind::Unreadable, "not a regular file".to_string()));
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(too_large(meta.len()));
+        }
+        capacity = meta.len() as usize;
     }
     // Bounded even if the file grows between the size check and the read.
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| (ProblemKind::Unreadable, format!("cannot read: {e}")))?;
+    let mut bytes = Vec::with_capacity(capacity);
+    (&file).take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err((ProblemKind::TooLarge, format!("the file is larger than the cap of {MAX_FILE_BYTES} bytes for recipe files")));
+        return Err(match file.metadata() {
+            Ok(meta) if meta.len() > MAX_FILE_BYTES => too_large(meta.len()),
+            _ => (ProblemKind::TooLarge, format!("the file is larger than the cap of {MAX_FILE_BYTES} bytes for recipe files")),
+        });
     }
     String::from_utf8(bytes).map_err(|e| (ProblemKind::NotUtf8, format!("the file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))
 }
@@ -249,7 +284,10 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
         return Err(TreeError(format!("{} has no packages/ directory", root.display())));
     }
     let builders_dir = if root.join("builders").is_dir() { root.join("builders") } else { packages_dir.join("builders") };
-    let mut dirs: Vec<(String, String)> = vec![];
+    // (tier directory, tier, recipe); each tier directory is opened once and its recipes
+    // opened relative to it.
+    let mut tier_dirs: Vec<Option<std::fs::File>> = vec![];
+    let mut dirs: Vec<(usize, String, String)> = vec![];
     let (tiers, mut skipped) = subdirs(&packages_dir, "packages");
     for tier in tiers {
         if packages_dir.join(&tier) == builders_dir {
@@ -257,25 +295,19 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
         }
         let (names, mut odd) = subdirs(&packages_dir.join(&tier), &format!("packages/{tier}"));
         skipped.append(&mut odd);
+        tier_dirs.push(dir_at::open_dir(&packages_dir.join(&tier)).ok());
         for name in names {
-            dirs.push((tier.clone(), name));
+            dirs.push((tier_dirs.len() - 1, tier.clone(), name));
         }
     }
     let with_build_sh = known_build_sh(root);
 
-    // Read in parallel: each worker takes a contiguous chunk, results keep the sorted order.
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-    let chunk = dirs.len().div_ceil(workers).max(1);
-    let reads: Vec<Read> = std::thread::scope(|s| {
-        let handles: Vec<_> = dirs
-            .chunks(chunk)
-            .map(|part| {
-                let packages_dir = &packages_dir;
-                s.spawn(move || part.iter().map(|(tier, name)| read_recipe(packages_dir, tier, name)).collect::<Vec<_>>())
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-    });
+    // Read in parallel, in the sorted order. Reading waits on the disk when the tree is
+    // not in the page cache (the usual case before a build): more readers than cores
+    // keep the cores busy meanwhile.
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let reads: Vec<Read> = in_parallel(&mut dirs, cores * 4, |(t, tier, name)| read_recipe(tier_dirs[*t].as_ref(), std::mem::take(tier), std::mem::take(name)));
+    drop(dirs);
 
     let mut problems = vec![];
     for (shown, why) in skipped {
@@ -286,36 +318,25 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     // Parsing is the expensive part: register sources in order, then parse in parallel.
     let mut staged: Vec<(Read, SourceId, Option<SourceId>, Option<SourceId>)> = Vec::with_capacity(reads.len());
     for r in reads {
-        let over_id = r.audit_override.as_ref().map(|t| {
-            let text = t.as_deref().unwrap_or("");
-            sources.add(SourceFile::new(rel(&r.tier, &r.name, ".audit-override"), text))
-        });
-        let yml_id = sources.add(SourceFile::new(rel(&r.tier, &r.name, "package.yml"), r.yml.as_deref().unwrap_or("")));
+        let text = |t: &Text| t.as_ref().map_or_else(|_| Arc::from(""), Arc::clone);
+        let over_id = r.audit_override.as_ref().map(|t| sources.add(SourceFile::new(rel(&r.tier, &r.name, ".audit-override"), text(t))));
+        let yml_id = sources.add(SourceFile::new(rel(&r.tier, &r.name, "package.yml"), text(&r.yml)));
         let sh_id = match &r.build_sh {
-            Some(Ok(text)) => Some(sources.add(SourceFile::new(rel(&r.tier, &r.name, "build.sh"), text.as_str()))),
+            Some(Ok(t)) => Some(sources.add(SourceFile::new(rel(&r.tier, &r.name, "build.sh"), Arc::clone(t)))),
             _ => None,
         };
         staged.push((r, yml_id, sh_id, over_id));
     }
-    let parsed: Vec<(Package, Vec<LoadProblem>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = staged
-            .chunks(chunk)
-            .map(|part| {
-                let sources = &*sources;
-                let with_build_sh = &with_build_sh;
-                s.spawn(move || {
-                    part.iter()
-                        .map(|(r, yml_id, sh_id, over_id)| {
-                            let (mut p, probs) = build_package(r, *yml_id, *sh_id, sources, with_build_sh);
-                            p.audit_override = *over_id;
-                            (p, probs)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-    });
+    let parsed = {
+        let sources = &*sources;
+        in_parallel(&mut staged, cores, |(r, yml_id, sh_id, over_id)| {
+            let (mut p, probs) = build_package(r, *yml_id, *sh_id, sources, &with_build_sh);
+            p.audit_override = *over_id;
+            (p, probs)
+        })
+    };
+    // What was read is in the source map now; free the rest for the evaluation to reuse.
+    drop(staged);
     let mut packages = Vec::with_capacity(parsed.len());
     for (p, mut probs) in parsed {
         problems.append(&mut probs);
@@ -371,8 +392,8 @@ pub fn recipe_from_text(
     let r = Read {
         tier: tier.to_string(),
         name: name.to_string(),
-        yml: Ok(yml.to_string()),
-        build_sh: build_sh.map(|t| Ok(t.to_string())),
+        yml: Ok(Arc::from(yml)),
+        build_sh: build_sh.map(|t| Ok(Arc::from(t))),
         patches: vec![],
         audit_override: None,
     };
@@ -394,50 +415,53 @@ fn known_build_sh(root: &Path) -> std::collections::HashSet<String> {
         .unwrap_or_default()
 }
 
-fn read_recipe(packages_dir: &Path, tier: &str, name: &str) -> Read {
-    let dir = packages_dir.join(tier).join(name);
-    // One listing of the recipe directory instead of a stat per optional file: at 100,000
-    // recipes the path lookups were a tenth of igos check's time.
-    // Each optional entry: None absent, Some(true) a regular file or directory as listed,
-    // Some(false) a symbolic link, followed (as is_file()/read_dir do) only then.
-    let (mut yml_seen, mut sh, mut patch_dir, mut over) = (false, None, None, None);
-    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        let Ok(t) = e.file_type() else { continue };
-        let plain = |want_dir: bool| if t.is_symlink() { Some(false) } else if t.is_dir() == want_dir { Some(true) } else { None };
-        match e.file_name().to_str() {
-            Some("package.yml") => yml_seen = true,
-            Some("build.sh") => sh = plain(false),
-            Some("patches") => patch_dir = plain(true),
-            Some(".audit-override") => over = plain(false),
+fn read_recipe(tier_dir: Option<&std::fs::File>, tier: String, name: String) -> Read {
+    use dir_at::{Dir, Kind};
+    // One listing of the recipe directory instead of a stat per optional file, and every
+    // open relative to it (see dir_at). A directory that cannot be opened lists nothing.
+    let mut dir = tier_dir.and_then(|t| Dir::open_at(dir_at::raw(t), std::ffi::OsStr::new(&name), false).ok());
+    let (mut yml, mut sh, mut patch_dir, mut over) = (None, None, None, None);
+    if let Some(d) = &mut dir {
+        d.for_each(|entry, kind| match entry {
+            b"package.yml" => yml = Some(kind),
+            b"build.sh" => sh = Some(kind),
+            b"patches" => patch_dir = Some(kind),
+            b".audit-override" => over = Some(kind),
             _ => {}
+        });
+    }
+    let shared = |t: Result<String, (ProblemKind, String)>| t.map(Arc::from);
+    let open = |file: &str| dir.as_ref().map_or_else(|| Err(std::io::Error::from(std::io::ErrorKind::NotFound)), |d| d.open_file(file));
+    let yml = match yml {
+        Some(kind) => shared(read_open(open("package.yml"), kind == Kind::File)),
+        None => Err((ProblemKind::MissingRecipe, format!("packages/{tier}/{name}/ has no package.yml"))),
+    };
+    // An optional file: read when it is a file (a FIFO or device is reported as such), a
+    // link only when it leads to a regular file, absent when it is a directory.
+    let optional = |kind: Option<Kind>, file: &str| match kind {
+        Some(Kind::File) => Some(shared(read_open(open(file), true))),
+        Some(Kind::Other) => Some(shared(read_open(open(file), false))),
+        Some(Kind::Symlink) => {
+            let f = open(file).ok().filter(|f| f.metadata().is_ok_and(|m| m.is_file()))?;
+            Some(shared(read_open(Ok(f), false)))
+        }
+        Some(Kind::Dir) | None => None,
+    };
+    let build_sh = optional(sh, "build.sh");
+    let audit_override = optional(over, ".audit-override");
+    let mut patches: Vec<String> = vec![];
+    if let (Some(kind @ (Kind::Dir | Kind::Symlink)), Some(d)) = (patch_dir, &dir) {
+        if let Ok(mut p) = Dir::open_at(d.fd(), std::ffi::OsStr::new("patches"), kind == Kind::Symlink) {
+            p.for_each(|entry, _| patches.extend(std::str::from_utf8(entry).ok().map(str::to_string)));
         }
     }
-    let yml = if yml_seen {
-        read_text(&dir.join("package.yml"))
-    } else {
-        Err((ProblemKind::MissingRecipe, format!("packages/{tier}/{name}/ has no package.yml")))
-    };
-    let file = |seen: Option<bool>, f: &str| match seen {
-        Some(true) => true,
-        Some(false) => dir.join(f).is_file(),
-        None => false,
-    };
-    let build_sh = file(sh, "build.sh").then(|| read_text(&dir.join("build.sh")));
-    let has_patches = patch_dir.is_some();
-    let mut patches: Vec<String> = if has_patches {
-        std::fs::read_dir(dir.join("patches"))
-            .map(|it| it.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect())
-            .unwrap_or_default()
-    } else {
-        vec![]
-    };
     patches.sort();
-    let audit_override = file(over, ".audit-override").then(|| read_text(&dir.join(".audit-override")));
-    Read { tier: tier.to_string(), name: name.to_string(), yml, build_sh, patches, audit_override }
+    Read { tier, name, yml, build_sh, patches, audit_override }
 }
 
 /// The top-level fields the rules read. Absent and `null` are both None.
 #[derive(serde::Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Recipe {
     name: Option<serde_yaml::Value>,
     version: Option<serde_yaml::Value>,
@@ -448,6 +472,35 @@ struct Recipe {
     verify_paths: Option<serde_yaml::Value>,
     pending_acquisition: Option<serde_yaml::Value>,
     supersedes: Option<serde_yaml::Value>,
+}
+
+impl Recipe {
+    /// The fields of a document [`block_yaml`] read, as serde fills them from the same
+    /// text (an explicit null is absent, like a missing key).
+    fn from_document(doc: serde_yaml::Value) -> Option<Recipe> {
+        let serde_yaml::Value::Mapping(mut m) = doc else { return None };
+        let mut take = |key: &str| m.remove(key).filter(|v| !v.is_null());
+        Some(Recipe {
+            name: take("name"),
+            version: take("version"),
+            tier: take("tier"),
+            build_style: take("build_style"),
+            source: take("source"),
+            dependencies: take("dependencies"),
+            verify_paths: take("verify_paths"),
+            pending_acquisition: take("pending_acquisition"),
+            supersedes: take("supersedes"),
+        })
+    }
+
+    /// The recipe's fields: by the block-YAML reader when the file is in its subset (nearly
+    /// every recipe), else by serde_yaml, which also gives every error.
+    fn parse(text: &str) -> Result<Recipe, serde_yaml::Error> {
+        match block_yaml::parse(text).and_then(Recipe::from_document) {
+            Some(r) => Ok(r),
+            None => serde_yaml::from_str(text),
+        }
+    }
 }
 
 /// "a number", "a list"...: what a YAML value is, for a wrong-type message.
@@ -587,9 +640,8 @@ fn build_package(
         });
         return (p, problems);
     }
-    // The fields rules read, typed; every other key is skipped by the parser without
-    // building a value (the one parse is most of igos check's time).
-    let recipe: Recipe = match serde_yaml::from_str(&text) {
+    // The fields rules read, typed.
+    let recipe = match Recipe::parse(&text) {
         Ok(v) => v,
         Err(e) if e.to_string().starts_with("invalid type") && e.location().is_some_and(|l| l.index() == 0) => {
             problems.push(LoadProblem {
@@ -734,4 +786,34 @@ fn parse_list(file_name: &str, source: SourceId, text: &str) -> BuilderList {
         entries.push((name.to_string(), Span::new(source, start + at, start + at + name.len())));
     }
     BuilderList { file_name: file_name.to_string(), source, entries, invokes_tier }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two roads to a recipe's fields give the same fields, on every recipe of the
+    /// embedded tree and on the shapes the loader reports as wrong types.
+    #[test]
+    fn block_yaml_and_serde_yaml_give_the_same_recipe() {
+        let mut texts: Vec<String> = vec![
+            "name: x\ntier: 5\nsource: a\ndependencies: [] # none\nsupersedes: old\nversion: 1.2.3\n".into(),
+            "name: ~\nversion: ''\npending_acquisition:\nverify_paths: []\ndependencies:\n  build: x\n".into(),
+            "name: x\nsource:\n- url: u\n  sha256: 00ab\n- x\nversion: 7\nrelease: 007\n".into(),
+        ];
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("packages");
+        for tier in std::fs::read_dir(&root).unwrap().flatten() {
+            for recipe in std::fs::read_dir(tier.path()).into_iter().flatten().flatten() {
+                if let Ok(t) = std::fs::read_to_string(recipe.path().join("package.yml")) {
+                    texts.push(t);
+                }
+            }
+        }
+        assert!(texts.len() > 50);
+        for text in &texts {
+            let fast = block_yaml::parse(text).and_then(Recipe::from_document).unwrap_or_else(|| panic!("not in the subset:\n{text}"));
+            let serde: Recipe = serde_yaml::from_str(text).unwrap();
+            assert_eq!(fast, serde, "{text}");
+        }
+    }
 }

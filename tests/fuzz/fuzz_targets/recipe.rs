@@ -1,7 +1,8 @@
 //! The package.yml loader on arbitrary bytes: the input is a package.yml, optionally
 //! followed by `\0\0` and a build.sh, and `\0\0` and a builder list. The recipe is loaded
 //! as `load_tree` would, the project's rules run over it, and every finding is rendered
-//! (spans into the fuzzed text reach miette). Nothing may panic, overflow or hang.
+//! (spans into the fuzzed text reach miette). Nothing may panic, overflow or hang. And
+//! wherever the loader's block-YAML reader takes a text, serde_yaml reads the same value.
 #![no_main]
 
 use igos::lang::compile::Policy;
@@ -25,6 +26,11 @@ fuzz_target!(|data: &[u8]| {
     let yml = parts.next().unwrap_or("");
     let build_sh = parts.next();
     let list = parts.next();
+
+    if let Some(fast) = igos::tree::block_yaml::parse(yml) {
+        let serde: Result<serde_yaml::Value, _> = serde_yaml::from_str(yml);
+        assert_eq!(serde.ok(), Some(fast), "block_yaml and serde_yaml disagree on {yml:?}");
+    }
 
     let mut sources = SourceMap::new();
     for (name, rule_text) in igos::rules::BUILT_IN {

@@ -1,0 +1,486 @@
+//! The plain block-style YAML that recipes are written in, read without libyaml.
+//!
+//! serde_yaml (libyaml underneath) was most of the cost of loading a large tree: about
+//! 200,000 instructions and dozens of allocations for a 550-byte package.yml. Recipes use a
+//! small part of YAML: mappings and sequences in block style, one-line scalars, `[]`. This
+//! module reads exactly that part and gives the value serde_yaml would give; anything
+//! outside it (a tab, a non-ASCII byte, a block or multi-line scalar, an escape, an anchor,
+//! a flow collection other than `[]`/`{}`, a scalar that might be a float, a duplicate key)
+//! returns `None`, and the caller parses the file with serde_yaml as before. So errors, and
+//! every corner of YAML, are still serde_yaml's; this is only a faster road to the same value.
+//! `tests` below and the `recipe` fuzz target check that the two agree.
+
+use serde_yaml::{Mapping, Value};
+
+/// The document as serde_yaml would read it, if it is in the subset; `None` otherwise.
+pub fn parse(text: &str) -> Option<Value> {
+    if !plain_characters(text) {
+        return None;
+    }
+    let mut lines = Lines::new(text);
+    let first = lines.peek()?;
+    if first.indent != 0 {
+        return None;
+    }
+    let doc = lines.mapping(0, None)?;
+    // Everything was read: a line left over is one the subset does not place.
+    lines.peek().is_none().then_some(doc)
+}
+
+/// Printable characters and `\n` only: no tab (an error in indentation), no CR, no C1
+/// control, no byte-order mark, none of the Unicode line breaks libyaml knows (NEL, LS, PS).
+fn plain_characters(text: &str) -> bool {
+    let printable_ascii = |b: u8| b == b'\n' || (b' '..=b'~').contains(&b);
+    if text.bytes().all(printable_ascii) {
+        return true;
+    }
+    text.chars().all(|c| match c {
+        '\u{0}'..='\u{7f}' => printable_ascii(c as u8),
+        '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' => false,
+        _ => true,
+    })
+}
+
+/// A line with content: its indentation and the rest, trailing blanks removed.
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    indent: usize,
+    rest: &'a str,
+}
+
+struct Lines<'a> {
+    text: &'a str,
+    next: Option<Line<'a>>,
+    /// Collections open around the current line: past MAX_DEPTH the document is left to
+    /// serde_yaml (and its recursion limit), never to this reader's stack.
+    depth: usize,
+}
+
+const MAX_DEPTH: usize = 32;
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Lines<'a> {
+        let mut lines = Lines { text, next: None, depth: 0 };
+        lines.advance();
+        lines
+    }
+
+    fn peek(&self) -> Option<Line<'a>> {
+        self.next
+    }
+
+    /// Moves to the next line with content; blank and comment-only lines are skipped.
+    fn advance(&mut self) {
+        self.next = None;
+        while !self.text.is_empty() {
+            let (line, rest) = self.text.split_once('\n').unwrap_or((self.text, ""));
+            self.text = rest;
+            let body = line.trim_start_matches(' ');
+            let body = body.trim_end_matches(' ');
+            if body.is_empty() || body.starts_with('#') {
+                continue;
+            }
+            self.next = Some(Line { indent: line.len() - line.trim_start_matches(' ').len(), rest: body });
+            return;
+        }
+    }
+
+    /// A block mapping whose keys sit at column `indent`. `first` is a key already read
+    /// after a sequence dash (`- url: ...`), on a line that has been consumed.
+    fn mapping(&mut self, indent: usize, first: Option<&'a str>) -> Option<Value> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        let mut map = Mapping::new();
+        if let Some(entry) = first {
+            self.entry(&mut map, indent, entry)?;
+        }
+        while let Some(line) = self.peek() {
+            if line.indent < indent {
+                break;
+            }
+            // Deeper than the keys (a continued scalar) or a dash where a key belongs.
+            if line.indent > indent || is_dash(line.rest) {
+                return None;
+            }
+            self.advance();
+            self.entry(&mut map, indent, line.rest)?;
+        }
+        self.depth -= 1;
+        Some(Value::Mapping(map))
+    }
+
+    /// `key: value` (the line is consumed), or `key:` with its value on the lines below.
+    fn entry(&mut self, map: &mut Mapping, indent: usize, line: &'a str) -> Option<()> {
+        let (key, after) = split_key(line)?;
+        let value = if after.is_empty() || after.starts_with('#') {
+            self.nested(indent)?
+        } else {
+            inline(after)?
+        };
+        // serde_yaml refuses a duplicate key; leave that message to it.
+        if map.insert(Value::String(key.to_string()), value).is_some() {
+            return None;
+        }
+        Some(())
+    }
+
+    /// The value of a `key:` whose line ends there: a deeper mapping or sequence, a
+    /// sequence at the key's own column, or nothing (null).
+    fn nested(&mut self, indent: usize) -> Option<Value> {
+        match self.peek() {
+            Some(line) if line.indent > indent => {
+                if is_dash(line.rest) {
+                    self.sequence(line.indent)
+                } else {
+                    self.mapping(line.indent, None)
+                }
+            }
+            Some(line) if line.indent == indent && is_dash(line.rest) => self.sequence(indent),
+            _ => Some(Value::Null),
+        }
+    }
+
+    /// A block sequence whose dashes sit at column `indent`.
+    fn sequence(&mut self, indent: usize) -> Option<Value> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        let mut items = vec![];
+        while let Some(line) = self.peek() {
+            if line.indent < indent || (line.indent == indent && !is_dash(line.rest)) {
+                break;
+            }
+            if line.indent > indent {
+                return None;
+            }
+            self.advance();
+            // `- ` then the item; a bare `-` (a null, or an item on the next lines) is not read here.
+            let item = line.rest.strip_prefix("- ")?.trim_start_matches(' ');
+            if item.starts_with('#') {
+                return None;
+            }
+            if split_key(item).is_some() {
+                // `- key: value`: a mapping whose keys line up under this first one.
+                let column = indent + (line.rest.len() - item.len());
+                items.push(self.mapping(column, Some(item))?);
+            } else {
+                items.push(inline(item)?);
+            }
+        }
+        self.depth -= 1;
+        Some(Value::Sequence(items))
+    }
+}
+
+/// A dash that starts a sequence item (`- x` or a lone `-`), not a scalar like `-1`.
+fn is_dash(rest: &str) -> bool {
+    rest == "-" || rest.starts_with("- ")
+}
+
+/// `key: rest` or `key:` with a plain key of letters, digits, `_` and `-` (starting with
+/// a letter or `_`) that serde_yaml reads as a string. Returns the key and what follows.
+fn split_key(line: &str) -> Option<(&str, &str)> {
+    let bytes = line.as_bytes();
+    if !bytes.first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
+        return None;
+    }
+    let end = bytes.iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-'))?;
+    if bytes[end] != b':' || !matches!(bytes.get(end + 1), None | Some(b' ')) {
+        return None;
+    }
+    let key = &line[..end];
+    // `true:`, `null:` would be a boolean or null key.
+    if resolve_plain(key)? != Value::String(key.to_string()) {
+        return None;
+    }
+    Some((key, line[end + 1..].trim_start_matches(' ')))
+}
+
+/// A value written on the key's (or dash's) line.
+fn inline(s: &str) -> Option<Value> {
+    match s.as_bytes()[0] {
+        quote @ (b'"' | b'\'') => {
+            let body = &s[1..];
+            let close = body.find(quote as char)?;
+            let content = &body[..close];
+            // An escape (`\n`, `''`) is serde_yaml's to read.
+            if quote == b'"' && content.contains('\\') {
+                return None;
+            }
+            let after = &body[close + 1..];
+            if !(after.is_empty() || after.starts_with(" #") || after.trim_start_matches(' ').is_empty()) {
+                return None;
+            }
+            if after.starts_with(quote as char) {
+                return None;
+            }
+            Some(Value::String(content.to_string()))
+        }
+        b'[' | b'{' => match strip_comment(s) {
+            "[]" => Some(Value::Sequence(vec![])),
+            "{}" => Some(Value::Mapping(Mapping::new())),
+            _ => None,
+        },
+        // `--prefix=/usr`: a plain scalar may start with a dash that is not an item's.
+        b'-' if s.len() > 1 && !matches!(s.as_bytes()[1], b' ' | b'0'..=b'9' | b'.') => plain(s),
+        // Indicators: an anchor, alias, tag, block scalar, directive, reserved character,
+        // or a plain scalar that starts with `-` (a number, `-.inf`), `?`, `:`, `,`, `#`.
+        b'-' | b'?' | b':' | b',' | b']' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'%' | b'@' | b'`' => None,
+        _ => plain(s),
+    }
+}
+
+/// A plain scalar and the comment after it.
+fn plain(s: &str) -> Option<Value> {
+    let plain = strip_comment(s);
+    // `a: b` would be a mapping in a scalar's place; a trailing `:` likewise.
+    if plain.contains(": ") || plain.ends_with(':') {
+        return None;
+    }
+    resolve_plain(plain)
+}
+
+/// The text before a ` #` comment, trailing blanks removed.
+fn strip_comment(s: &str) -> &str {
+    s.split(" #").next().unwrap_or(s).trim_end_matches(' ')
+}
+
+/// What serde_yaml makes of a plain scalar: null, a boolean, an integer, a string. A
+/// scalar that could be read as a float (or an integer in another base) is left to it.
+fn resolve_plain(s: &str) -> Option<Value> {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+        _ => {}
+    }
+    let first = s.as_bytes()[0];
+    if first == b'+' || first == b'.' {
+        return None;
+    }
+    if !first.is_ascii_digit() {
+        // Not a number in any base, not an infinity or NaN serde_yaml accepts.
+        return Some(Value::String(s.to_string()));
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        // A leading zero makes a string (YAML 1.2); otherwise a decimal integer.
+        if s.len() > 1 && first == b'0' {
+            return Some(Value::String(s.to_string()));
+        }
+        return s.parse::<u64>().ok().map(Value::from);
+    }
+    // 0x1f, 0o17, 0b101 are integers; 0b2bf1e7 (a digest) is a string.
+    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            if rest.starts_with(['+', '-']) || rest.chars().all(|c| c.is_digit(radix)) {
+                return None;
+            }
+        }
+    }
+    // Only what a float is written with (digits, `.`, an exponent): a dotted version
+    // (1.2.3) is a string, two dots being neither an integer nor a float; anything else
+    // could be a float and is left to serde_yaml.
+    if s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')) {
+        let dotted = s.bytes().all(|b| b.is_ascii_digit() || b == b'.') && s.bytes().filter(|&b| b == b'.').count() >= 2;
+        return dotted.then(|| Value::String(s.to_string()));
+    }
+    // Any other character (a hex digest's letters, `-rc1`, `_`) rules a number out.
+    Some(Value::String(s.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The property every caller relies on: when the subset reads a text, serde_yaml reads
+    /// it too, to the same value.
+    fn agrees(text: &str) -> bool {
+        match parse(text) {
+            Some(v) => {
+                let serde: Result<Value, _> = serde_yaml::from_str(text);
+                assert_eq!(serde.as_ref().ok(), Some(&v), "the subset and serde_yaml disagree on:\n{text}\nserde_yaml: {serde:?}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn reads_a_recipe_as_serde_yaml_does() {
+        let text = "name: cups\nversion: \"2.4.16\"\nrelease: 1\ndescription: Common UNIX Printing System, v2 # why\n\
+                    homepage: https://openprinting.github.io/cups/\ntier: desktop\nsource:\n\
+                    - url: https://x/v${version}/cups-${version}.tar.gz\n  sha256: 03ab\n\
+                    dependencies:\n  build:\n  - dbus\n  - gnutls\n  host: []\n  runtime:\n    - avahi\n\
+                    verify_paths:\n  - /usr/sbin/cupsaccept\n\n# a comment\nsupersedes: 'old-cups'\npatches:\n";
+        assert!(agrees(text));
+        let v = parse(text).unwrap();
+        assert_eq!(v["release"], Value::from(1u64));
+        assert_eq!(v["description"], Value::String("Common UNIX Printing System, v2".into()));
+        assert_eq!(v["dependencies"]["build"][1], Value::String("gnutls".into()));
+        assert_eq!(v["patches"], Value::Null);
+    }
+
+    #[test]
+    fn scalars_resolve_as_serde_yaml_resolves_them() {
+        for (text, read) in [
+            ("v: 1.2.3", true),
+            ("v: 007", true),
+            ("v: 0", true),
+            ("v: 12", true),
+            ("v: ~", true),
+            ("v: True", true),
+            ("v: no", true),
+            ("v: nan", true),
+            ("v: infinity", true),
+            ("v: ''", true),
+            ("v: \"\"", true),
+            ("v: a#b", true),
+            ("v: a,b", true),
+            ("v: x:y", true),
+            ("v: --prefix=/usr", true),
+            ("v: -Dtests=disabled", true),
+            ("v: 0339587204b4f9428dd0592e", true),
+            ("v: 0b2bf1e7b6568adbdb", true),
+            ("v: 0ba2a1a4b16afe7bce", true),
+            ("v: 1.0.0-rc1", true),
+            ("v: it's", true),
+            ("v: 'a \\ b'", true),
+            ("v: no display in chroot — GTK 3 widget tests", true),
+            ("v: 0b101", false),
+            ("v: 0o17", false),
+            ("v: 0xzz", true),
+            ("v: 12e4", false),
+            ("v: -.inf", false),
+            ("v: - x", false),
+            ("v: 18446744073709551616", false),
+            ("v: 2.42", false),
+            ("v: 1e3", false),
+            ("v: 0x1f", false),
+            ("v: .inf", false),
+            ("v: -1", false),
+            ("v: +1", false),
+        ] {
+            assert_eq!(agrees(text), read, "{text}");
+        }
+    }
+
+    #[test]
+    fn anything_outside_the_subset_is_left_to_serde_yaml() {
+        for text in [
+            "v: |\n  block\n",
+            "v: >\n  folded\n",
+            "v: a\n  continued\n",
+            "v: \"a\\nb\"\n",
+            "v: 'it''s'\n",
+            "v: [a, b]\n",
+            "v: {a: 1}\n",
+            "v: &a x\nw: *a\n",
+            "v: !tag x\n",
+            "v: a: b\n",
+            "v:\tx\n",
+            "v: a\u{85}b\n",
+            "v: a\u{2028}b\n",
+            "v: \u{9f}\n",
+            "---\nv: x\n",
+            "v: x\nv: y\n",
+            "true: x\n",
+            "  v: x\n",
+            "v:\n  - a\n   - b\n",
+            "v:\n- \n- b\n",
+            "v:\n  a: 1\n b: 2\n",
+            "v: x\n- y\n",
+            "v: x\r\n",
+            "\u{feff}v: x\n",
+            "- a\n- b\n",
+            "just a scalar\n",
+        ] {
+            assert!(parse(text).is_none(), "read by the subset: {text:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_left_to_serde_yaml() {
+        let mut text = String::new();
+        for i in 0..2_000 {
+            text.push_str(&" ".repeat(i));
+            text.push_str("a:\n");
+        }
+        assert!(parse(&text).is_none());
+        let shallow: String = (0..MAX_DEPTH).map(|i| format!("{}a:\n", " ".repeat(i))).collect();
+        assert!(agrees(&shallow));
+    }
+
+    #[test]
+    fn every_recipe_of_the_embedded_tree_agrees() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packages");
+        let mut files = vec![];
+        collect(&root, &mut files);
+        assert!(files.len() > 50, "the embedded tree has its recipes");
+        let read = files.iter().filter(|f| agrees(&std::fs::read_to_string(f).unwrap())).count();
+        // The subset exists to be the common road: nearly every real recipe takes it.
+        assert!(read * 10 >= files.len() * 9, "only {read} of {} recipes are read by the subset", files.len());
+    }
+
+    fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                collect(&p, out);
+            } else if p.file_name().is_some_and(|n| n == "package.yml") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// Mutations of real recipes (characters YAML gives meaning to, inserted, deleted,
+    /// lines re-indented): whatever the subset still reads, it reads as serde_yaml does.
+    #[test]
+    fn mutated_recipes_read_by_the_subset_agree_with_serde_yaml() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packages");
+        let mut files = vec![];
+        collect(&root, &mut files);
+        files.sort();
+        let texts: Vec<String> = files.iter().take(40).map(|f| std::fs::read_to_string(f).unwrap()).collect();
+        let alphabet = [
+            " ", "  ", "-", "- ", ":", ": ", "#", " #", "'", "\"", "[", "]", "{", "}", "\n", "\n  ", "0", "0x", "0b", "1.", "e", "~", "a",
+            ",", "\\", "\t", "\r", "—", "&", "*", "!", "|", ">", "?", "%",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let (mut read, mut total) = (0, 0);
+        for text in &texts {
+            for _ in 0..150 {
+                let mut t = text.clone();
+                for _ in 0..1 + next(3) {
+                    let at = next(t.len() + 1);
+                    let at = (0..=at).rev().find(|&i| t.is_char_boundary(i)).unwrap_or(0);
+                    match next(3) {
+                        0 => t.insert_str(at, alphabet[next(alphabet.len())]),
+                        1 => {
+                            let end = (at + 1 + next(4)).min(t.len());
+                            if t.is_char_boundary(end) {
+                                t.replace_range(at..end, "");
+                            }
+                        }
+                        _ => {
+                            let line_start = t[..at].rfind('\n').map_or(0, |i| i + 1);
+                            t.insert_str(line_start, ["  ", " ", "- "][next(3)]);
+                        }
+                    }
+                }
+                total += 1;
+                read += agrees(&t) as usize;
+            }
+        }
+        // The mutations are not all outside the subset: the comparison ran on many.
+        assert!(read * 5 > total, "{read} of {total} mutants read by the subset");
+    }
+}
