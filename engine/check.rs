@@ -99,8 +99,10 @@ pub fn evaluate_full(
     }
     let mut engine = Engine::new(policy, &facts);
     engine.today = today.into();
-    let mut all: Vec<Finding> = engine.run_all();
-    all.extend(shadowed_entries(&engine));
+    let shadowed = shadowed_entries(&engine);
+    // Room for what is added to the checks' findings, so the list is never copied to grow.
+    let mut all: Vec<Finding> = engine.run_all(shadowed.len() + policy.waivers.len());
+    all.extend(shadowed);
     apply_waivers(policy, &mut all, today, DomainId::Tree);
 
     let mut gates: Vec<GateResult> = policy
@@ -114,8 +116,18 @@ pub fn evaluate_full(
         })
         .collect();
     let mut rest = GateResult { id: "rules".into(), title: "Rule files".into(), findings: vec![], skipped: None };
-    for f in all {
-        match f.gate.as_ref().and_then(|id| gates.iter_mut().find(|g| &g.id == id)) {
+    // Each finding's gate found once; every gate's list sized once before it is filled.
+    let slot = |f: &Finding| f.gate.as_ref().and_then(|id| gates.iter().position(|g| &g.id == id)).unwrap_or(gates.len());
+    let slots: Vec<usize> = all.iter().map(slot).collect();
+    let mut counts = vec![0; gates.len() + 1];
+    for &s in &slots {
+        counts[s] += 1;
+    }
+    for (g, &n) in gates.iter_mut().chain(std::iter::once(&mut rest)).zip(&counts) {
+        g.findings.reserve_exact(n);
+    }
+    for (f, s) in all.into_iter().zip(slots) {
+        match gates.get_mut(s) {
             Some(g) => g.findings.push(f),
             None => rest.findings.push(f),
         }

@@ -14,6 +14,7 @@ pub mod finding;
 pub mod fmt;
 pub mod lang;
 pub mod pack;
+pub mod parallel;
 pub mod phases;
 pub mod pkm;
 pub mod report;

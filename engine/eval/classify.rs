@@ -89,8 +89,14 @@ pub fn classify(cl: &Classification, sets: &[BoundSet], input: &ClassifyInput) -
     let infer_at = cl.layers.iter().position(|l| matches!(l, CLayer::Infer { .. }));
     let (pre, post) = cl.layers.split_at(infer_at.unwrap_or(cl.layers.len()));
     let mut fixed = vec![false; n];
-    for (i, (name, dir)) in input.packages.iter().enumerate() {
-        if let Some((t, w)) = first_match(pre, sets, name, dir) {
+    // Each package on its own (set lookups, glob matches): shared out over the cores.
+    let mut order: Vec<usize> = (0..n).collect();
+    let matched = crate::parallel::map(&mut order, crate::parallel::cores(), |&mut i| {
+        let (name, dir) = input.packages[i];
+        first_match(pre, sets, name, dir)
+    });
+    for (i, m) in matched.into_iter().enumerate() {
+        if let Some((t, w)) = m {
             tier[i] = t;
             why[i] = w;
             fixed[i] = true;

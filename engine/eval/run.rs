@@ -45,7 +45,8 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
     /// Run every check of this domain; findings come out in declaration order. Checks
     /// are independent, so they are shared out over the cores (the facts, sets and
     /// classification are read-only; the relation cache fills once, thread-safely).
-    pub fn run_all(&mut self) -> Vec<Finding> {
+    /// `spare`: room to leave for the findings the caller adds (waiver advisories...).
+    pub fn run_all(&mut self, spare: usize) -> Vec<Finding> {
         let mine: Vec<usize> = (0..self.policy.checks.len()).filter(|&i| self.policy.checks[i].domain == self.domain.id()).collect();
         let profile = std::env::var("IGOS_TIMINGS").as_deref() == Ok("checks");
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8).min(mine.len().max(1));
@@ -77,7 +78,12 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             });
             slots.into_iter().map(|m| m.into_inner().unwrap_or_default()).collect()
         };
-        results.drain(..).flatten().collect()
+        // Sized once: tens of thousands of findings on a large tree, each a few hundred bytes.
+        let mut all = Vec::with_capacity(results.iter().map(Vec::len).sum::<usize>() + spare);
+        for found in results.drain(..) {
+            all.extend(found);
+        }
+        all
     }
 
     pub fn run_check(&self, index: usize) -> Vec<Finding> {

@@ -77,7 +77,10 @@ pub struct TreeFacts<'a> {
     /// Per package (by index), its row in the audit database: looked up once here, not per
     /// check and field (a string-keyed tree search each, at 100,000 recipes).
     audit_rows: Vec<Option<&'a crate::audit::AuditRow>>,
-    by_name: FastMap<&'a str, Vec<u32>>,
+    /// The first package of each name (lookups of dependency targets: one probe, no list).
+    by_name: FastMap<&'a str, u32>,
+    /// Every package of a name that more than one package has, in tree order.
+    same_name: FastMap<&'a str, Vec<u32>>,
     /// Flattened dependency records: (package, index in its deps, target recipe).
     deps: Vec<(u32, u32, Option<u32>)>,
     dep_range: Vec<std::ops::Range<u32>>,
@@ -113,24 +116,33 @@ impl Flat {
 impl<'a> TreeFacts<'a> {
     pub fn new(tree: &'a Tree, policy: &'a Policy) -> TreeFacts<'a> {
         let pk = &tree.packages;
-        let mut by_name: FastMap<&str, Vec<u32>> = FastMap::with_capacity_and_hasher(pk.len(), Default::default());
+        let mut by_name: FastMap<&str, u32> = FastMap::with_capacity_and_hasher(pk.len(), Default::default());
+        let mut same_name: FastMap<&str, Vec<u32>> = FastMap::default();
         for (i, p) in pk.iter().enumerate() {
-            by_name.entry(p.name.as_str()).or_default().push(i as u32);
+            let first = *by_name.entry(p.name.as_str()).or_insert(i as u32);
+            if first != i as u32 {
+                same_name.entry(p.name.as_str()).or_insert_with(|| vec![first]).push(i as u32);
+            }
         }
-        let lookup = |n: &str| by_name.get(n).and_then(|v| v.first().copied());
+        let lookup = |n: &str| by_name.get(n).copied();
         // One pass over the packages (each is visited once, not once per relation).
-        let mut deps: Vec<(u32, u32, Option<u32>)> = vec![];
+        let mut deps: Vec<(u32, u32, Option<u32>)> = Vec::with_capacity(pk.iter().map(|p| p.deps.len()).sum());
         let mut dep_range = Vec::with_capacity(pk.len());
         let (mut sources, mut paths, mut keys, mut functions) = (Flat::default(), Flat::default(), Flat::default(), Flat::default());
         for (p, pkg) in pk.iter().enumerate() {
             let start = deps.len() as u32;
-            deps.extend(pkg.deps.iter().enumerate().map(|(i, d)| (p as u32, i as u32, lookup(&d.name))));
+            deps.extend((0..pkg.deps.len() as u32).map(|i| (p as u32, i, None)));
             dep_range.push(start..deps.len() as u32);
             sources.push(p, pkg.sources.len());
             paths.push(p, pkg.verify_paths.as_ref().map(Vec::len).unwrap_or(0));
             keys.push(p, pkg.keys.len());
             functions.push(p, if let BuildSh::Parsed(b) = &pkg.build_sh { b.functions.len() } else { 0 });
         }
+        // Each target is a probe into a 100,000-name table, a cache miss or three: shared
+        // out over the cores.
+        crate::parallel::for_each(&mut deps, crate::parallel::cores(), |_, (p, i, target)| {
+            *target = lookup(&pk[*p as usize].deps[*i as usize].name);
+        });
         let (Flat { items: sources, range: source_range }, Flat { items: paths, range: path_range }) = (sources, paths);
         let (Flat { items: keys, range: key_range }, Flat { items: functions, range: function_range }) = (keys, functions);
 
@@ -220,6 +232,7 @@ impl<'a> TreeFacts<'a> {
             overrides: vec![],
             audit_rows: vec![],
             by_name,
+            same_name,
             deps,
             dep_range,
             sources,
@@ -288,7 +301,7 @@ impl<'a> TreeFacts<'a> {
     }
 
     fn package_index(&self, name: &str) -> Option<u32> {
-        self.by_name.get(name).and_then(|v| v.first().copied())
+        self.by_name.get(name).copied()
     }
 
     fn build_phase(&self, p: u32) -> Option<&'a str> {
@@ -321,12 +334,10 @@ impl<'a> TreeFacts<'a> {
                 BuildSh::Absent => Value::None,
                 _ => Value::Rec(Rec { kind: schema::BUILD_SCRIPT, idx }),
             },
-            "same_name" => Value::list(
-                self.by_name
-                    .get(p.name.as_str())
-                    .map(|v| v.iter().map(|&i| Value::Rec(Rec { kind: schema::PACKAGE, idx: i })).collect())
-                    .unwrap_or_default(),
-            ),
+            "same_name" => Value::list(match self.same_name.get(p.name.as_str()) {
+                Some(all) => all.iter().map(|&i| Value::Rec(Rec { kind: schema::PACKAGE, idx: i })).collect(),
+                None => vec![Value::Rec(Rec { kind: schema::PACKAGE, idx })],
+            }),
             "file" => Value::Loc(p.file_span()),
             "audit" => match self.audit_row(idx) {
                 Some(_) => Value::Rec(Rec { kind: schema::AUDIT, idx }),

@@ -182,25 +182,6 @@ struct Read {
     audit_override: Option<Text>,
 }
 
-/// `f` over `items` on `workers` threads, each a contiguous chunk, results in the items'
-/// order. Each worker's results are allocated once at their exact size and moved once into
-/// the whole: at 100,000 recipes, vectors grown by doubling were 200 MB of fresh pages. A
-/// worker's panic is re-raised, never turned into missing recipes.
-fn in_parallel<I: Send, T: Send>(items: &mut [I], workers: usize, f: impl Fn(&mut I) -> T + Sync) -> Vec<T> {
-    let chunk = items.len().div_ceil(workers).max(1);
-    let total = items.len();
-    let parts: Vec<Vec<T>> = std::thread::scope(|s| {
-        let f = &f;
-        let handles: Vec<_> = items.chunks_mut(chunk).map(|part| s.spawn(move || part.iter_mut().map(f).collect::<Vec<T>>())).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-    });
-    let mut out = Vec::with_capacity(total);
-    for part in parts {
-        out.extend(part);
-    }
-    out
-}
-
 fn read_text(path: &Path) -> Result<String, (ProblemKind, String)> {
     use std::os::unix::fs::OpenOptionsExt as _;
     // Without blocking: a FIFO would wait for a writer.
@@ -305,8 +286,8 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     // Read in parallel, in the sorted order. Reading waits on the disk when the tree is
     // not in the page cache (the usual case before a build): more readers than cores
     // keep the cores busy meanwhile.
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-    let reads: Vec<Read> = in_parallel(&mut dirs, cores * 4, |(t, tier, name)| read_recipe(tier_dirs[*t].as_ref(), std::mem::take(tier), std::mem::take(name)));
+    let cores = crate::parallel::cores();
+    let reads: Vec<Read> = crate::parallel::map(&mut dirs, cores * 4, |(t, tier, name)| read_recipe(tier_dirs[*t].as_ref(), std::mem::take(tier), std::mem::take(name)));
     drop(dirs);
 
     let mut problems = vec![];
@@ -329,7 +310,7 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     }
     let parsed = {
         let sources = &*sources;
-        in_parallel(&mut staged, cores, |(r, yml_id, sh_id, over_id)| {
+        crate::parallel::map(&mut staged, cores, |(r, yml_id, sh_id, over_id)| {
             let (mut p, probs) = build_package(r, *yml_id, *sh_id, sources, &with_build_sh);
             p.audit_override = *over_id;
             (p, probs)

@@ -1,0 +1,59 @@
+//! Work shared out over the cores in contiguous chunks, results in the input's order.
+//!
+//! The per-package passes (reading, parsing, indexing, classifying 100,000 recipes) are
+//! independent per item; each worker takes one contiguous chunk, so the output order is
+//! the input order and nothing depends on scheduling.
+
+/// The cores to use (at most 8: beyond that the passes are memory-bound).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8)
+}
+
+/// `f` over `items` on `workers` threads, results in the items' order. Each worker's
+/// results are allocated once at their exact size and moved once into the whole (vectors
+/// grown by doubling were 200 MB of fresh pages at 100,000 recipes). A worker's panic is
+/// re-raised, never turned into missing results.
+pub fn map<I: Send, T: Send>(items: &mut [I], workers: usize, f: impl Fn(&mut I) -> T + Sync) -> Vec<T> {
+    let chunk = items.len().div_ceil(workers.max(1)).max(1);
+    let total = items.len();
+    let parts: Vec<Vec<T>> = std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = items.chunks_mut(chunk).map(|part| s.spawn(move || part.iter_mut().map(f).collect::<Vec<T>>())).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    let mut out = Vec::with_capacity(total);
+    for part in parts {
+        out.extend(part);
+    }
+    out
+}
+
+/// `f` on every item in place, on `workers` threads.
+pub fn for_each<I: Send>(items: &mut [I], workers: usize, f: impl Fn(usize, &mut I) + Sync) {
+    let chunk = items.len().div_ceil(workers.max(1)).max(1);
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = items
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(c, part)| s.spawn(move || part.iter_mut().enumerate().for_each(|(i, item)| f(c * chunk + i, item))))
+            .collect();
+        for h in handles {
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn results_keep_the_input_order_whatever_the_workers() {
+        for workers in [1, 2, 3, 8, 64] {
+            let mut items: Vec<u32> = (0..1000).collect();
+            assert_eq!(super::map(&mut items, workers, |x| *x * 2), (0..1000).map(|x| x * 2).collect::<Vec<_>>());
+            super::for_each(&mut items, workers, |i, x| *x += i as u32);
+            assert_eq!(items, (0..1000).map(|x| x * 2).collect::<Vec<_>>());
+        }
+        assert!(super::map(&mut Vec::<u32>::new(), 2, |x| *x).is_empty());
+    }
+}
