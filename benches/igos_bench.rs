@@ -232,7 +232,7 @@ fn main() {
         // Aggregated by this igos (the database schema may be newer than the tree), as a
         // maintainer's tree is: the records settled, the database built after them.
         let _ = Command::new(env!("CARGO_BIN_EXE_igos")).args(["audit", "aggregate", "--root"]).arg(&root).output();
-        let runs = if n >= 100_000 { 3 } else { 10 };
+        let runs = if n >= 100_000 { 7 } else { 15 };
         let (wall, rss) = cold_check(&root, Some(&root.join("rules")), None, runs);
         scale.insert(n, ms(wall));
         let note = match n {
