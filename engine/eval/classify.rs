@@ -89,14 +89,18 @@ pub fn classify(cl: &Classification, sets: &[BoundSet], input: &ClassifyInput) -
     let infer_at = cl.layers.iter().position(|l| matches!(l, CLayer::Infer { .. }));
     let (pre, post) = cl.layers.split_at(infer_at.unwrap_or(cl.layers.len()));
     let mut fixed = vec![false; n];
-    // Each package on its own (set lookups, glob matches): shared out over the cores.
-    let mut order: Vec<usize> = (0..n).collect();
-    let matched = crate::parallel::map(&mut order, crate::parallel::cores(), |&mut i| {
+    // Each package on its own (set lookups, glob matches): shared out over the cores on a
+    // large tree, in place.
+    let mut decided: Vec<(Option<u16>, Why, bool)> = vec![(None, Why::Nothing, false); n];
+    let workers = crate::parallel::workers(n, 4_096, crate::parallel::cores());
+    crate::parallel::for_each(&mut decided, workers, |i, slot| {
         let (name, dir) = input.packages[i];
-        first_match(pre, sets, name, dir)
+        if let Some((t, w)) = first_match(pre, sets, name, dir) {
+            *slot = (t, w, true);
+        }
     });
-    for (i, m) in matched.into_iter().enumerate() {
-        if let Some((t, w)) = m {
+    for (i, (t, w, f)) in decided.into_iter().enumerate() {
+        if f {
             tier[i] = t;
             why[i] = w;
             fixed[i] = true;

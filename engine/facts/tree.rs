@@ -140,7 +140,8 @@ impl<'a> TreeFacts<'a> {
         }
         // Each target is a probe into a 100,000-name table, a cache miss or three: shared
         // out over the cores.
-        crate::parallel::for_each(&mut deps, crate::parallel::cores(), |_, (p, i, target)| {
+        let workers = crate::parallel::workers(deps.len(), 16_384, crate::parallel::cores());
+        crate::parallel::for_each(&mut deps, workers, |_, (p, i, target)| {
             *target = lookup(&pk[*p as usize].deps[*i as usize].name);
         });
         let (Flat { items: sources, range: source_range }, Flat { items: paths, range: path_range }) = (sources, paths);

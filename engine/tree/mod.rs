@@ -287,7 +287,8 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     // not in the page cache (the usual case before a build): more readers than cores
     // keep the cores busy meanwhile.
     let cores = crate::parallel::cores();
-    let reads: Vec<Read> = crate::parallel::map(&mut dirs, cores * 4, |(t, tier, name)| read_recipe(tier_dirs[*t].as_ref(), std::mem::take(tier), std::mem::take(name)));
+    let readers = crate::parallel::workers(dirs.len(), 32, cores * 4);
+    let reads: Vec<Read> = crate::parallel::map(&mut dirs, readers, |(t, tier, name)| read_recipe(tier_dirs[*t].as_ref(), std::mem::take(tier), std::mem::take(name)));
     drop(dirs);
 
     let mut problems = vec![];
@@ -308,9 +309,10 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
         };
         staged.push((r, yml_id, sh_id, over_id));
     }
+    let parsers = crate::parallel::workers(staged.len(), 32, cores);
     let parsed = {
         let sources = &*sources;
-        crate::parallel::map(&mut staged, cores, |(r, yml_id, sh_id, over_id)| {
+        crate::parallel::map(&mut staged, parsers, |(r, yml_id, sh_id, over_id)| {
             let (mut p, probs) = build_package(r, *yml_id, *sh_id, sources, &with_build_sh);
             p.audit_override = *over_id;
             (p, probs)
