@@ -52,7 +52,9 @@ pub fn load_facts(db_path: &Path, store: &Path) -> Result<AuditFacts, DbError> {
             let Some(row) = db.and_then(|d| d.rows.get(&name)) else { return Some(name) };
             // A file still as it was aggregated is that record: one stat, no read. Anything
             // else (changed, racy, a version-1 database) is read and its hash compared.
-            if let (Some(print), Ok(meta)) = (row.fingerprint, std::fs::metadata(&path)) {
+            // The stat is relative to the listed directory (no path walk per record); it
+            // does not follow a link, whose fingerprint then differs: read and hashed.
+            if let (Some(print), Ok(meta)) = (row.fingerprint, e.metadata()) {
                 if db::Fingerprint::of(&meta) == print {
                     return None;
                 }
