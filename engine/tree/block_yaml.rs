@@ -280,12 +280,14 @@ fn resolve_plain(s: &str) -> Option<Value> {
             }
         }
     }
-    // Only what a float is written with (digits, `.`, an exponent): a dotted version
-    // (1.2.3) is a string, two dots being neither an integer nor a float; anything else
-    // could be a float and is left to serde_yaml.
+    // Only what a float is written with (digits, `.`, an exponent): serde_yaml reads a
+    // float where Rust parses a finite one (2.42, 1e3), left to it here; anything else is a
+    // string (a dotted version 1.2.3; a digest like 0…01e12992, which overflows).
     if s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')) {
-        let dotted = s.bytes().all(|b| b.is_ascii_digit() || b == b'.') && s.bytes().filter(|&b| b == b'.').count() >= 2;
-        return dotted.then(|| Value::String(s.to_string()));
+        return match s.parse::<f64>() {
+            Ok(f) if f.is_finite() => None,
+            _ => Some(Value::String(s.to_string())),
+        };
     }
     // Any other character (a hex digest's letters, `-rc1`, `_`) rules a number out.
     Some(Value::String(s.to_string()))
@@ -353,6 +355,13 @@ mod tests {
             ("v: 0o17", false),
             ("v: 0xzz", true),
             ("v: 12e4", false),
+            ("v: 00012e5", false),
+            ("v: 1.", false),
+            ("v: 0000000000000000000000000000000000000000000000000000000001e12992", true),
+            ("v: 1e400", true),
+            ("v: 1.2.3e4", true),
+            ("v: 2024.01.15", true),
+            ("v: 1-2", true),
             ("v: -.inf", false),
             ("v: - x", false),
             ("v: 18446744073709551616", false),
