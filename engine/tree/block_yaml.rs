@@ -14,6 +14,28 @@ use serde_yaml::{Mapping, Value};
 
 /// The document as serde_yaml would read it, if it is in the subset; `None` otherwise.
 pub fn parse(text: &str) -> Option<Value> {
+    let mut map = Mapping::new();
+    read_top(text, &|_| true, &mut |k, v| {
+        map.insert(Value::String(k.to_string()), v);
+    })?;
+    Some(Value::Mapping(map))
+}
+
+/// The values of the `wanted` top-level keys (None: absent), exactly as [`parse`] gives
+/// them, if the document is in the subset. Every other value is read to check it is in
+/// the subset, but not kept (no string, list or mapping is built for it).
+pub fn fields<const N: usize>(text: &str, wanted: [&str; N]) -> Option<[Option<Value>; N]> {
+    let mut out: [Option<Value>; N] = std::array::from_fn(|_| None);
+    read_top(text, &|k| wanted.contains(&k), &mut |k, v| {
+        if let Some(i) = wanted.iter().position(|w| *w == k) {
+            out[i] = Some(v);
+        }
+    })?;
+    Some(out)
+}
+
+/// The top-level mapping: each key with its value (read in full when `keep(key)`).
+fn read_top<'a>(text: &'a str, keep: &dyn Fn(&str) -> bool, put: &mut dyn FnMut(&'a str, Value)) -> Option<()> {
     if !plain_characters(text) {
         return None;
     }
@@ -22,9 +44,9 @@ pub fn parse(text: &str) -> Option<Value> {
     if first.indent != 0 {
         return None;
     }
-    let doc = lines.mapping(0, None)?;
+    lines.entries(0, None, keep, put)?;
     // Everything was read: a line left over is one the subset does not place.
-    lines.peek().is_none().then_some(doc)
+    lines.peek().is_none().then_some(())
 }
 
 /// Printable characters and `\n` only: no tab (an error in indentation), no CR, no C1
@@ -58,6 +80,10 @@ struct Lines<'a> {
 
 const MAX_DEPTH: usize = 32;
 
+/// Keys in one mapping past which the document is left to serde_yaml (duplicates are
+/// found by comparing each key with those before it).
+const MAX_KEYS: usize = 64;
+
 impl<'a> Lines<'a> {
     fn new(text: &'a str) -> Lines<'a> {
         let mut lines = Lines { text, next: None, depth: 0 };
@@ -85,65 +111,75 @@ impl<'a> Lines<'a> {
         }
     }
 
-    /// A block mapping whose keys sit at column `indent`. `first` is a key already read
-    /// after a sequence dash (`- url: ...`), on a line that has been consumed.
-    fn mapping(&mut self, indent: usize, first: Option<&'a str>) -> Option<Value> {
+    /// A block mapping whose keys sit at column `indent`, as a value (Null when not `keep`).
+    fn mapping(&mut self, indent: usize, first: Option<&'a str>, keep: bool) -> Option<Value> {
+        let mut map = Mapping::new();
+        self.entries(indent, first, &|_| keep, &mut |k, v| {
+            if keep {
+                map.insert(Value::String(k.to_string()), v);
+            }
+        })?;
+        Some(if keep { Value::Mapping(map) } else { Value::Null })
+    }
+
+    /// The entries of a block mapping whose keys sit at column `indent`, each to `put`.
+    /// `first` is a key already read after a sequence dash (`- url: ...`), on a line that
+    /// has been consumed.
+    fn entries(&mut self, indent: usize, first: Option<&'a str>, keep: &dyn Fn(&str) -> bool, put: &mut dyn FnMut(&'a str, Value)) -> Option<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return None;
         }
-        let mut map = Mapping::new();
-        if let Some(entry) = first {
-            self.entry(&mut map, indent, entry)?;
-        }
-        while let Some(line) = self.peek() {
-            if line.indent < indent {
-                break;
-            }
-            // Deeper than the keys (a continued scalar) or a dash where a key belongs.
-            if line.indent > indent || is_dash(line.rest) {
+        let mut keys: Vec<&'a str> = Vec::with_capacity(16);
+        let mut line = first;
+        loop {
+            let Some(text) = line else {
+                match self.peek() {
+                    Some(next) if next.indent >= indent => {
+                        // Deeper than the keys (a continued scalar) or a dash where a key belongs.
+                        if next.indent > indent || is_dash(next.rest) {
+                            return None;
+                        }
+                        self.advance();
+                        line = Some(next.rest);
+                        continue;
+                    }
+                    _ => break,
+                }
+            };
+            line = None;
+            let (key, after) = split_key(text)?;
+            // serde_yaml refuses a duplicate key; leave that message to it.
+            if keys.contains(&key) || keys.len() == MAX_KEYS {
                 return None;
             }
-            self.advance();
-            self.entry(&mut map, indent, line.rest)?;
+            keys.push(key);
+            let kept = keep(key);
+            let value = if after.is_empty() || after.starts_with('#') { self.nested(indent, kept)? } else { inline(after, kept)? };
+            put(key, value);
         }
         self.depth -= 1;
-        Some(Value::Mapping(map))
-    }
-
-    /// `key: value` (the line is consumed), or `key:` with its value on the lines below.
-    fn entry(&mut self, map: &mut Mapping, indent: usize, line: &'a str) -> Option<()> {
-        let (key, after) = split_key(line)?;
-        let value = if after.is_empty() || after.starts_with('#') {
-            self.nested(indent)?
-        } else {
-            inline(after)?
-        };
-        // serde_yaml refuses a duplicate key; leave that message to it.
-        if map.insert(Value::String(key.to_string()), value).is_some() {
-            return None;
-        }
         Some(())
     }
 
     /// The value of a `key:` whose line ends there: a deeper mapping or sequence, a
     /// sequence at the key's own column, or nothing (null).
-    fn nested(&mut self, indent: usize) -> Option<Value> {
+    fn nested(&mut self, indent: usize, keep: bool) -> Option<Value> {
         match self.peek() {
             Some(line) if line.indent > indent => {
                 if is_dash(line.rest) {
-                    self.sequence(line.indent)
+                    self.sequence(line.indent, keep)
                 } else {
-                    self.mapping(line.indent, None)
+                    self.mapping(line.indent, None, keep)
                 }
             }
-            Some(line) if line.indent == indent && is_dash(line.rest) => self.sequence(indent),
+            Some(line) if line.indent == indent && is_dash(line.rest) => self.sequence(indent, keep),
             _ => Some(Value::Null),
         }
     }
 
-    /// A block sequence whose dashes sit at column `indent`.
-    fn sequence(&mut self, indent: usize) -> Option<Value> {
+    /// A block sequence whose dashes sit at column `indent` (Null when not `keep`).
+    fn sequence(&mut self, indent: usize, keep: bool) -> Option<Value> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return None;
@@ -162,16 +198,19 @@ impl<'a> Lines<'a> {
             if item.starts_with('#') {
                 return None;
             }
-            if split_key(item).is_some() {
+            let value = if split_key(item).is_some() {
                 // `- key: value`: a mapping whose keys line up under this first one.
                 let column = indent + (line.rest.len() - item.len());
-                items.push(self.mapping(column, Some(item))?);
+                self.mapping(column, Some(item), keep)?
             } else {
-                items.push(inline(item)?);
+                inline(item, keep)?
+            };
+            if keep {
+                items.push(value);
             }
         }
         self.depth -= 1;
-        Some(Value::Sequence(items))
+        Some(if keep { Value::Sequence(items) } else { Value::Null })
     }
 }
 
@@ -193,14 +232,15 @@ fn split_key(line: &str) -> Option<(&str, &str)> {
     }
     let key = &line[..end];
     // `true:`, `null:` would be a boolean or null key.
-    if resolve_plain(key)? != Value::String(key.to_string()) {
+    if classify(key)? != Scalar::Str {
         return None;
     }
     Some((key, line[end + 1..].trim_start_matches(' ')))
 }
 
-/// A value written on the key's (or dash's) line.
-fn inline(s: &str) -> Option<Value> {
+/// A value written on the key's (or dash's) line; when not `keep`, checked and given as Null.
+fn inline(s: &str, keep: bool) -> Option<Value> {
+    let text = |t: &str| if keep { Value::String(t.to_string()) } else { Value::Null };
     match s.as_bytes()[0] {
         quote @ (b'"' | b'\'') => {
             let body = &s[1..];
@@ -214,33 +254,38 @@ fn inline(s: &str) -> Option<Value> {
             if !(after.is_empty() || after.starts_with(" #") || after.trim_start_matches(' ').is_empty()) {
                 return None;
             }
-            if after.starts_with(quote as char) {
-                return None;
-            }
-            Some(Value::String(content.to_string()))
+            Some(text(content))
         }
         b'[' | b'{' => match strip_comment(s) {
-            "[]" => Some(Value::Sequence(vec![])),
-            "{}" => Some(Value::Mapping(Mapping::new())),
+            "[]" if keep => Some(Value::Sequence(vec![])),
+            "{}" if keep => Some(Value::Mapping(Mapping::new())),
+            "[]" | "{}" => Some(Value::Null),
             _ => None,
         },
         // `--prefix=/usr`: a plain scalar may start with a dash that is not an item's.
-        b'-' if s.len() > 1 && !matches!(s.as_bytes()[1], b' ' | b'0'..=b'9' | b'.') => plain(s),
+        b'-' if s.len() > 1 && !matches!(s.as_bytes()[1], b' ' | b'0'..=b'9' | b'.') => plain(s, keep),
         // Indicators: an anchor, alias, tag, block scalar, directive, reserved character,
         // or a plain scalar that starts with `-` (a number, `-.inf`), `?`, `:`, `,`, `#`.
         b'-' | b'?' | b':' | b',' | b']' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'%' | b'@' | b'`' => None,
-        _ => plain(s),
+        _ => plain(s, keep),
     }
 }
 
 /// A plain scalar and the comment after it.
-fn plain(s: &str) -> Option<Value> {
+fn plain(s: &str, keep: bool) -> Option<Value> {
     let plain = strip_comment(s);
     // `a: b` would be a mapping in a scalar's place; a trailing `:` likewise.
     if plain.contains(": ") || plain.ends_with(':') {
         return None;
     }
-    resolve_plain(plain)
+    let kind = classify(plain)?;
+    Some(match kind {
+        _ if !keep => Value::Null,
+        Scalar::Null => Value::Null,
+        Scalar::Bool(b) => Value::Bool(b),
+        Scalar::Int(i) => Value::from(i),
+        Scalar::Str => Value::String(plain.to_string()),
+    })
 }
 
 /// The text before a ` #` comment, trailing blanks removed.
@@ -248,13 +293,22 @@ fn strip_comment(s: &str) -> &str {
     s.split(" #").next().unwrap_or(s).trim_end_matches(' ')
 }
 
+/// What serde_yaml makes of a plain scalar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scalar {
+    Null,
+    Bool(bool),
+    Int(u64),
+    Str,
+}
+
 /// What serde_yaml makes of a plain scalar: null, a boolean, an integer, a string. A
 /// scalar that could be read as a float (or an integer in another base) is left to it.
-fn resolve_plain(s: &str) -> Option<Value> {
+fn classify(s: &str) -> Option<Scalar> {
     match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
-        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
-        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Scalar::Null),
+        "true" | "True" | "TRUE" => return Some(Scalar::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Scalar::Bool(false)),
         _ => {}
     }
     let first = s.as_bytes()[0];
@@ -263,14 +317,14 @@ fn resolve_plain(s: &str) -> Option<Value> {
     }
     if !first.is_ascii_digit() {
         // Not a number in any base, not an infinity or NaN serde_yaml accepts.
-        return Some(Value::String(s.to_string()));
+        return Some(Scalar::Str);
     }
     if s.bytes().all(|b| b.is_ascii_digit()) {
         // A leading zero makes a string (YAML 1.2); otherwise a decimal integer.
         if s.len() > 1 && first == b'0' {
-            return Some(Value::String(s.to_string()));
+            return Some(Scalar::Str);
         }
-        return s.parse::<u64>().ok().map(Value::from);
+        return s.parse::<u64>().ok().map(Scalar::Int);
     }
     // 0x1f, 0o17, 0b101 are integers; 0b2bf1e7 (a digest) is a string.
     for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
@@ -286,11 +340,11 @@ fn resolve_plain(s: &str) -> Option<Value> {
     if s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')) {
         return match s.parse::<f64>() {
             Ok(f) if f.is_finite() => None,
-            _ => Some(Value::String(s.to_string())),
+            _ => Some(Scalar::Str),
         };
     }
     // Any other character (a hex digest's letters, `-rc1`, `_`) rules a number out.
-    Some(Value::String(s.to_string()))
+    Some(Scalar::Str)
 }
 
 #[cfg(test)]
@@ -299,14 +353,24 @@ mod tests {
 
     /// The property every caller relies on: when the subset reads a text, serde_yaml reads
     /// it too, to the same value.
+    /// And `fields` accepts the same texts as `parse`, giving the same values for its keys.
     fn agrees(text: &str) -> bool {
+        let keys = ["name", "source", "dependencies", "v", "supersedes"];
+        let picked = fields(text, keys);
         match parse(text) {
             Some(v) => {
                 let serde: Result<Value, _> = serde_yaml::from_str(text);
                 assert_eq!(serde.as_ref().ok(), Some(&v), "the subset and serde_yaml disagree on:\n{text}\nserde_yaml: {serde:?}");
+                let picked = picked.unwrap_or_else(|| panic!("parse read it, fields did not: {text:?}"));
+                for (k, got) in keys.iter().zip(&picked) {
+                    assert_eq!(got.as_ref(), v.get(k), "fields and parse disagree on `{k}` in {text:?}");
+                }
                 true
             }
-            None => false,
+            None => {
+                assert!(picked.is_none(), "fields read what parse did not: {text:?}");
+                false
+            }
         }
     }
 

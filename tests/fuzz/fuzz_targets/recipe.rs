@@ -2,7 +2,8 @@
 //! followed by `\0\0` and a build.sh, and `\0\0` and a builder list. The recipe is loaded
 //! as `load_tree` would, the project's rules run over it, and every finding is rendered
 //! (spans into the fuzzed text reach miette). Nothing may panic, overflow or hang. And
-//! wherever the loader's block-YAML reader takes a text, serde_yaml reads the same value.
+//! wherever the loader's block-YAML reader takes a text, serde_yaml reads the same value
+//! (and its field-picking road accepts the same texts, with the same values).
 #![no_main]
 
 use igos::lang::compile::Policy;
@@ -27,9 +28,18 @@ fuzz_target!(|data: &[u8]| {
     let build_sh = parts.next();
     let list = parts.next();
 
-    if let Some(fast) = igos::tree::block_yaml::parse(yml) {
-        let serde: Result<serde_yaml::Value, _> = serde_yaml::from_str(yml);
-        assert_eq!(serde.ok(), Some(fast), "block_yaml and serde_yaml disagree on {yml:?}");
+    let keys = ["name", "dependencies", "source"];
+    let picked = igos::tree::block_yaml::fields(yml, keys);
+    match igos::tree::block_yaml::parse(yml) {
+        Some(fast) => {
+            let serde: Result<serde_yaml::Value, _> = serde_yaml::from_str(yml);
+            assert_eq!(serde.ok().as_ref(), Some(&fast), "block_yaml and serde_yaml disagree on {yml:?}");
+            let picked = picked.expect("fields reads what parse reads");
+            for (k, got) in keys.iter().zip(&picked) {
+                assert_eq!(got.as_ref(), fast.get(k), "fields and parse disagree on {k}");
+            }
+        }
+        None => assert!(picked.is_none(), "fields read what parse did not"),
     }
 
     let mut sources = SourceMap::new();
