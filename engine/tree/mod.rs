@@ -2,7 +2,8 @@
 //! patches/) and the builder lists (`ROOT/builders/*.list`, or `ROOT/packages/builders/`
 //! for the project's embedded tree) into facts with byte positions.
 //!
-//! One serde_yaml parse per file, files read and parsed in parallel, sources registered in
+//! One parse per file (`block_yaml` for the plain block YAML recipes are written in,
+//! serde_yaml for anything else), files read and parsed in parallel, sources registered in
 //! sorted order so the output is identical run to run. A bad file is a `LoadProblem`,
 //! never an error for the whole tree and never a panic.
 
