@@ -42,9 +42,6 @@ pub fn load_facts(db_path: &Path, store: &Path) -> Result<AuditFacts, DbError> {
             entries.filter_map(|e| e.ok()).filter(|e| Path::new(&e.file_name()).extension().is_some_and(|x| x == "json")).collect();
         // One directory: the file names order the entries.
         files.sort_by_cached_key(|e| e.file_name());
-        // Share the work over the cores, keeping the sorted order.
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-        let chunk = files.len().div_ceil(workers).max(1);
         let db = db.as_ref();
         let stale = |e: &std::fs::DirEntry| -> Option<String> {
             let path = e.path();
@@ -62,11 +59,8 @@ pub fn load_facts(db_path: &Path, store: &Path) -> Result<AuditFacts, DbError> {
             let bytes = std::fs::read(&path).ok()?;
             (record::sha256_hex(&bytes) != row.record_sha256).then_some(name)
         };
-        pending = std::thread::scope(|s| {
-            let handles: Vec<_> =
-                files.chunks(chunk).map(|part| s.spawn(move || part.iter().filter_map(stale).collect::<Vec<_>>())).collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-        });
+        // Shared over the cores, keeping the sorted order.
+        pending = crate::parallel::map(&mut files, crate::parallel::cores(), |e| stale(e)).into_iter().flatten().collect();
     }
     Ok(AuditFacts {
         db_path: db_path.display().to_string(),

@@ -49,7 +49,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
     pub fn run_all(&mut self, spare: usize) -> Vec<Finding> {
         let mine: Vec<usize> = (0..self.policy.checks.len()).filter(|&i| self.policy.checks[i].domain == self.domain.id()).collect();
         let profile = std::env::var("IGOS_TIMINGS").as_deref() == Ok("checks");
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8).min(mine.len().max(1));
+        let workers = crate::parallel::cores().min(mine.len().max(1));
         let run = |i: usize| {
             let t = std::time::Instant::now();
             let found = self.run_check(i);
