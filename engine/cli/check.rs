@@ -185,8 +185,10 @@ pub fn run(args: &CheckArgs) -> i32 {
         None => None,
     };
     let loaded = started.elapsed();
+    let loaded_rss = if timings { resident_mib() } else { (0, 0) };
     let outcome = check::evaluate_full(&l.rules.policy, &l.tree, Some((&audit, &l.sources)), Some(&scan), Some(&scan_b), &check::today());
     let evaluated = started.elapsed();
+    let evaluated_rss = if timings { resident_mib() } else { (0, 0) };
     match args.format {
         Format::Json => {
             let report = check_report::json(&outcome, &l.sources);
@@ -224,6 +226,11 @@ pub fn run(args: &CheckArgs) -> i32 {
             (total - evaluated).as_secs_f64() * 1e3,
             total.as_secs_f64() * 1e3
         ));
+        let (now, peak) = resident_mib();
+        super::err(&format!(
+            "memory (resident now/peak MiB): loaded {}/{}, evaluated {}/{}, reported {now}/{peak}\n",
+            loaded_rss.0, loaded_rss.1, evaluated_rss.0, evaluated_rss.1
+        ));
     }
     let code = outcome.exit_code();
     // The process exits next: let the OS reclaim the tree instead of freeing it piece by piece.
@@ -235,4 +242,18 @@ pub fn run(args: &CheckArgs) -> i32 {
 pub fn fail(style: Style, code: &str, message: String, help: Option<String>) -> i32 {
     super::err(&diagnostic::render(&diagnostic::plain(code, message, help), style));
     2
+}
+
+/// Resident and peak resident memory of this process in MiB (Linux; zeros elsewhere), for
+/// `IGOS_TIMINGS`: which phase holds the memory a large tree costs.
+fn resident_mib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib / 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
