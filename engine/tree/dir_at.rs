@@ -5,7 +5,7 @@
 //! tenth of igos check's time. Relative to an open directory each open looks up one
 //! name, and the listing's file types answer "is it a regular file?" without a stat.
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
@@ -22,7 +22,7 @@ pub enum Kind {
 
 /// An open directory, closed on drop.
 pub struct Dir {
-    stream: std::ptr::NonNull<libc::DIR>,
+    fd: std::os::fd::OwnedFd,
 }
 
 impl Dir {
@@ -37,35 +37,19 @@ impl Dir {
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: `fd` is an open directory descriptor that the stream takes over.
-        match std::ptr::NonNull::new(unsafe { libc::fdopendir(fd) }) {
-            Some(stream) => Ok(Dir { stream }),
-            None => {
-                let e = io::Error::last_os_error();
-                // SAFETY: fdopendir failed, so `fd` is still ours to close.
-                unsafe { libc::close(fd) };
-                Err(e)
-            }
-        }
+        // SAFETY: `fd` is a newly opened descriptor owned by nobody else.
+        Ok(Dir { fd: unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) } })
     }
 
     pub fn fd(&self) -> RawFd {
-        // SAFETY: the stream is open for as long as `self` lives.
-        unsafe { libc::dirfd(self.stream.as_ptr()) }
+        self.fd.as_raw_fd()
     }
 
     /// Every entry but `.` and `..`, with its kind; `f` sees each name (bytes) in turn.
     pub fn for_each(&mut self, mut f: impl FnMut(&[u8], Kind)) {
-        loop {
-            // SAFETY: the stream is open and used by this thread only (`Dir` is not Sync);
-            // the entry is read before the next readdir call.
-            let entry = unsafe { libc::readdir(self.stream.as_ptr()) };
-            if entry.is_null() {
-                return;
-            }
-            let (name, d_type) = unsafe { (CStr::from_ptr((*entry).d_name.as_ptr()).to_bytes(), (*entry).d_type) };
+        let mut each = |name: &[u8], d_type: u8| {
             if name == b"." || name == b".." {
-                continue;
+                return;
             }
             let kind = match d_type {
                 libc::DT_REG => Kind::File,
@@ -76,7 +60,8 @@ impl Dir {
                 _ => Kind::Other,
             };
             f(name, kind);
-        }
+        };
+        list(self.fd(), &mut each);
     }
 
     fn lstat_kind(&self, name: &[u8]) -> Kind {
@@ -109,10 +94,63 @@ impl Dir {
     }
 }
 
-impl Drop for Dir {
-    fn drop(&mut self) {
-        // SAFETY: the stream is open and closed exactly once, here.
-        unsafe { libc::closedir(self.stream.as_ptr()) };
+/// The entries of the directory open as `fd`: (name, d_type) in the order the
+/// filesystem gives them. Linux: `getdents64` into a buffer on the stack, where
+/// `fdopendir` + `readdir` also stat the directory and allocate 32 KiB per listing (a
+/// tenth of reading a recipe at 100,000 recipes).
+#[cfg(target_os = "linux")]
+fn list(fd: RawFd, each: &mut dyn FnMut(&[u8], u8)) {
+    #[repr(C, align(8))]
+    struct Buffer([u8; 4096]);
+    let mut buf = Buffer([0; 4096]);
+    loop {
+        // SAFETY: the buffer is writable for its whole length; the kernel writes whole
+        // records into it and returns how many bytes it wrote.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.0.as_mut_ptr(), buf.0.len()) };
+        if n <= 0 {
+            return; // 0: the end; < 0: an error, which lists nothing more (as readdir)
+        }
+        let records = &buf.0[..n as usize];
+        let mut at = 0;
+        // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name (NUL-ended).
+        while at + 19 <= records.len() {
+            let reclen = u16::from_ne_bytes([records[at + 16], records[at + 17]]) as usize;
+            if reclen < 20 || at + reclen > records.len() {
+                return;
+            }
+            let d_type = records[at + 18];
+            let raw = &records[at + 19..at + reclen];
+            let name = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
+            each(name, d_type);
+            at += reclen;
+        }
+    }
+}
+
+/// The entries of the directory open as `fd` (elsewhere than Linux: `readdir` on a
+/// duplicate of the descriptor, which the stream owns and closes).
+#[cfg(not(target_os = "linux"))]
+fn list(fd: RawFd, each: &mut dyn FnMut(&[u8], u8)) {
+    // SAFETY: `dup` of an open descriptor; the stream takes the duplicate over and
+    // `closedir` closes it; each entry is read before the next readdir call.
+    unsafe {
+        let dup = libc::dup(fd);
+        if dup < 0 {
+            return;
+        }
+        let stream = libc::fdopendir(dup);
+        if stream.is_null() {
+            libc::close(dup);
+            return;
+        }
+        loop {
+            let entry = libc::readdir(stream);
+            if entry.is_null() {
+                break;
+            }
+            each(std::ffi::CStr::from_ptr((*entry).d_name.as_ptr()).to_bytes(), (*entry).d_type);
+        }
+        libc::closedir(stream);
     }
 }
 
@@ -159,6 +197,29 @@ mod tests {
         // A link to a directory is not a recipe directory; followed only when asked.
         assert!(Dir::open_at(raw(&parent), OsStr::new("xz-link"), false).is_err());
         assert!(Dir::open_at(raw(&parent), OsStr::new("xz-link"), true).is_ok());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    /// A listing longer than one `getdents64` buffer (4 KiB) is read to its end.
+    #[test]
+    fn long_listings_are_read_whole() {
+        let tmp = std::env::temp_dir().join(format!("igos-dir-at-long-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(tmp.join("patches")).unwrap();
+        let mut want: Vec<String> = (0..600).map(|i| format!("{i:04}-a-patch-with-a-long-descriptive-name.patch")).collect();
+        for name in &want {
+            std::fs::write(tmp.join("patches").join(name), "").unwrap();
+        }
+        let parent = open_dir(&tmp).unwrap();
+        let mut dir = Dir::open_at(raw(&parent), OsStr::new("patches"), false).unwrap();
+        let mut seen = vec![];
+        dir.for_each(|name, kind| {
+            assert_eq!(kind, Kind::File);
+            seen.push(String::from_utf8(name.to_vec()).unwrap());
+        });
+        seen.sort();
+        want.sort();
+        assert_eq!(seen, want);
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

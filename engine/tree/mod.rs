@@ -211,8 +211,22 @@ fn read_open(file: std::io::Result<std::fs::File>, listed_regular: bool) -> Resu
         capacity = meta.len() as usize;
     }
     // Bounded even if the file grows between the size check and the read.
-    let mut bytes = Vec::with_capacity(capacity);
-    (&file).take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    let mut reader = (&file).take(MAX_FILE_BYTES + 1);
+    let mut bytes = vec![0; capacity.max(1)];
+    // A read of a regular file stops short only at its end: a first read that does not
+    // fill the buffer is the whole file (a recipe is one read, not a read and a read of
+    // nothing; 100,000 system calls on a large tree).
+    let first = loop {
+        match reader.read(&mut bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other.map_err(cannot)?,
+        }
+    };
+    let whole = first < bytes.len();
+    bytes.truncate(first);
+    if !whole {
+        reader.read_to_end(&mut bytes).map_err(cannot)?;
+    }
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(match file.metadata() {
             Ok(meta) if meta.len() > MAX_FILE_BYTES => too_large(meta.len()),
@@ -759,6 +773,28 @@ fn parse_list(file_name: &str, source: SourceId, text: &str) -> BuilderList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file reads whole whatever its size against the first read's buffer (a short
+    /// first read ends it; a full one reads on), listed or stat-ed, up to the cap.
+    #[test]
+    fn files_read_whole_around_the_first_buffer() {
+        let tmp = std::env::temp_dir().join(format!("igos-read-open-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        for len in [0usize, 1, 4095, 4096, 4097, 8192, 100_000] {
+            let path = tmp.join(format!("f{len}"));
+            let text: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            std::fs::write(&path, &text).unwrap();
+            for listed in [true, false] {
+                assert_eq!(read_open(std::fs::File::open(&path), listed).unwrap(), text, "{len} bytes, listed {listed}");
+            }
+        }
+        let big = tmp.join("big");
+        std::fs::write(&big, vec![b'x'; MAX_FILE_BYTES as usize + 1]).unwrap();
+        for listed in [true, false] {
+            assert_eq!(read_open(std::fs::File::open(&big), listed).unwrap_err().0, ProblemKind::TooLarge);
+        }
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 
     /// The two roads to a recipe's fields give the same fields, on every recipe of the
     /// embedded tree and on the shapes the loader reports as wrong types.
