@@ -248,10 +248,15 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
                 },
                 _ => Value::None,
             },
-            CExpr::Call(f, args) => {
-                let vals: Vec<Value<'d>> = args.iter().map(|a| self.eval(a, env)).collect();
-                self.call(*f, vals)
-            }
+            // Arguments on the stack: a call runs per package, per dependency... (a vector
+            // per call was a tenth of the checks' instructions).
+            CExpr::Call(f, args) => match args.as_slice() {
+                [] => self.call(*f, &[]),
+                [a] => self.call(*f, &[self.eval(a, env)]),
+                [a, b] => self.call(*f, &[self.eval(a, env), self.eval(b, env)]),
+                [a, b, c] => self.call(*f, &[self.eval(a, env), self.eval(b, env), self.eval(c, env)]),
+                more => self.call(*f, &more.iter().map(|a| self.eval(a, env)).collect::<Vec<_>>()),
+            },
             CExpr::Not(inner) => Value::Bool(!self.eval(inner, env).truthy()),
             CExpr::Bin(op, l, r) => match op {
                 BinOp::And => Value::Bool(self.eval(l, env).truthy() && self.eval(r, env).truthy()),
@@ -341,7 +346,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
         }
     }
 
-    fn call(&self, f: usize, args: Vec<Value<'d>>) -> Value<'d> {
+    fn call(&self, f: usize, args: &[Value<'d>]) -> Value<'d> {
         let def = &schema::FUNCTIONS[f];
         let s = |i: usize| args.get(i).and_then(|v| v.str());
         match def.name {
@@ -369,7 +374,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
                         .map(|i| Value::Int(i as i64))
                         .unwrap_or(Value::None);
                 }
-                self.domain.call(name, &args)
+                self.domain.call(name, args)
             }
         }
     }
