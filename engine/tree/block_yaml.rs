@@ -275,7 +275,7 @@ fn inline(s: &str, keep: bool) -> Option<Value> {
 fn plain(s: &str, keep: bool) -> Option<Value> {
     let plain = strip_comment(s);
     // `a: b` would be a mapping in a scalar's place; a trailing `:` likewise.
-    if plain.contains(": ") || plain.ends_with(':') {
+    if find_pair(plain, b": ").is_some() || plain.ends_with(':') {
         return None;
     }
     let kind = classify(plain)?;
@@ -290,7 +290,14 @@ fn plain(s: &str, keep: bool) -> Option<Value> {
 
 /// The text before a ` #` comment, trailing blanks removed.
 fn strip_comment(s: &str) -> &str {
-    s.split(" #").next().unwrap_or(s).trim_end_matches(' ')
+    s[..find_pair(s, b" #").unwrap_or(s.len())].trim_end_matches(' ')
+}
+
+/// Where the two-byte ASCII `pair` (` #`, `: `) first occurs in `s`. A byte loop: the
+/// substring searcher `str::find` sets up per call costs more than these short lines.
+pub(super) fn find_pair(s: &str, pair: &[u8; 2]) -> Option<usize> {
+    let b = s.as_bytes();
+    (1..b.len()).find(|&i| b[i] == pair[1] && b[i - 1] == pair[0]).map(|i| i - 1)
 }
 
 /// What serde_yaml makes of a plain scalar.

@@ -100,17 +100,20 @@ impl Dir {
 /// tenth of reading a recipe at 100,000 recipes).
 #[cfg(target_os = "linux")]
 fn list(fd: RawFd, each: &mut dyn FnMut(&[u8], u8)) {
+    const LEN: usize = 4096;
     #[repr(C, align(8))]
-    struct Buffer([u8; 4096]);
-    let mut buf = Buffer([0; 4096]);
+    struct Buffer([std::mem::MaybeUninit<u8>; LEN]);
+    // Not zeroed first: only what the kernel wrote is read.
+    let mut buf = Buffer([std::mem::MaybeUninit::uninit(); LEN]);
     loop {
         // SAFETY: the buffer is writable for its whole length; the kernel writes whole
         // records into it and returns how many bytes it wrote.
-        let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.0.as_mut_ptr(), buf.0.len()) };
-        if n <= 0 {
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.0.as_mut_ptr(), LEN) };
+        if n <= 0 || n as usize > LEN {
             return; // 0: the end; < 0: an error, which lists nothing more (as readdir)
         }
-        let records = &buf.0[..n as usize];
+        // SAFETY: the kernel initialised the first `n` bytes.
+        let records: &[u8] = unsafe { std::slice::from_raw_parts(buf.0.as_ptr().cast(), n as usize) };
         let mut at = 0;
         // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name (NUL-ended).
         while at + 19 <= records.len() {

@@ -116,7 +116,7 @@ pub struct Package {
     /// `build_style:` when it is a string.
     pub build_style: Option<String>,
     /// Top-level keys in file order, span = the key.
-    pub keys: Vec<(String, Span)>,
+    pub keys: Vec<(std::borrow::Cow<'static, str>, Span)>,
     /// `name:` when it is a string, else the directory name.
     pub name: String,
     /// The version as written (sysprof's 46.0 stays "46.0").
@@ -211,21 +211,27 @@ fn read_open(file: std::io::Result<std::fs::File>, listed_regular: bool) -> Resu
         capacity = meta.len() as usize;
     }
     // Bounded even if the file grows between the size check and the read.
-    let mut reader = (&file).take(MAX_FILE_BYTES + 1);
-    let mut bytes = vec![0; capacity.max(1)];
+    let mut bytes: Vec<u8> = Vec::with_capacity(capacity.max(1));
     // A read of a regular file stops short only at its end: a first read that does not
     // fill the buffer is the whole file (a recipe is one read, not a read and a read of
     // nothing; 100,000 system calls on a large tree).
     let first = loop {
-        match reader.read(&mut bytes) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            other => break other.map_err(cannot)?,
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: the vector's spare capacity is writable for `capacity()` bytes; the
+        // kernel initialises the `n` it reports, and only those become the length.
+        let n = unsafe { libc::read(file.as_raw_fd(), bytes.as_mut_ptr().cast(), bytes.capacity()) };
+        if n >= 0 {
+            unsafe { bytes.set_len((n as usize).min(bytes.capacity())) };
+            break n as usize;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(cannot(e));
         }
     };
-    let whole = first < bytes.len();
-    bytes.truncate(first);
-    if !whole {
-        reader.read_to_end(&mut bytes).map_err(cannot)?;
+    if first == bytes.capacity() {
+        // Bounded even if the file grows between the size check and the read.
+        (&file).take(MAX_FILE_BYTES + 1 - first as u64).read_to_end(&mut bytes).map_err(cannot)?;
     }
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(match file.metadata() {
@@ -313,7 +319,17 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     }
     let rel = |tier: &str, name: &str, file: &str| format!("packages/{tier}/{name}/{file}");
     // Parsing is the expensive part: register sources in order, then parse in parallel.
-    let mut staged: Vec<(Read, SourceId, Option<SourceId>, Option<SourceId>)> = Vec::with_capacity(reads.len());
+    // Each recipe's problems are left in its slot, so the packages come out of the workers
+    // as the final list (a package is ~400 bytes: a second copy of 100,000 of them was
+    // 40 MB of fresh pages).
+    struct Staged {
+        read: Read,
+        yml: SourceId,
+        sh: Option<SourceId>,
+        over: Option<SourceId>,
+        problems: Vec<LoadProblem>,
+    }
+    let mut staged: Vec<Staged> = Vec::with_capacity(reads.len());
     for r in reads {
         let text = |t: &Text| t.as_ref().map_or_else(|_| Arc::from(""), Arc::clone);
         let over_id = r.audit_override.as_ref().map(|t| sources.add(SourceFile::new(rel(&r.tier, &r.name, ".audit-override"), text(t))));
@@ -322,23 +338,20 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
             Some(Ok(t)) => Some(sources.add(SourceFile::new(rel(&r.tier, &r.name, "build.sh"), Arc::clone(t)))),
             _ => None,
         };
-        staged.push((r, yml_id, sh_id, over_id));
+        staged.push(Staged { read: r, yml: yml_id, sh: sh_id, over: over_id, problems: vec![] });
     }
     let parsers = crate::parallel::workers(staged.len(), 32, cores);
-    let parsed = {
+    let packages = {
         let sources = &*sources;
-        crate::parallel::map(&mut staged, parsers, |(r, yml_id, sh_id, over_id)| {
-            let (mut p, probs) = build_package(r, *yml_id, *sh_id, sources, &with_build_sh);
-            p.audit_override = *over_id;
-            (p, probs)
+        crate::parallel::map(&mut staged, parsers, |s| {
+            let (mut p, found) = build_package(&s.read, s.yml, s.sh, sources, &with_build_sh);
+            p.audit_override = s.over;
+            s.problems = found;
+            p
         })
     };
-    // What was read is in the source map now; free the rest for the evaluation to reuse.
-    drop(staged);
-    let mut packages = Vec::with_capacity(parsed.len());
-    for (p, mut probs) in parsed {
-        problems.append(&mut probs);
-        packages.push(p);
+    for mut s in staged {
+        problems.append(&mut s.problems);
     }
 
     let mut builder_lists = vec![];
@@ -562,9 +575,27 @@ fn wrong_types(r: &Recipe) -> Vec<(&'static str, String)> {
     out
 }
 
-fn yaml_str(v: &serde_yaml::Value) -> Option<String> {
+/// Top-level keys recipes commonly write (the corpus's, by frequency), kept as static text: a key costs no allocation
+/// of its own (twelve per recipe, 1.2 million on a large tree). Any other key is owned.
+/// Which keys are *allowed* is the rules' business (`known_fields`), not this list's.
+const COMMON_KEYS: [&str; 24] = [
+    "name", "version", "release", "description", "license", "homepage", "tier", "build_style", "source",
+    "dependencies", "verify_paths", "install_func", "configure_flags", "tests", "patches", "build_artifacts",
+    "target_triple", "supersedes", "iso_include", "payload_license", "direct_install", "pass_number",
+    "pending_acquisition", "working_dir",
+];
+
+fn key_name(key: &str) -> std::borrow::Cow<'static, str> {
+    match COMMON_KEYS.iter().find(|k| **k == key) {
+        Some(k) => std::borrow::Cow::Borrowed(k),
+        None => std::borrow::Cow::Owned(key.to_string()),
+    }
+}
+
+/// A scalar as text, taking the string rather than copying it.
+fn yaml_string(v: serde_yaml::Value) -> Option<String> {
     match v {
-        serde_yaml::Value::String(s) => Some(s.clone()),
+        serde_yaml::Value::String(s) => Some(s),
         serde_yaml::Value::Number(n) => Some(n.to_string()),
         serde_yaml::Value::Bool(b) => Some(b.to_string()),
         _ => None,
@@ -655,14 +686,14 @@ fn build_package(
     };
     let pos = positions::scan(&text);
     let span = |r: (usize, usize)| Span::new(file, r.0, r.1);
-    p.keys = pos.keys.iter().map(|(k, r)| (k.to_string(), span(*r))).collect();
+    p.keys = pos.keys.iter().map(|(k, r)| (key_name(k), span(*r))).collect();
     let key_span = |k: &str| pos.keys.iter().find(|(x, _)| *x == k).map(|(_, r)| span(*r)).unwrap_or(whole);
     for (key, message) in wrong_types(&recipe) {
         problems.push(LoadProblem { kind: ProblemKind::WrongType, message, span: key_span(key) });
     }
     // Items with positions: matched by order, then by text, then the key itself.
-    let items = |path: &str, key: &str, values: Vec<String>| -> Vec<(String, Span)> {
-        let found = pos.items.get(path).map(Vec::as_slice).unwrap_or(&[]);
+    let items = |(key, sub): (&str, &str), values: Vec<String>| -> Vec<(String, Span)> {
+        let found = pos.items(key, sub);
         values
             .into_iter()
             .enumerate()
@@ -675,67 +706,66 @@ fn build_package(
             })
             .collect()
     };
-    let strings = |v: Option<&serde_yaml::Value>| -> Vec<String> {
+    // The values are moved out of the parsed recipe, never copied.
+    let Recipe { name, version, tier, build_style, source, dependencies, verify_paths, pending_acquisition, supersedes } = recipe;
+    let strings = |v: Option<serde_yaml::Value>| -> Vec<String> {
         match v {
-            Some(serde_yaml::Value::Sequence(seq)) => seq.iter().filter_map(yaml_str).collect(),
-            Some(other) => yaml_str(other).into_iter().collect(),
+            Some(serde_yaml::Value::Sequence(seq)) => seq.into_iter().filter_map(yaml_string).collect(),
+            Some(other) => yaml_string(other).into_iter().collect(),
             None => vec![],
         }
     };
-    if let Some(serde_yaml::Value::String(n)) = &recipe.name {
-        p.name = n.clone();
+    if let Some(serde_yaml::Value::String(n)) = name {
+        p.name = n;
     }
-    if let Some(serde_yaml::Value::String(t)) = &recipe.tier {
-        p.tier = Some(t.clone());
+    if let Some(serde_yaml::Value::String(t)) = tier {
+        p.tier = Some(t);
     }
-    if let Some(serde_yaml::Value::String(b)) = &recipe.build_style {
-        p.build_style = Some(b.clone());
+    if let Some(serde_yaml::Value::String(b)) = build_style {
+        p.build_style = Some(b);
     }
-    if let Some(v) = &recipe.version {
+    if let Some(v) = version {
         p.version_is_string = matches!(v, serde_yaml::Value::String(_));
         // As written: the scalar text from the file, so 46.0 stays 46.0 (not 46).
         let written = text
             .lines()
             .find_map(|l| l.strip_prefix("version:"))
             .map(|s| s.split(" #").next().unwrap_or("").trim().trim_matches(|c| c == '"' || c == '\'').to_string());
-        p.version_text = written.filter(|s| !s.is_empty()).or_else(|| yaml_str(v));
+        p.version_text = written.filter(|s| !s.is_empty()).or_else(|| yaml_string(v));
     }
-    if let Some(serde_yaml::Value::Mapping(deps)) = &recipe.dependencies {
+    if let Some(serde_yaml::Value::Mapping(mut deps)) = dependencies {
         for (key, kind) in [("build", DepKind::Build), ("host", DepKind::Host), ("runtime", DepKind::Runtime)] {
-            let names = strings(deps.get(key));
-            for (name, s) in items(&format!("dependencies.{key}"), "dependencies", names) {
+            let names = strings(deps.remove(key));
+            for (name, s) in items(("dependencies", key), names) {
                 p.deps.push(Dep { name, kind, span: s });
             }
         }
     }
-    match &recipe.source {
-        Some(serde_yaml::Value::Sequence(seq)) => {
-            p.source_is_empty_list = seq.is_empty();
-            let spots = pos.items.get("source").map(Vec::as_slice).unwrap_or(&[]);
-            for (i, entry) in seq.iter().enumerate() {
-                let field = |k: &str| entry.as_mapping().and_then(|m| m.get(k)).and_then(yaml_str);
-                let at = |k: &str| pos.source_keys.get(&(i, k)).map(|r| span(*r));
-                p.sources.push(SourceEntry {
-                    url: field("url"),
-                    sha256: field("sha256"),
-                    span: spots.get(i).map(|(_, r)| span(*r)).unwrap_or_else(|| key_span("source")),
-                    url_span: at("url"),
-                    sha256_span: at("sha256"),
-                });
-            }
+    // Anything but a list is a wrong-type problem (above), not a source entry.
+    if let Some(serde_yaml::Value::Sequence(seq)) = source {
+        p.source_is_empty_list = seq.is_empty();
+        let spots = pos.items("source", "");
+        for (i, mut entry) in seq.into_iter().enumerate() {
+            let mut field = |k: &str| entry.as_mapping_mut().and_then(|m| m.remove(k)).and_then(yaml_string);
+            let at = |k: &str| pos.source_key(i, k).map(span);
+            p.sources.push(SourceEntry {
+                url: field("url"),
+                sha256: field("sha256"),
+                span: spots.get(i).map(|(_, r)| span(*r)).unwrap_or_else(|| key_span("source")),
+                url_span: at("url"),
+                sha256_span: at("sha256"),
+            });
         }
-        // Anything else is a wrong-type problem (above), not a source entry.
-        Some(_) | None => {}
     }
     if pos.keys.iter().any(|(k, _)| *k == "verify_paths") {
-        p.verify_paths = Some(items("verify_paths", "verify_paths", strings(recipe.verify_paths.as_ref())));
+        p.verify_paths = Some(items(("verify_paths", ""), strings(verify_paths)));
     }
-    if let Some(v) = &recipe.pending_acquisition {
-        let reason = yaml_str(v).unwrap_or_default();
-        let s = pos.items.get("pending_acquisition").and_then(|v| v.first()).map(|(_, r)| span(*r)).unwrap_or_else(|| key_span("pending_acquisition"));
+    if let Some(v) = pending_acquisition {
+        let reason = yaml_string(v).unwrap_or_default();
+        let s = pos.items("pending_acquisition", "").first().map(|(_, r)| span(*r)).unwrap_or_else(|| key_span("pending_acquisition"));
         p.pending = Some((reason, s));
     }
-    p.supersedes = items("supersedes", "supersedes", strings(recipe.supersedes.as_ref()));
+    p.supersedes = items(("supersedes", ""), strings(supersedes));
     p.parsed = true;
     (p, problems)
 }

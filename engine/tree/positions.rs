@@ -2,21 +2,45 @@
 //! one light pass over the text finds the spans of top-level keys and of list items under
 //! the keys rules point at. Values always come from the YAML parse; this only locates them.
 
-use std::collections::HashMap;
-
 /// A byte range in the file.
 pub type Range = (usize, usize);
 
 /// Everything borrows from the scanned text: this pass runs once per recipe, 100,000 times
-/// on a large tree, so it allocates only its tables.
+/// on a large tree, so it allocates only its tables (a handful of short vectors, searched
+/// in order: a recipe has a few lists, so no hashing).
 #[derive(Debug, Default)]
 pub struct Positions<'t> {
     /// Top-level keys in file order.
     pub keys: Vec<(&'t str, Range)>,
-    /// List items by path (`dependencies.build`, `verify_paths`, `source`...), in order.
-    pub items: HashMap<String, Vec<(&'t str, Range)>>,
+    /// List items by path, (`dependencies`, `build`) or (`verify_paths`, ``)..., in order.
+    lists: Vec<(Path<'t>, Vec<(&'t str, Range)>)>,
     /// Keys inside `source:` entries: (entry index, key) -> the value's range.
-    pub source_keys: HashMap<(usize, &'t str), Range>,
+    source_keys: Vec<((usize, &'t str), Range)>,
+}
+
+/// A top-level key and, under `dependencies`, the sub-key (else "").
+type Path<'t> = (&'t str, &'t str);
+
+impl<'t> Positions<'t> {
+    /// The items of the list at `key` (`dependencies.build`: key `dependencies`, sub `build`).
+    pub fn items(&self, key: &str, sub: &str) -> &[(&'t str, Range)] {
+        self.lists.iter().find(|(p, _)| p.0 == key && p.1 == sub).map_or(&[], |(_, v)| v.as_slice())
+    }
+
+    /// The value of `key:` in the `entry`th item of `source:`.
+    pub fn source_key(&self, entry: usize, key: &str) -> Option<Range> {
+        self.source_keys.iter().find(|((i, k), _)| *i == entry && *k == key).map(|(_, r)| *r)
+    }
+
+    fn list(&mut self, path: Path<'t>) -> &mut Vec<(&'t str, Range)> {
+        match self.lists.iter().position(|(p, _)| *p == path) {
+            Some(i) => &mut self.lists[i].1,
+            None => {
+                self.lists.push((path, vec![]));
+                &mut self.lists.last_mut().expect("just pushed").1
+            }
+        }
+    }
 }
 
 /// The value part of `text` (after `- ` or `key: `): unquoted, without a trailing comment.
@@ -34,7 +58,7 @@ fn value_range(line: &str, start: usize) -> Option<(&str, Range)> {
         let at = start + lead + 1;
         return Some((&inner[..len], (at, at + len)));
     }
-    let end = v.find(" #").unwrap_or(v.len());
+    let end = super::block_yaml::find_pair(v, b" #").unwrap_or(v.len());
     let t = v[..end].trim_end();
     Some((t, (start + lead, start + lead + t.len())))
 }
@@ -67,7 +91,7 @@ fn key_colon(s: &str) -> Option<usize> {
 pub fn scan(text: &str) -> Positions<'_> {
     let mut pos = Positions::default();
     let mut top: Option<&str> = None;
-    let mut sub: Option<(String, usize)> = None; // sub-key under `dependencies` and its indent
+    let mut sub: Option<&str> = None; // the sub-key under `dependencies`
     let mut source_entry: Option<usize> = None;
     let mut offset = 0;
     for raw in text.split_inclusive('\n') {
@@ -91,10 +115,10 @@ pub fn scan(text: &str) -> Positions<'_> {
             pos.keys.push((key, (line_start, line_start + colon)));
             if line[colon + 1..].trim_start().starts_with('[') {
                 let items = flow_items(line, colon + 1);
-                pos.items.entry(key.to_string()).or_default().extend(shift(items, line_start));
+                pos.list((key, "")).extend(shift(items, line_start));
             } else if key == "pending_acquisition" {
                 if let Some((t, r)) = value_range(line, colon + 1) {
-                    pos.items.entry(key.to_string()).or_default().push((t, (line_start + r.0, line_start + r.1)));
+                    pos.list((key, "")).push((t, (line_start + r.0, line_start + r.1)));
                 }
             }
             top = Some(key);
@@ -104,40 +128,39 @@ pub fn scan(text: &str) -> Positions<'_> {
         if section == "dependencies" && !body.starts_with('-') {
             if let Some(colon) = key_colon(body) {
                 let key = body[..colon].trim();
-                let path = format!("dependencies.{key}");
                 let after = indent + colon + 1;
                 if line[after..].trim_start().starts_with('[') {
                     let items = flow_items(line, after);
-                    pos.items.entry(path.clone()).or_default().extend(shift(items, line_start));
+                    pos.list((section, key)).extend(shift(items, line_start));
                 }
-                sub = Some((path, indent));
+                sub = Some(key);
             }
             continue;
         }
         if let Some(rest) = body.strip_prefix('-') {
             let dash = indent;
-            let path = match (section, &sub) {
-                ("dependencies", Some((p, _))) => p.clone(),
+            let path = match (section, sub) {
+                ("dependencies", Some(k)) => (section, k),
                 ("dependencies", None) => continue,
-                (s, _) => s.to_string(),
+                (s, _) => (s, ""),
             };
             if section == "source" {
-                let n = pos.items.get("source").map(Vec::len).unwrap_or(0);
+                let n = pos.items("source", "").len();
                 source_entry = Some(n);
                 let r = (line_start + dash, line_start + line.len());
-                pos.items.entry(path).or_default().push((rest.trim(), r));
+                pos.list(path).push((rest.trim(), r));
                 // `- url: x` carries the first key on the dash line.
                 if let Some(colon) = key_colon(rest.trim_start()) {
                     let k = rest.trim_start()[..colon].trim();
                     let kstart = dash + 1 + (rest.len() - rest.trim_start().len());
                     if let Some((_, vr)) = value_range(line, kstart + colon + 1) {
-                        pos.source_keys.insert((n, k), (line_start + vr.0, line_start + vr.1));
+                        pos.source_keys.push(((n, k), (line_start + vr.0, line_start + vr.1)));
                     }
                 }
                 continue;
             }
             if let Some((t, r)) = value_range(line, dash + 1) {
-                pos.items.entry(path).or_default().push((t, (line_start + r.0, line_start + r.1)));
+                pos.list(path).push((t, (line_start + r.0, line_start + r.1)));
             }
             continue;
         }
@@ -145,7 +168,7 @@ pub fn scan(text: &str) -> Positions<'_> {
             if let (Some(n), Some(colon)) = (source_entry, key_colon(body)) {
                 let k = body[..colon].trim();
                 if let Some((_, vr)) = value_range(line, indent + colon + 1) {
-                    pos.source_keys.insert((n, k), (line_start + vr.0, line_start + vr.1));
+                    pos.source_keys.push(((n, k), (line_start + vr.0, line_start + vr.1)));
                 }
             }
         }
@@ -167,23 +190,23 @@ mod tests {
         let p = scan(text);
         let names: Vec<&str> = p.keys.iter().map(|k| k.0).collect();
         assert_eq!(names, ["name", "dependencies", "verify_paths"]);
-        let build = &p.items["dependencies.build"];
+        let build = &p.items("dependencies", "build");
         assert_eq!(build.iter().map(|i| i.0).collect::<Vec<_>>(), ["which", "make"]);
         assert_eq!(&text[build[0].1 .0..build[0].1 .1], "which");
-        let runtime = &p.items["dependencies.runtime"];
+        let runtime = &p.items("dependencies", "runtime");
         assert_eq!(&text[runtime[0].1 .0..runtime[0].1 .1], "glibc");
         assert_eq!(&text[runtime[1].1 .0..runtime[1].1 .1], "zlib");
-        assert_eq!(p.items["verify_paths"][0].0, "/usr/bin/x");
+        assert_eq!(p.items("verify_paths", "")[0].0, "/usr/bin/x");
     }
 
     #[test]
     fn source_entries_and_keys() {
         let text = "source:\n  - url: https://x/a.tar.gz\n    sha256: abc # pinned\n  - url: file:///b\n";
         let p = scan(text);
-        assert_eq!(p.items["source"].len(), 2);
-        let r = p.source_keys[&(0, "sha256")];
+        assert_eq!(p.items("source", "").len(), 2);
+        let r = p.source_key(0, "sha256").unwrap();
         assert_eq!(&text[r.0..r.1], "abc");
-        let r = p.source_keys[&(1, "url")];
+        let r = p.source_key(1, "url").unwrap();
         assert_eq!(&text[r.0..r.1], "file:///b");
     }
 
