@@ -99,7 +99,7 @@ impl<'a> Lines<'a> {
     fn advance(&mut self) {
         self.next = None;
         while !self.text.is_empty() {
-            let (line, rest) = self.text.split_once('\n').unwrap_or((self.text, ""));
+            let (line, rest) = split_line(self.text);
             self.text = rest;
             let body = line.trim_start_matches(' ');
             let body = body.trim_end_matches(' ');
@@ -288,6 +288,15 @@ fn plain(s: &str, keep: bool) -> Option<Value> {
     })
 }
 
+/// The first line of `text` (without its `\n`) and the rest. A byte loop: recipe lines
+/// are a few dozen bytes, shorter than `str::split_once`'s searcher takes to set up.
+pub(super) fn split_line(text: &str) -> (&str, &str) {
+    match text.bytes().position(|b| b == b'\n') {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (text, ""),
+    }
+}
+
 /// The text before a ` #` comment, trailing blanks removed.
 fn strip_comment(s: &str) -> &str {
     s[..find_pair(s, b" #").unwrap_or(s.len())].trim_end_matches(' ')
@@ -357,6 +366,15 @@ fn classify(s: &str) -> Option<Scalar> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_scanners_find_what_str_methods_find() {
+        for text in ["", "a", "a #b", " #", "x  # y # z", "k: v", "k:v", "a\nb", "\n", "ab\n", "# c", "é #ü"] {
+            assert_eq!(find_pair(text, b" #"), text.find(" #"), "{text:?}");
+            assert_eq!(find_pair(text, b": "), text.find(": "), "{text:?}");
+            assert_eq!(split_line(text), text.split_once('\n').unwrap_or((text, "")), "{text:?}");
+        }
+    }
 
     /// The property every caller relies on: when the subset reads a text, serde_yaml reads
     /// it too, to the same value.

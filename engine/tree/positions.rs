@@ -94,10 +94,14 @@ pub fn scan(text: &str) -> Positions<'_> {
     let mut sub: Option<&str> = None; // the sub-key under `dependencies`
     let mut source_entry: Option<usize> = None;
     let mut offset = 0;
-    for raw in text.split_inclusive('\n') {
-        let line = raw.trim_end_matches(['\n', '\r']);
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (raw, after) = super::block_yaml::split_line(rest);
+        let consumed = rest.len() - after.len();
+        rest = after;
+        let line = raw.trim_end_matches('\r');
         let line_start = offset;
-        offset += raw.len();
+        offset += consumed;
         let indent = line.len() - line.trim_start().len();
         let body = line.trim_start();
         if body.is_empty() || body.starts_with('#') {
