@@ -221,6 +221,7 @@ fn read_open(file: std::io::Result<std::fs::File>, listed_regular: bool) -> Resu
         // kernel initialises the `n` it reports, and only those become the length.
         let n = unsafe { libc::read(file.as_raw_fd(), bytes.as_mut_ptr().cast(), bytes.capacity()) };
         if n >= 0 {
+            // SAFETY: the kernel wrote these `n` bytes (never more than it was offered).
             unsafe { bytes.set_len((n as usize).min(bytes.capacity())) };
             break n as usize;
         }
@@ -575,9 +576,10 @@ fn wrong_types(r: &Recipe) -> Vec<(&'static str, String)> {
     out
 }
 
-/// Top-level keys recipes commonly write (the corpus's, by frequency), kept as static text: a key costs no allocation
-/// of its own (twelve per recipe, 1.2 million on a large tree). Any other key is owned.
-/// Which keys are *allowed* is the rules' business (`known_fields`), not this list's.
+/// Top-level keys recipes commonly write (the corpus's, by frequency), kept as static
+/// text: a key costs no allocation of its own (twelve per recipe, 1.2 million on a large
+/// tree). Any other key is owned. Which keys are *allowed* is the rules' business
+/// (`known_fields`), not this list's.
 const COMMON_KEYS: [&str; 24] = [
     "name", "version", "release", "description", "license", "homepage", "tier", "build_style", "source",
     "dependencies", "verify_paths", "install_func", "configure_flags", "tests", "patches", "build_artifacts",
