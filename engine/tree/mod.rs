@@ -210,7 +210,6 @@ fn read_open(file: std::io::Result<std::fs::File>, listed_regular: bool) -> Resu
         }
         capacity = meta.len() as usize;
     }
-    // Bounded even if the file grows between the size check and the read.
     let mut bytes: Vec<u8> = Vec::with_capacity(capacity.max(1));
     // A read of a regular file stops short only at its end: a first read that does not
     // fill the buffer is the whole file (a recipe is one read, not a read and a read of

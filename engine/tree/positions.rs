@@ -33,13 +33,11 @@ impl<'t> Positions<'t> {
     }
 
     fn list(&mut self, path: Path<'t>) -> &mut Vec<(&'t str, Range)> {
-        match self.lists.iter().position(|(p, _)| *p == path) {
-            Some(i) => &mut self.lists[i].1,
-            None => {
-                self.lists.push((path, vec![]));
-                &mut self.lists.last_mut().expect("just pushed").1
-            }
-        }
+        let i = self.lists.iter().position(|(p, _)| *p == path).unwrap_or_else(|| {
+            self.lists.push((path, vec![]));
+            self.lists.len() - 1
+        });
+        &mut self.lists[i].1
     }
 }
 
