@@ -24,3 +24,4 @@ pub mod scanb;
 pub mod source;
 pub mod tarball;
 pub mod tree;
+pub mod visible;
