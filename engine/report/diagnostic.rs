@@ -3,7 +3,6 @@
 //! width unless a terminal asks for colour.
 
 use std::fmt;
-use std::sync::Arc;
 
 use miette::{
     Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, Severity, SourceCode,
@@ -14,6 +13,7 @@ use crate::finding::{Finding, WaiverState};
 use crate::lang::ast;
 use crate::lang::error::RuleError;
 use crate::source::{SourceMap, Span};
+use crate::visible::{visible, visible_lines};
 
 /// A self-contained diagnostic: owns copies of what it shows.
 #[derive(Debug)]
@@ -29,7 +29,8 @@ pub struct Rendered {
 
 impl fmt::Display for Rendered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        // Messages carry names and values from data: never raw control bytes.
+        f.write_str(&visible_lines(&self.message))
     }
 }
 
@@ -40,14 +41,14 @@ impl Diagnostic for Rendered {
         if self.code.is_empty() {
             None
         } else {
-            Some(Box::new(&self.code))
+            Some(Box::new(visible(&self.code)))
         }
     }
     fn severity(&self) -> Option<Severity> {
         Some(self.severity)
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(visible_lines(h)) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
         self.source.as_ref().map(|s| s as &dyn SourceCode)
@@ -68,21 +69,138 @@ impl Diagnostic for Rendered {
     }
 }
 
-/// A source file for miette that uses our line index: miette's own `read_span` scans the
-/// text from its start for every label, which makes a report over a big file quadratic.
+/// What miette is given of a source file: the lines around one label, copied out of the
+/// file with long lines windowed around the label (`…` where they are cut) and every
+/// control, bidi or invisible character written visibly. miette never sees the rest: its
+/// own `read_span` scans from the start for every label (a report over a big file was
+/// quadratic), it panics on a label past display column 65,535, and it prints source bytes
+/// as they are.
 #[derive(Debug)]
 pub struct IndexedSource {
     name: String,
-    text: Arc<str>,
-    lines: Arc<[u32]>,
+    text: String,
+    /// 0-based line number of the excerpt's first line in the file.
+    first_line: usize,
+    /// The label's start in the excerpt, and its real (0-based line, byte column) in the
+    /// file, which the header shows.
+    label_start: usize,
+    label_at: (usize, usize),
+}
+
+/// Lines wider than this (in columns) are shown as a window this wide around the label:
+/// wide enough for any real recipe or rule line, far below miette's column limit.
+const WINDOW_COLUMNS: usize = 160;
+/// Columns of the window shown before the label's start.
+const WINDOW_LEAD: usize = 50;
+
+/// The columns a character takes as miette draws it (a tab is up to 4; East Asian wide
+/// characters 2), near enough to size a window.
+fn columns(c: char) -> usize {
+    match c {
+        '\t' => 4,
+        '\u{1100}'..='\u{115f}' | '\u{2e80}'..='\u{a4cf}' | '\u{ac00}'..='\u{d7a3}' | '\u{f900}'..='\u{faff}' => 2,
+        '\u{fe30}'..='\u{fe4f}' | '\u{ff00}'..='\u{ff60}' | '\u{ffe0}'..='\u{ffe6}' | '\u{1f300}'..='\u{1faff}' => 2,
+        '\u{20000}'..='\u{3fffd}' => 2,
+        c if crate::visible::is_unsafe(c) => 6,
+        _ => 1,
+    }
+}
+
+/// The end (exclusive, in characters) of a window starting at character `from`.
+fn window_end(widths: &[usize], from: usize) -> usize {
+    let mut to = from;
+    let mut used = 0;
+    while to < widths.len() && used + widths[to] <= WINDOW_COLUMNS {
+        used += widths[to];
+        to += 1;
+    }
+    to.max(from + 1).min(widths.len())
 }
 
 impl IndexedSource {
-    fn line_of(&self, offset: usize) -> usize {
-        match self.lines.binary_search(&(offset as u32)) {
+    /// The excerpt for a label over `start..end` of `file` (lines `l0 - 1 ..= l1 + 1`), and the
+    /// label's span in it.
+    fn excerpt(file: &crate::source::SourceFile, start: usize, end: usize) -> (IndexedSource, usize, usize) {
+        let text: &str = &file.text;
+        let starts = file.line_starts();
+        let line_of = |o: usize| match starts.binary_search(&(o as u32)) {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
+        };
+        let (l0, l1) = (line_of(start), line_of(end.saturating_sub(1).max(start)));
+        let first = l0.saturating_sub(1);
+        let last = (l1 + 1).min(starts.len().saturating_sub(1));
+        let mut out = String::new();
+        let (mut ls, mut le) = (None::<usize>, None::<usize>);
+        for i in first..=last {
+            let from_byte = starts.get(i).map_or(text.len(), |&o| o as usize).min(text.len());
+            let to_byte = starts.get(i + 1).map_or(text.len(), |&o| o as usize).min(text.len());
+            let line = text.get(from_byte..to_byte).unwrap_or("");
+            let body = line.strip_suffix('\n').map_or(line, |b| b.strip_suffix('\r').unwrap_or(b));
+            let ending = &line[body.len()..];
+            let widths: Vec<usize> = body.chars().map(columns).collect();
+            let chars = widths.len();
+            let (from, to) = if widths.iter().sum::<usize>() <= WINDOW_COLUMNS {
+                (0, chars)
+            } else if i == l0 {
+                let col = body.get(..start - from_byte).map_or(0, |b| b.chars().count());
+                let mut from = col;
+                let mut lead = 0;
+                while from > 0 && lead + widths[from - 1] <= WINDOW_LEAD {
+                    from -= 1;
+                    lead += widths[from];
+                }
+                (from, window_end(&widths, from))
+            } else {
+                (0, window_end(&widths, 0))
+            };
+            if from > 0 {
+                out.push('…');
+            }
+            let mut cut_at = from_byte + body.len();
+            for (k, (b, c)) in body.char_indices().enumerate() {
+                if k < from {
+                    continue;
+                }
+                if k >= to {
+                    cut_at = from_byte + b;
+                    break;
+                }
+                let o = from_byte + b;
+                if ls.is_none() && o >= start {
+                    ls = Some(out.len());
+                }
+                if le.is_none() && o >= end {
+                    le = Some(out.len());
+                }
+                if crate::visible::is_unsafe(c) && c != '\t' {
+                    out.push_str(&visible(&body[b..b + c.len_utf8()]));
+                } else {
+                    out.push(c);
+                }
+            }
+            // The label's end past the window is clipped to it; an offset in the line's
+            // ending falls on the ending.
+            if ls.is_none() && i == l0 && start >= cut_at && start < to_byte {
+                ls = Some(out.len());
+            }
+            if ls.is_some() && le.is_none() && end >= cut_at && end < to_byte {
+                le = Some(out.len());
+            }
+            if to < chars {
+                out.push('…');
+            }
+            out.push_str(ending);
         }
+        let ls = ls.unwrap_or(out.len());
+        let le = le.unwrap_or(out.len()).max(ls);
+        let label_at = (l0, start - starts.get(l0).map_or(0, |&o| o as usize).min(start));
+        (IndexedSource { name: file.name.clone(), text: out, first_line: first, label_start: ls, label_at }, ls, le)
+    }
+
+    /// `file:line:col` of the label (1-based, the column in bytes as miette counts it).
+    fn position(&self) -> String {
+        format!("{}:{}:{}", self.name, self.label_at.0 + 1, self.label_at.1 + 1)
     }
 }
 
@@ -93,33 +211,30 @@ impl SourceCode for IndexedSource {
         before: usize,
         after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        // Let miette's algorithm run on a window of whole lines around the span, then put
-        // the window back at its place in the file: same output, no rescan from the start.
-        let len = self.text.len();
-        let first = self.line_of(span.offset().min(len)).saturating_sub(before + 1);
-        let last = self.line_of((span.offset() + span.len()).min(len)) + after + 2;
-        let start = self.lines.get(first).map(|&o| o as usize).unwrap_or(0);
-        let end = self.lines.get(last).map(|&o| o as usize).unwrap_or(len).min(len);
-        let window = &self.text.as_bytes()[start..end];
-        let inner = SourceSpan::new((span.offset().saturating_sub(start)).into(), span.len());
-        let c = window.read_span(&inner, before, after)?;
-        let data: &'a [u8] = &self.text.as_bytes()[start + c.span().offset()..start + c.span().offset() + c.span().len()];
+        let c = self.text.as_bytes().read_span(span, before, after)?;
+        // The header's position is the label's place in the file, not in the excerpt.
+        let column = if span.offset() == self.label_start && before == 0 { self.label_at.1 } else { c.column() };
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),
-            data,
-            SourceSpan::new((start + c.span().offset()).into(), c.span().len()),
-            c.line() + first,
-            c.column(),
-            c.line_count() + first,
+            c.data(),
+            *c.span(),
+            c.line() + self.first_line,
+            column,
+            c.line_count() + self.first_line,
         )))
     }
 }
 
 fn at(sources: &SourceMap, span: Span, label: &str) -> (IndexedSource, LabeledSpan) {
     let file = sources.get(span.source);
-    let src = IndexedSource { name: file.name.clone(), text: file.text.clone(), lines: file.line_starts() };
-    let start = (span.start as usize).min(file.text.len());
-    let label = LabeledSpan::new(Some(label.to_string()), start, span.len().min(file.text.len() - start));
+    let len = file.text.len();
+    let mut start = (span.start as usize).min(len);
+    while !file.text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let end = start + span.len().min(len - start);
+    let (src, ls, le) = IndexedSource::excerpt(file, start, end);
+    let label = LabeledSpan::new(Some(visible(label).into_owned()), ls, le - ls);
     (src, label)
 }
 
@@ -212,9 +327,40 @@ pub fn render(d: &Rendered, style: Style) -> String {
     let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
     let mut out = String::new();
-    if handler.render_report(&mut out, d).is_err() {
-        out = format!("{}: {}\n", d.code, d.message);
+    // The excerpts keep miette within its limits; should it fail or panic all the same,
+    // the diagnostic is still printed, plainly: a report is never lost to its renderer.
+    let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.render_report(&mut out, d)));
+    if !matches!(drawn, Ok(Ok(()))) {
+        out = render_plain(d);
     }
     out.push('\n');
     out
+}
+
+/// The last-resort rendering: severity, code, message, position and help on plain lines,
+/// related diagnostics indented under it.
+pub fn render_plain(d: &Rendered) -> String {
+    let mut out = String::new();
+    plain_into(&mut out, d, "");
+    out
+}
+
+fn plain_into(out: &mut String, d: &Rendered, indent: &str) {
+    use std::fmt::Write as _;
+    let severity = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Advice => "note",
+    };
+    let code = if d.code.is_empty() { String::new() } else { format!("[{}] ", visible(&d.code)) };
+    let _ = writeln!(out, "{indent}{severity}: {code}{}", visible(&d.message));
+    if let Some(src) = &d.source {
+        let _ = writeln!(out, "{indent}  at {}", visible(&src.position()));
+    }
+    if let Some(help) = &d.help {
+        let _ = writeln!(out, "{indent}  help: {}", visible(help));
+    }
+    for r in &d.related {
+        plain_into(out, r, &format!("{indent}  "));
+    }
 }
