@@ -48,19 +48,16 @@ pub fn read(dir: Option<&Path>, sources: &mut SourceMap) -> Result<Registered, S
     match dir {
         None => texts.extend(BUILT_IN.iter().map(|(n, t)| (n.to_string(), Ok(t.to_string())))),
         Some(dir) => {
-            let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read the rules directory {}: {e}", dir.display()))?;
-            let mut paths: Vec<_> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().and_then(|x| x.to_str()) == Some(EXTENSION))
-                .collect();
-            paths.sort();
+            let entries = crate::input::list_dir(dir).map_err(|e| format!("cannot read the rules directory: {e}"))?;
+            let paths: Vec<_> =
+                entries.iter().map(|e| e.path()).filter(|p| p.extension().and_then(|x| x.to_str()) == Some(EXTENSION)).collect();
             if paths.is_empty() {
                 return Err(format!("no rule files (*.{EXTENSION}) in {}", dir.display()));
             }
             for p in paths {
-                let text = std::fs::read(&p)
-                    .map_err(|e| format!("cannot read: {e}"))
-                    .and_then(|b| String::from_utf8(b).map_err(|_| "the file is not UTF-8 text".to_string()));
+                // Through the one reader: a FIFO or a link to a device is refused, not waited
+                // on or read forever; the reason is the error, the file its position.
+                let text = crate::input::read_text(&p, crate::input::Kind::RuleFile).map_err(|e| e.problem.to_string());
                 texts.push((p.display().to_string(), text));
             }
         }

@@ -112,7 +112,7 @@ pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loade
                 style,
                 "tree::unusable",
                 e.to_string(),
-                Some("pass the directory that holds packages/<tier>/<name>/ with --root".into()),
+                Some(e.help().into()),
             ))
         }
     };

@@ -46,7 +46,8 @@ pub fn run(args: &ChecksArgs) -> i32 {
     for i in order {
         let Some(c) = p.checks.get(i) else { continue };
         let gate = p.gate_of(i).map(|g| g.id.as_str()).unwrap_or("-");
-        text += &row(&c.id, c.severity.as_str(), gate, &c.stability, c.about.as_deref().unwrap_or(""));
+                // `about` is the rule file's text: shown, never obeyed by the terminal.
+        text += &row(&c.id, c.severity.as_str(), gate, &crate::visible::visible(&c.stability), &crate::visible::visible(c.about.as_deref().unwrap_or("")));
     }
     for (id, about) in [
         ("shadowed-entry", "a list entry an earlier classification layer already decides for another tier"),

@@ -55,7 +55,8 @@ fn explain(args: &ExplainArgs, l: &mut super::check::Loaded, style: crate::repor
             let engine = Engine::new(&l.rules.policy, &facts);
             match crate::explain::package(&engine, &l.tree, &l.sources, name) {
                 Some(text) => {
-                    super::out(&text);
+                    // Names, versions and list lines from the tree: control bytes shown visibly.
+                    super::out(&crate::visible::visible_lines(&text));
                     0
                 }
                 None => {
@@ -87,7 +88,7 @@ fn explain(args: &ExplainArgs, l: &mut super::check::Loaded, style: crate::repor
             let outcome = check::evaluate_full(&l.rules.policy, &l.tree, Some((&audit, &l.sources)), Some(&scan), Some(&scan_b), &check::today());
             let found: Vec<_> = outcome.findings().filter(|f| &f.check == check_id && &f.subject == subject).collect();
             if found.is_empty() {
-                super::out(&format!("`{check_id}` finds nothing for {subject}\n"));
+                super::out(&format!("`{check_id}` finds nothing for {}\n", crate::visible::visible(subject)));
                 return 1;
             }
             for f in found {
@@ -99,7 +100,7 @@ fn explain(args: &ExplainArgs, l: &mut super::check::Loaded, style: crate::repor
                 &l.sources,
                 subject,
             ) {
-                super::out(&format!("\n{text}"));
+                super::out(&format!("\n{}", crate::visible::visible_lines(&text)));
             }
             0
         }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::fmt;
 use crate::report::diagnostic;
 use crate::source::{SourceFile, SourceMap};
+use crate::visible::{visible, visible_lines};
 
 use super::Color;
 
@@ -23,11 +24,14 @@ pub struct FmtArgs {
 pub fn run(args: &FmtArgs) -> i32 {
     let style = args.color.style();
     let files: Vec<PathBuf> = if args.files.is_empty() {
-        let mut v: Vec<PathBuf> = std::fs::read_dir("rules")
-            .map(|it| it.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "pol")).collect())
-            .unwrap_or_default();
-        v.sort();
-        v
+        match crate::input::list_dir(std::path::Path::new("rules")) {
+            Ok(entries) => entries.iter().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pol")).collect(),
+            Err(e) if e.is_missing() => vec![],
+            Err(e) => {
+                super::err(&format!("igos fmt: {e}\n"));
+                return 2;
+            }
+        }
     } else {
         args.files.clone()
     };
@@ -38,24 +42,18 @@ pub fn run(args: &FmtArgs) -> i32 {
     let mut unformatted = 0;
     let mut broken = 0;
     for path in &files {
-        let text = match std::fs::read(path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(t) => t,
-                Err(e) => {
-                    let at = e.utf8_error().valid_up_to();
-                    super::err(&format!("igos fmt: {}: not UTF-8 text (invalid byte at offset {at})\n", path.display()));
-                    broken += 1;
-                    continue;
-                }
-            },
+        // The one reader: a FIFO or a device is refused, never waited on or read forever.
+        let text = match crate::input::read_text(path, crate::input::Kind::RuleFile) {
+            Ok(t) => t,
             Err(e) => {
-                super::err(&format!("igos fmt: cannot read {}: {e}\n", path.display()));
+                super::err(&format!("igos fmt: {e}\n"));
                 broken += 1;
                 continue;
             }
         };
         let mut sources = SourceMap::new();
-        let id = sources.add(SourceFile::new(path.display().to_string(), text.as_str()));
+        let shown = visible(&path.display().to_string()).into_owned();
+        let id = sources.add(SourceFile::new(shown.clone(), text.as_str()));
         if let Err(e) = crate::lang::syntax::parse(id, &text) {
             super::err(&diagnostic::render(&diagnostic::rule_error(&sources, &e), style));
             broken += 1;
@@ -63,7 +61,7 @@ pub fn run(args: &FmtArgs) -> i32 {
         }
         let formatted = fmt::format(&text);
         if fmt::meaning(&formatted) != fmt::meaning(&text) {
-            super::err(&format!("igos fmt: formatting {} would change its meaning; left as is (please report)\n", path.display()));
+            super::err(&format!("igos fmt: formatting {shown} would change its meaning; left as is (please report)\n"));
             broken += 1;
             continue;
         }
@@ -72,17 +70,18 @@ pub fn run(args: &FmtArgs) -> i32 {
         }
         unformatted += 1;
         if args.check {
-            super::out(&diff(&path.display().to_string(), &text, &formatted));
+            // The diff shows the file's lines: their control bytes written visibly.
+            super::out(&visible_lines(&diff(&shown, &text, &formatted)));
         } else {
             // Write beside, then rename: an interrupted fmt never leaves half a file.
             let tmp = path.with_extension("pol.fmt-tmp");
             if std::fs::write(&tmp, &formatted).and_then(|_| std::fs::rename(&tmp, path)).is_err() {
                 let _ = std::fs::remove_file(&tmp);
-                super::err(&format!("igos fmt: cannot write {}\n", path.display()));
+                super::err(&format!("igos fmt: cannot write {shown}\n"));
                 broken += 1;
                 continue;
             }
-            super::out(&format!("formatted {}\n", path.display()));
+            super::out(&format!("formatted {shown}\n"));
         }
     }
     if broken > 0 {

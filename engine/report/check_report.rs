@@ -11,6 +11,7 @@ use crate::check::Outcome;
 use crate::finding::{Finding, WaiverState};
 use crate::lang::ast::Severity;
 use crate::source::{SourceMap, Span};
+use crate::visible::{visible, visible_lines};
 
 #[derive(Debug, Clone, Copy)]
 pub struct HumanOptions {
@@ -28,15 +29,16 @@ pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOp
     // Text and the findings to draw, in output order; drawing is the cost, done in parallel.
     let mut pieces: Vec<Piece> = vec![];
     let mut out = String::new();
-    let _ = writeln!(out, "{header}\n");
-    let width = outcome.gates.iter().map(|g| g.title.chars().count()).max().unwrap_or(0);
+    // Titles, reasons, names and paths come from rule files and data: written visibly.
+    let _ = writeln!(out, "{}\n", visible_lines(header));
+    let width = outcome.gates.iter().map(|g| visible(&g.title).chars().count()).max().unwrap_or(0);
     for g in &outcome.gates {
         if g.id == "rules" && g.findings.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "── {} ──", g.title);
+        let _ = writeln!(out, "── {} ──", visible(&g.title));
         if let Some(why) = &g.skipped {
-            let _ = writeln!(out, "{why}");
+            let _ = writeln!(out, "{}", visible_lines(why));
         }
         let mut shown: HashMap<&str, usize> = HashMap::new();
         let mut hidden: Vec<(&str, usize)> = vec![];
@@ -65,11 +67,11 @@ pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOp
         }
         for f in g.findings.iter().filter(|f| f.is_waived()) {
             if let WaiverState::Waived { reason, approver, .. } = &f.waiver {
-                let who = approver.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
-                let _ = writeln!(out, "  waived {} {}: {reason}{who}", f.check, f.subject);
+                let who = approver.as_deref().map(|a| format!(" ({})", visible(a))).unwrap_or_default();
+                let _ = writeln!(out, "  waived {} {}: {}{who}", f.check, visible(&f.subject), visible(reason));
             }
         }
-        let _ = writeln!(out, "{}\n", gate_line(g.title.as_str(), width, g.halting(), g.advisories(), g.waived()));
+        let _ = writeln!(out, "{}\n", gate_line(&visible(&g.title), width, g.halting(), g.advisories(), g.waived()));
     }
     pieces.push(Piece::Text(std::mem::take(&mut out)));
     let drawn = draw_all(&pieces, sources, opts.style);
@@ -83,7 +85,7 @@ pub fn human(outcome: &Outcome, sources: &SourceMap, header: &str, opts: HumanOp
     let _ = writeln!(out, "── Summary ──");
     for g in &outcome.gates {
         let skipped = if g.skipped.is_some() { " (skipped)" } else { "" };
-        let _ = writeln!(out, "  {}{skipped}", gate_line(&g.title, width, g.halting(), g.advisories(), g.waived()));
+        let _ = writeln!(out, "  {}{skipped}", gate_line(&visible(&g.title), width, g.halting(), g.advisories(), g.waived()));
     }
     let halting = outcome.halting();
     let failing = outcome.gates.iter().filter(|g| g.halting() > 0).count();

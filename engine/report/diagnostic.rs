@@ -195,7 +195,7 @@ impl IndexedSource {
         let ls = ls.unwrap_or(out.len());
         let le = le.unwrap_or(out.len()).max(ls);
         let label_at = (l0, start - starts.get(l0).map_or(0, |&o| o as usize).min(start));
-        (IndexedSource { name: file.name.clone(), text: out, first_line: first, label_start: ls, label_at }, ls, le)
+        (IndexedSource { name: visible(&file.name).into_owned(), text: out, first_line: first, label_start: ls, label_at }, ls, le)
     }
 
     /// `file:line:col` of the label (1-based, the column in bytes as miette counts it).

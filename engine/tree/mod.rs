@@ -17,10 +17,12 @@ use std::sync::Arc;
 
 pub use build_sh::{BuildScript, ShFunction};
 
+use crate::input;
 use crate::source::{SourceFile, SourceId, SourceMap, Span};
 
 /// Files larger than this are not parsed (a package.yml is a few KiB).
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
+const _: () = assert!(MAX_FILE_BYTES == input::Kind::Recipe.cap());
 
 #[derive(Debug)]
 pub struct Tree {
@@ -162,6 +164,20 @@ pub struct BuilderList {
 #[derive(Debug)]
 pub struct TreeError(pub String);
 
+impl TreeError {
+    /// What to do about it: a part the system refused wants its permissions fixed, anything
+    /// else the right --root.
+    pub fn help(&self) -> &'static str {
+        if self.0.ends_with(REFUSED) {
+            "give the user running igos read access to it (directories also need x), or move it out of the tree"
+        } else {
+            "pass the directory that holds packages/<tier>/<name>/ with --root"
+        }
+    }
+}
+
+const REFUSED: &str = "; igos does not check a tree it cannot read whole";
+
 impl std::fmt::Display for TreeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -181,76 +197,36 @@ struct Read {
     build_sh: Option<Text>,
     patches: Vec<String>,
     audit_override: Option<Text>,
+    /// (path relative to the root, why) for what the system refused to read.
+    refused: Vec<(String, String)>,
 }
 
-fn read_text(path: &Path) -> Result<String, (ProblemKind, String)> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    // Without blocking: a FIFO would wait for a writer.
-    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path);
-    read_open(file, false)
-}
-
-/// The text of an opened file. `listed_regular`: the directory listing said it is a
-/// regular file, so no stat is needed to know it (if it was swapped for something else
-/// since, the read is still bounded).
-fn read_open(file: std::io::Result<std::fs::File>, listed_regular: bool) -> Result<String, (ProblemKind, String)> {
-    use std::io::Read as _;
-    let cannot = |e: std::io::Error| (ProblemKind::Unreadable, format!("cannot read: {e}"));
-    let file = file.map_err(cannot)?;
-    let too_large = |len: u64| (ProblemKind::TooLarge, format!("the file is {len} bytes; recipe files are capped at {MAX_FILE_BYTES}"));
-    let mut capacity = 4096;
-    if !listed_regular {
-        let meta = file.metadata().map_err(cannot)?;
-        // A device, a FIFO or a directory (a link to /dev/zero would never end).
-        if !meta.is_file() {
-            return Err((ProblemKind::Unreadable, "not a regular file".to_string()));
-        }
-        if meta.len() > MAX_FILE_BYTES {
-            return Err(too_large(meta.len()));
-        }
-        capacity = meta.len() as usize;
-    }
-    let mut bytes: Vec<u8> = Vec::with_capacity(capacity.max(1));
-    // A read of a regular file stops short only at its end: a first read that does not
-    // fill the buffer is the whole file (a recipe is one read, not a read and a read of
-    // nothing; 100,000 system calls on a large tree).
-    let first = loop {
-        use std::os::fd::AsRawFd as _;
-        // SAFETY: the vector's spare capacity is writable for `capacity()` bytes; the
-        // kernel initialises the `n` it reports, and only those become the length.
-        let n = unsafe { libc::read(file.as_raw_fd(), bytes.as_mut_ptr().cast(), bytes.capacity()) };
-        if n >= 0 {
-            // SAFETY: the kernel wrote these `n` bytes (never more than it was offered).
-            unsafe { bytes.set_len((n as usize).min(bytes.capacity())) };
-            break n as usize;
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(cannot(e));
-        }
+/// A problem reading one file, as the loader reports it (a finding on that file).
+fn problem(p: input::Problem) -> (ProblemKind, String) {
+    let kind = match &p {
+        input::Problem::Io(_) | input::Problem::NotRegular(_) => ProblemKind::Unreadable,
+        input::Problem::TooLarge { .. } => ProblemKind::TooLarge,
+        input::Problem::NotUtf8 { .. } => ProblemKind::NotUtf8,
     };
-    if first == bytes.capacity() {
-        // Bounded even if the file grows between the size check and the read.
-        (&file).take(MAX_FILE_BYTES + 1 - first as u64).read_to_end(&mut bytes).map_err(cannot)?;
-    }
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(match file.metadata() {
-            Ok(meta) if meta.len() > MAX_FILE_BYTES => too_large(meta.len()),
-            _ => (ProblemKind::TooLarge, format!("the file is larger than the cap of {MAX_FILE_BYTES} bytes for recipe files")),
-        });
-    }
-    String::from_utf8(bytes).map_err(|e| (ProblemKind::NotUtf8, format!("the file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))
+    (kind, p.to_string())
+}
+
+/// The text of an opened recipe file. `listed_regular`: the directory listing said it is a
+/// regular file, so no stat is needed to know it. A refusal of the system (permission,
+/// I/O) is also returned apart: it makes the whole tree unusable, not one recipe.
+fn read_open(file: std::io::Result<std::fs::File>, listed_regular: bool) -> Result<String, input::Problem> {
+    input::read_opened(file.map_err(input::Problem::Io)?, input::Kind::Recipe, listed_regular).and_then(input::utf8)
 }
 
 /// Directory entries that are real directories (never a symlink out of the tree), sorted.
 /// Entries igos will not read (a symbolic link to a directory, a name that is not UTF-8)
 /// are returned apart, as display names relative to `rel`, so they are reported rather
 /// than silently left out of the check.
-fn subdirs(dir: &Path, rel: &str) -> (Vec<String>, Vec<(String, String)>) {
+fn subdirs(dir: &Path, rel: &str) -> Result<(Vec<String>, Vec<(String, String)>), TreeError> {
     let mut out = vec![];
     let mut skipped = vec![];
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let Ok(t) = e.file_type() else { continue };
+    for e in input::list_dir(dir).map_err(unusable)? {
+        let t = e.file_type().map_err(|err| unusable(input::InputError { path: e.path(), problem: input::Problem::Io(err) }))?;
         let raw = e.file_name();
         let shown = format!("{rel}/{}", raw.to_string_lossy());
         if raw.to_string_lossy().starts_with('.') {
@@ -274,7 +250,19 @@ fn subdirs(dir: &Path, rel: &str) -> (Vec<String>, Vec<(String, String)>) {
     }
     out.sort();
     skipped.sort();
-    (out, skipped)
+    Ok((out, skipped))
+}
+
+/// A part of the tree the system will not let igos read (permission, I/O): the whole tree
+/// is unusable, never checked without that part.
+fn unusable(e: impl std::fmt::Display) -> TreeError {
+    TreeError(format!("{e}{REFUSED}"))
+}
+
+/// Whether a read's failure is the system's refusal (permission, I/O) rather than the file's
+/// own fault (a dangling link, a FIFO, too large, not UTF-8: findings on that file).
+fn refused(p: &input::Problem) -> bool {
+    matches!(p, input::Problem::Io(e) if e.kind() != std::io::ErrorKind::NotFound && e.raw_os_error() != Some(libc::ELOOP))
 }
 
 pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError> {
@@ -290,19 +278,21 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     // opened relative to it.
     let mut tier_dirs: Vec<Option<std::fs::File>> = vec![];
     let mut dirs: Vec<(usize, String, String)> = vec![];
-    let (tiers, mut skipped) = subdirs(&packages_dir, "packages");
+    let (tiers, mut skipped) = subdirs(&packages_dir, "packages")?;
     for tier in tiers {
         if packages_dir.join(&tier) == builders_dir {
             continue;
         }
-        let (names, mut odd) = subdirs(&packages_dir.join(&tier), &format!("packages/{tier}"));
+        let tier_dir = packages_dir.join(&tier);
+        let (names, mut odd) = subdirs(&tier_dir, &format!("packages/{tier}"))?;
         skipped.append(&mut odd);
-        tier_dirs.push(dir_at::open_dir(&packages_dir.join(&tier)).ok());
+        let opened = dir_at::open_dir(&tier_dir).map_err(|e| unusable(input::InputError { path: tier_dir.clone(), problem: input::Problem::Io(e) }))?;
+        tier_dirs.push(Some(opened));
         for name in names {
             dirs.push((tier_dirs.len() - 1, tier.clone(), name));
         }
     }
-    let with_build_sh = known_build_sh(root);
+    let with_build_sh = known_build_sh(root)?;
 
     // Read in parallel, in the sorted order. Reading waits on the disk when the tree is
     // not in the page cache (the usual case before a build): more readers than cores
@@ -311,6 +301,11 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     let readers = crate::parallel::workers(dirs.len(), 32, cores * 4);
     let reads: Vec<Read> = crate::parallel::map(&mut dirs, readers, |(t, tier, name)| read_recipe(tier_dirs[*t].as_ref(), std::mem::take(tier), std::mem::take(name)));
     drop(dirs);
+    let refusals: Vec<String> = reads.iter().flat_map(|r| r.refused.iter()).map(|(rel, why)| format!("{}: {why}", root.join(rel).display())).collect();
+    if let Some(first) = refusals.first() {
+        let more = if refusals.len() > 1 { format!(" (and {} more unreadable entries)", refusals.len() - 1) } else { String::new() };
+        return Err(unusable(format!("{}{more}", crate::visible::visible(first))));
+    }
 
     let mut problems = vec![];
     for (shown, why) in skipped {
@@ -358,7 +353,11 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     let builders_rel = if builders_dir == root.join("builders") { "builders" } else { "packages/builders" };
     let mut list_files: Vec<String> = vec![];
     let mut odd_lists: Vec<String> = vec![];
-    for e in std::fs::read_dir(&builders_dir).into_iter().flatten().flatten() {
+    let listing = match input::list_dir(&builders_dir) {
+        Err(e) if e.is_missing() => vec![],
+        listing => listing.map_err(unusable)?,
+    };
+    for e in listing {
         match e.file_name().into_string() {
             Ok(n) if n.ends_with(".list") => list_files.push(n),
             Ok(_) => {}
@@ -376,14 +375,16 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     }
     for f in list_files {
         let display = format!("{builders_rel}/{f}");
-        match read_text(&builders_dir.join(&f)) {
+        match input::read_text(&builders_dir.join(&f), input::Kind::List) {
+            Err(e) if refused(&e.problem) => return Err(unusable(e)),
+            Err(e) => {
+                let (kind, message) = problem(e.problem);
+                let id = sources.add(SourceFile::new(display, ""));
+                problems.push(LoadProblem { kind, message, span: Span::new(id, 0, 0) });
+            }
             Ok(text) => {
                 let id = sources.add(SourceFile::new(display, text.as_str()));
                 builder_lists.push(parse_list(&f, id, &text));
-            }
-            Err((kind, message)) => {
-                let id = sources.add(SourceFile::new(display, ""));
-                problems.push(LoadProblem { kind, message, span: Span::new(id, 0, 0) });
             }
         }
     }
@@ -407,6 +408,7 @@ pub fn recipe_from_text(
         build_sh: build_sh.map(|t| Ok(Arc::from(t))),
         patches: vec![],
         audit_override: None,
+        refused: vec![],
     };
     let yml_id = sources.add(SourceFile::new(format!("packages/{tier}/{name}/package.yml"), yml));
     let sh_id = build_sh.map(|t| sources.add(SourceFile::new(format!("packages/{tier}/{name}/build.sh"), t)));
@@ -420,17 +422,29 @@ pub fn builder_list_from_text(file_name: &str, text: &str, sources: &mut SourceM
 }
 
 /// `recipes-with-build-sh.txt` (the corpus): recipes whose build.sh exists but is not shipped.
-fn known_build_sh(root: &Path) -> std::collections::HashSet<String> {
-    std::fs::read_to_string(root.join("recipes-with-build-sh.txt"))
-        .map(|t| t.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty() && !l.starts_with('#')).collect())
-        .unwrap_or_default()
+fn known_build_sh(root: &Path) -> Result<std::collections::HashSet<String>, TreeError> {
+    let text = input::read_text_if_present(&root.join("recipes-with-build-sh.txt"), input::Kind::List).map_err(unusable)?;
+    Ok(text.map(|t| t.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()).unwrap_or_default())
 }
 
 fn read_recipe(tier_dir: Option<&std::fs::File>, tier: String, name: String) -> Read {
     use dir_at::{Dir, Kind};
     // One listing of the recipe directory instead of a stat per optional file, and every
-    // open relative to it (see dir_at). A directory that cannot be opened lists nothing.
-    let mut dir = tier_dir.and_then(|t| Dir::open_at(dir_at::raw(t), std::ffi::OsStr::new(&name), false).ok());
+    // open relative to it (see dir_at). What the system refuses (permission, I/O) is kept
+    // apart in `refused`: it makes the tree unusable, it never just lists nothing.
+    let mut refused_here: Vec<(String, String)> = vec![];
+    let rel = |file: &str| if file.is_empty() { format!("packages/{tier}/{name}") } else { format!("packages/{tier}/{name}/{file}") };
+    let mut dir = match tier_dir.map(|t| Dir::open_at(dir_at::raw(t), std::ffi::OsStr::new(&name), false)) {
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            let p = input::Problem::Io(e);
+            if refused(&p) {
+                refused_here.push((rel(""), p.to_string()));
+            }
+            None
+        }
+        None => None,
+    };
     let (mut yml, mut sh, mut patch_dir, mut over) = (None, None, None, None);
     if let Some(d) = &mut dir {
         d.for_each(|entry, kind| match entry {
@@ -441,20 +455,27 @@ fn read_recipe(tier_dir: Option<&std::fs::File>, tier: String, name: String) -> 
             _ => {}
         });
     }
-    let shared = |t: Result<String, (ProblemKind, String)>| t.map(Arc::from);
+    let mut shared = |file: &str, t: Result<String, input::Problem>| {
+        t.map(Arc::from).map_err(|p| {
+            if refused(&p) {
+                refused_here.push((rel(file), p.to_string()));
+            }
+            problem(p)
+        })
+    };
     let open = |file: &str| dir.as_ref().map_or_else(|| Err(std::io::Error::from(std::io::ErrorKind::NotFound)), |d| d.open_file(file));
     let yml = match yml {
-        Some(kind) => shared(read_open(open("package.yml"), kind == Kind::File)),
+        Some(kind) => shared("package.yml", read_open(open("package.yml"), kind == Kind::File)),
         None => Err((ProblemKind::MissingRecipe, format!("packages/{tier}/{name}/ has no package.yml"))),
     };
     // An optional file: read when it is a file (a FIFO or device is reported as such), a
     // link only when it leads to a regular file, absent when it is a directory.
-    let optional = |kind: Option<Kind>, file: &str| match kind {
-        Some(Kind::File) => Some(shared(read_open(open(file), true))),
-        Some(Kind::Other) => Some(shared(read_open(open(file), false))),
+    let mut optional = |kind: Option<Kind>, file: &str| match kind {
+        Some(Kind::File) => Some(shared(file, read_open(open(file), true))),
+        Some(Kind::Other) => Some(shared(file, read_open(open(file), false))),
         Some(Kind::Symlink) => {
             let f = open(file).ok().filter(|f| f.metadata().is_ok_and(|m| m.is_file()))?;
-            Some(shared(read_open(Ok(f), false)))
+            Some(shared(file, read_open(Ok(f), false)))
         }
         Some(Kind::Dir) | None => None,
     };
@@ -462,12 +483,19 @@ fn read_recipe(tier_dir: Option<&std::fs::File>, tier: String, name: String) -> 
     let audit_override = optional(over, ".audit-override");
     let mut patches: Vec<String> = vec![];
     if let (Some(kind @ (Kind::Dir | Kind::Symlink)), Some(d)) = (patch_dir, &dir) {
-        if let Ok(mut p) = Dir::open_at(d.fd(), std::ffi::OsStr::new("patches"), kind == Kind::Symlink) {
-            p.for_each(|entry, _| patches.extend(std::str::from_utf8(entry).ok().map(str::to_string)));
+        match Dir::open_at(d.fd(), std::ffi::OsStr::new("patches"), kind == Kind::Symlink) {
+            Ok(mut p) => p.for_each(|entry, _| patches.extend(std::str::from_utf8(entry).ok().map(str::to_string))),
+            Err(e) => {
+                let p = input::Problem::Io(e);
+                if refused(&p) && !matches!(&p, input::Problem::Io(e) if e.raw_os_error() == Some(libc::ENOTDIR)) {
+                    refused_here.push((rel("patches"), p.to_string()));
+                }
+            }
         }
     }
     patches.sort();
-    Read { tier, name, yml, build_sh, patches, audit_override }
+    let refused = refused_here;
+    Read { tier, name, yml, build_sh, patches, audit_override, refused }
 }
 
 /// The top-level fields the rules read. Absent and `null` are both None.
@@ -822,7 +850,7 @@ mod tests {
         let big = tmp.join("big");
         std::fs::write(&big, vec![b'x'; MAX_FILE_BYTES as usize + 1]).unwrap();
         for listed in [true, false] {
-            assert_eq!(read_open(std::fs::File::open(&big), listed).unwrap_err().0, ProblemKind::TooLarge);
+            assert_eq!(problem(read_open(std::fs::File::open(&big), listed).unwrap_err()).0, ProblemKind::TooLarge);
         }
         std::fs::remove_dir_all(&tmp).unwrap();
     }
