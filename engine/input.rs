@@ -156,6 +156,15 @@ pub fn read_text(path: &Path, kind: Kind) -> Result<String, InputError> {
     utf8(bytes).map_err(|p| InputError::new(path, p))
 }
 
+/// The first bytes of the regular file at `path`, up to the cap of `kind` (a log is read up
+/// to its cap, not refused past it).
+pub fn read_head(path: &Path, kind: Kind) -> Result<Vec<u8>, InputError> {
+    let file = open(path)?;
+    let mut bytes = vec![];
+    file.take(kind.cap()).read_to_end(&mut bytes).map_err(|e| InputError::new(path, Problem::Io(e)))?;
+    Ok(bytes)
+}
+
 /// The text of the file at `path`, or None when it does not exist (an optional input).
 pub fn read_text_if_present(path: &Path, kind: Kind) -> Result<Option<String>, InputError> {
     match read_text(path, kind) {

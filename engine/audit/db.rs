@@ -90,9 +90,10 @@ CREATE TABLE IF NOT EXISTS audits (
 /// Ingest every `*.json` of the store into the database in one transaction: afterwards the
 /// database holds exactly the store. Returns (ingested, skipped with their reasons).
 pub fn aggregate(store: &Path, db_path: &Path) -> Result<(usize, Vec<String>), DbError> {
-    let mut files: Vec<_> = std::fs::read_dir(store)
-        .map_err(|e| err(store, format!("cannot read the audit store: {e}")))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    let mut files: Vec<_> = crate::input::list_dir(store)
+        .map_err(|e| DbError(format!("cannot read the audit store: {e}")))?
+        .into_iter()
+        .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
@@ -104,16 +105,20 @@ pub fn aggregate(store: &Path, db_path: &Path) -> Result<(usize, Vec<String>), D
     let mut skipped = vec![];
     for f in &files {
         // The fingerprint is taken from the open file, before its bytes are read.
-        let read = std::fs::File::open(f).and_then(|mut file| {
-            let meta = file.metadata()?;
-            let mut bytes = vec![];
-            std::io::Read::read_to_end(&mut file, &mut bytes)?;
+        // Through the one reader: a FIFO or a device is skipped with its reason, never
+        // waited on or read forever; what the system refuses (permission, I/O) stops the
+        // aggregation, since the database must hold exactly the store.
+        let read = crate::input::open(f).and_then(|file| {
+            let meta = file.metadata().map_err(|e| crate::input::InputError { path: f.clone(), problem: crate::input::Problem::Io(e) })?;
+            let bytes = crate::input::read_opened(file, crate::input::Kind::AuditRecord, true)
+                .map_err(|problem| crate::input::InputError { path: f.clone(), problem })?;
             Ok((Fingerprint::of(&meta), bytes))
         });
         let (print, bytes) = match read {
             Ok(x) => x,
+            Err(e) if e.is_io() && !e.is_missing() => return Err(DbError(format!("cannot read the audit store: {e}"))),
             Err(e) => {
-                skipped.push(format!("{}: {e}", f.display()));
+                skipped.push(e.to_string());
                 continue;
             }
         };
@@ -126,6 +131,7 @@ pub fn aggregate(store: &Path, db_path: &Path) -> Result<(usize, Vec<String>), D
     if let Some(parent) = db_path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| err(parent, e))?;
     }
+    crate::input::database(db_path).map_err(|e| DbError(e.to_string()))?;
     let mut conn = Connection::open(db_path).map_err(|e| err(db_path, e))?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| err(db_path, format!("not a usable SQLite database ({e})")))?;
     if version > SCHEMA_VERSION {
@@ -182,6 +188,7 @@ pub fn aggregate(store: &Path, db_path: &Path) -> Result<(usize, Vec<String>), D
 
 /// Read the database (read-only). Corrupt or foreign files are errors.
 pub fn read(db_path: &Path) -> Result<AuditDb, DbError> {
+    crate::input::database(db_path).map_err(|e| DbError(e.to_string()))?;
     let conn = Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| err(db_path, format!("cannot open the audit database ({e})")))?;
     let version: i64 = conn

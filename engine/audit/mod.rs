@@ -35,32 +35,44 @@ pub struct AuditFacts {
 /// Read the database and compare it with the store. A database that cannot be read is an
 /// error (exit 2), not an empty gate.
 pub fn load_facts(db_path: &Path, store: &Path) -> Result<AuditFacts, DbError> {
-    let db = if db_path.exists() { Some(db::read(db_path)?) } else { None };
+    // A FIFO or a device is refused before SQLite would block on it or read it as pages.
+    let exists = crate::input::database(db_path).map_err(|e| db::DbError(e.to_string()))?;
+    let db = if exists { Some(db::read(db_path)?) } else { None };
     let mut pending = vec![];
-    if let Ok(entries) = std::fs::read_dir(store) {
-        let mut files: Vec<std::fs::DirEntry> =
-            entries.filter_map(|e| e.ok()).filter(|e| Path::new(&e.file_name()).extension().is_some_and(|x| x == "json")).collect();
-        // One directory: the file names order the entries.
-        files.sort_by_cached_key(|e| e.file_name());
+    // No store is no records; a store the system will not list is an error, never an
+    // empty one.
+    let entries = match crate::input::list_dir(store) {
+        Err(e) if e.is_missing() => vec![],
+        entries => entries.map_err(|e| db::DbError(e.to_string()))?,
+    };
+    {
+        let mut files: Vec<std::fs::DirEntry> = entries.into_iter().filter(|e| Path::new(&e.file_name()).extension().is_some_and(|x| x == "json")).collect();
         let db = db.as_ref();
-        let stale = |e: &std::fs::DirEntry| -> Option<String> {
+        let stale = |e: &std::fs::DirEntry| -> Result<Option<String>, String> {
             let path = e.path();
-            let name = path.file_stem().and_then(|s| s.to_str())?.to_string();
-            let Some(row) = db.and_then(|d| d.rows.get(&name)) else { return Some(name) };
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { return Ok(None) };
+            let Some(row) = db.and_then(|d| d.rows.get(&name)) else { return Ok(Some(name)) };
             // A file still as it was aggregated is that record: one stat, no read. Anything
             // else (changed, racy, a version-1 database) is read and its hash compared.
             // The stat is relative to the listed directory (no path walk per record); it
             // does not follow a link, whose fingerprint then differs: read and hashed.
             if let (Some(print), Ok(meta)) = (row.fingerprint, e.metadata()) {
                 if db::Fingerprint::of(&meta) == print {
-                    return None;
+                    return Ok(None);
                 }
             }
-            let bytes = std::fs::read(&path).ok()?;
-            (record::sha256_hex(&bytes) != row.record_sha256).then_some(name)
+            // Through the one reader: a FIFO blocks nothing, a link to a device is refused.
+            let bytes = crate::input::read(&path, crate::input::Kind::AuditRecord).map_err(|e| e.to_string())?;
+            Ok((record::sha256_hex(&bytes) != row.record_sha256).then_some(name))
         };
         // Shared over the cores, keeping the sorted order.
-        pending = crate::parallel::map(&mut files, crate::parallel::cores(), |e| stale(e)).into_iter().flatten().collect();
+        let checked = crate::parallel::map(&mut files, crate::parallel::cores(), |e| stale(e));
+        for c in checked {
+            match c {
+                Ok(name) => pending.extend(name),
+                Err(e) => return Err(db::DbError(e)),
+            }
+        }
     }
     Ok(AuditFacts {
         db_path: db_path.display().to_string(),

@@ -91,9 +91,10 @@ pub fn run(args: &ReferenceArgs) -> i32 {
             0
         }
         ReferenceCommand::Show => {
-            let text = match std::fs::read_to_string(&path) {
-                Ok(t) => t,
-                Err(_) => {
+            let text = match crate::input::read_text_if_present(&path, crate::input::Kind::Reference) {
+                Ok(Some(t)) => t,
+                Err(e) => return super::check::fail(style, "reference::unusable", e.to_string(), None),
+                Ok(None) => {
                     super::out(&format!("no reference at {}: no previous build recorded\n", path.display()));
                     return 0;
                 }

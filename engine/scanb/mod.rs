@@ -166,10 +166,12 @@ impl<'a> Resolver<'a> {
 pub fn load(tree: &Tree, policy: &Policy, path: &Path, map: &mut SourceMap) -> Result<ScanBFacts, String> {
     let shown = path.strip_prefix(&tree.root).unwrap_or(path).display().to_string();
     let mut facts = ScanBFacts { path: shown.clone(), ..ScanBFacts::default() };
-    if !path.exists() {
-        return Ok(facts);
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the reference {}: {e}", path.display()))?;
+    // Through the one reader: a FIFO or a link to a device is refused, never waited on.
+    let text = match crate::input::read_text_if_present(path, crate::input::Kind::Reference) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(facts),
+        Err(e) => return Err(format!("cannot read the reference: {e}")),
+    };
     let reference = Reference::parse(&text).map_err(|e| format!("the reference {} cannot be used: {e}", path.display()))?;
     // Where each package is written in the reference (its key), for findings about it.
     let key_span = |name: &str| -> (usize, usize) {
@@ -187,9 +189,15 @@ pub fn load(tree: &Tree, policy: &Policy, path: &Path, map: &mut SourceMap) -> R
         let full = if file.is_absolute() { file.to_path_buf() } else { tree.root.join(file) };
         let recipe = resolver.by_name.get(&name.to_ascii_lowercase()).copied();
         let log_index = facts.logs.len() as u32;
-        let Ok(bytes) = std::fs::read(&full) else {
+        // A log up to its cap; a missing one is a finding, one the system refuses to read (or a
+        // FIFO, a device) an error naming it.
+        let bytes = match crate::input::read_head(&full, crate::input::Kind::Log) {
+            Ok(b) => b,
+            Err(e) if !e.is_missing() => return Err(format!("cannot read a build log the reference names: {e}")),
+            Err(_) => {
             facts.logs.push(BuildLog { package: name.clone(), version: rp.version.clone(), log: rp.log.clone(), present: false, span: Span::new(ref_id, ks, ke), recipe });
             continue;
+            }
         };
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_LOG)]).into_owned();
         let id = map.add(SourceFile::new(rp.log.clone(), text.clone()));

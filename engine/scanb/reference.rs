@@ -99,7 +99,7 @@ pub fn build(tree: &Tree, root: &Path, installed: &Path, logs: &Path) -> Result<
         if file.starts_with('.') || file.ends_with(".bak") || file.ends_with(".tmp") {
             continue;
         }
-        let text = std::fs::read_to_string(dir.join(&file)).unwrap_or_default();
+        let text = crate::input::read_text(&dir.join(&file), crate::input::Kind::Manifest).map_err(|e| format!("cannot read an installed manifest: {e}"))?;
         if text.lines().any(|l| l.starts_with("# superseded-by:")) {
             continue;
         }
