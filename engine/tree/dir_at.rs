@@ -85,7 +85,7 @@ impl Dir {
     pub fn open_file(&self, name: &str) -> io::Result<File> {
         let c = CString::new(name)?;
         // SAFETY: a valid C string; the descriptor is checked before File takes it over.
-        let fd = unsafe { libc::openat(self.fd(), c.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) };
+        let fd = unsafe { libc::openat(self.fd(), c.as_ptr(), libc::O_RDONLY | crate::input::OPEN_FLAGS | libc::O_CLOEXEC) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }

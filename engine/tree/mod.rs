@@ -260,9 +260,9 @@ fn unusable(e: impl std::fmt::Display) -> TreeError {
 }
 
 /// Whether a read's failure is the system's refusal (permission, I/O) rather than the file's
-/// own fault (a dangling link, a FIFO, too large, not UTF-8: findings on that file).
+/// own fault (a dangling link, a FIFO or device, too large, not UTF-8: findings on that file).
 fn refused(p: &input::Problem) -> bool {
-    matches!(p, input::Problem::Io(e) if e.kind() != std::io::ErrorKind::NotFound && e.raw_os_error() != Some(libc::ELOOP))
+    matches!(p, input::Problem::Io(e) if e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(libc::EIO))
 }
 
 pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError> {
