@@ -62,6 +62,8 @@ pub enum Problem {
     Io(io::Error),
     /// Not a regular file: what it is instead ("a FIFO", "a directory", ...).
     NotRegular(&'static str),
+    /// A directory was expected.
+    NotADirectory,
     /// Larger than the cap of its kind (`len`: the size when the file says it).
     TooLarge { len: Option<u64>, kind: Kind },
     /// Not UTF-8; the offset of the first invalid byte.
@@ -73,6 +75,7 @@ impl fmt::Display for Problem {
         match self {
             Problem::Io(e) => write!(f, "cannot read: {e}"),
             Problem::NotRegular(what) => write!(f, "not a regular file ({what})"),
+            Problem::NotADirectory => f.write_str("not a directory"),
             Problem::TooLarge { len: Some(len), kind } => write!(f, "the file is {len} bytes; {} are capped at {}", kind.noun(), kind.cap()),
             Problem::TooLarge { len: None, kind } => write!(f, "the file is larger than the cap of {} bytes for {}", kind.cap(), kind.noun()),
             Problem::NotUtf8 { offset } => write!(f, "the file is not UTF-8 text (invalid byte at offset {offset})"),
@@ -242,7 +245,7 @@ pub fn database(path: &Path) -> Result<bool, InputError> {
 pub fn list_dir(path: &Path) -> Result<Vec<std::fs::DirEntry>, InputError> {
     let err = |e: io::Error| {
         if e.raw_os_error() == Some(libc::ENOTDIR) {
-            InputError::new(path, Problem::NotRegular("not a directory"))
+            InputError::new(path, Problem::NotADirectory)
         } else {
             InputError::new(path, Problem::Io(e))
         }

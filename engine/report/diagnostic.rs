@@ -15,6 +15,23 @@ use crate::lang::error::RuleError;
 use crate::source::{SourceMap, Span};
 use crate::visible::{visible, visible_lines};
 
+/// Messages and help longer than this (in characters) are shown with their middle left out:
+/// a value from data can be a megabyte long, and its whole text helps nobody on a terminal.
+const MESSAGE_CHARS: usize = 800;
+
+/// A message or help as a terminal shows it: control characters from data written visibly,
+/// a huge one cut in the middle (the cut says how much it left out).
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let count = text.chars().count();
+    if count <= MESSAGE_CHARS {
+        return visible_lines(text);
+    }
+    let head: String = text.chars().take(MESSAGE_CHARS / 2).collect();
+    let tail: String = text.chars().skip(count - MESSAGE_CHARS / 4).collect();
+    let left_out = count - MESSAGE_CHARS / 2 - MESSAGE_CHARS / 4;
+    std::borrow::Cow::Owned(format!("{} … ({left_out} characters left out) … {}", visible_lines(&head), visible_lines(&tail)))
+}
+
 /// A self-contained diagnostic: owns copies of what it shows.
 #[derive(Debug)]
 pub struct Rendered {
@@ -30,7 +47,7 @@ pub struct Rendered {
 impl fmt::Display for Rendered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Messages carry names and values from data: never raw control bytes.
-        f.write_str(&visible_lines(&self.message))
+        f.write_str(&shown(&self.message))
     }
 }
 
@@ -48,7 +65,7 @@ impl Diagnostic for Rendered {
         Some(self.severity)
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(visible_lines(h)) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(shown(h)) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
         self.source.as_ref().map(|s| s as &dyn SourceCode)
@@ -353,12 +370,12 @@ fn plain_into(out: &mut String, d: &Rendered, indent: &str) {
         Severity::Advice => "note",
     };
     let code = if d.code.is_empty() { String::new() } else { format!("[{}] ", visible(&d.code)) };
-    let _ = writeln!(out, "{indent}{severity}: {code}{}", visible(&d.message));
+    let _ = writeln!(out, "{indent}{severity}: {code}{}", shown(&d.message));
     if let Some(src) = &d.source {
         let _ = writeln!(out, "{indent}  at {}", visible(&src.position()));
     }
     if let Some(help) = &d.help {
-        let _ = writeln!(out, "{indent}  help: {}", visible(help));
+        let _ = writeln!(out, "{indent}  help: {}", shown(help));
     }
     for r in &d.related {
         plain_into(out, r, &format!("{indent}  "));

@@ -204,7 +204,7 @@ struct Read {
 /// A problem reading one file, as the loader reports it (a finding on that file).
 fn problem(p: input::Problem) -> (ProblemKind, String) {
     let kind = match &p {
-        input::Problem::Io(_) | input::Problem::NotRegular(_) => ProblemKind::Unreadable,
+        input::Problem::Io(_) | input::Problem::NotRegular(_) | input::Problem::NotADirectory => ProblemKind::Unreadable,
         input::Problem::TooLarge { .. } => ProblemKind::TooLarge,
         input::Problem::NotUtf8 { .. } => ProblemKind::NotUtf8,
     };
@@ -339,8 +339,12 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     let packages = {
         let sources = &*sources;
         crate::parallel::map(&mut staged, parsers, |s| {
-            let (mut p, found) = build_package(&s.read, s.yml, s.sh, sources, &with_build_sh);
+            let (mut p, mut found) = build_package(&s.read, s.yml, s.sh, sources, &with_build_sh);
             p.audit_override = s.over;
+            // An override that cannot be read says why, rather than pass for invalid JSON.
+            if let (Some(Err((kind, message))), Some(over)) = (&s.read.audit_override, s.over) {
+                found.push(LoadProblem { kind: *kind, message: format!(".audit-override: {message}"), span: Span::new(over, 0, 0) });
+            }
             s.problems = found;
             p
         })
@@ -473,10 +477,13 @@ fn read_recipe(tier_dir: Option<&std::fs::File>, tier: String, name: String) -> 
     let mut optional = |kind: Option<Kind>, file: &str| match kind {
         Some(Kind::File) => Some(shared(file, read_open(open(file), true))),
         Some(Kind::Other) => Some(shared(file, read_open(open(file), false))),
-        Some(Kind::Symlink) => {
-            let f = open(file).ok().filter(|f| f.metadata().is_ok_and(|m| m.is_file()))?;
-            Some(shared(file, read_open(Ok(f), false)))
-        }
+        // A link is followed; one that leads nowhere is no file, one to a device or a FIFO
+        // is reported as such (never silently taken for absent).
+        Some(Kind::Symlink) => match open(file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ELOOP) => None,
+            Ok(f) if f.metadata().is_ok_and(|m| m.is_dir()) => None,
+            opened => Some(shared(file, read_open(opened, false))),
+        },
         Some(Kind::Dir) | None => None,
     };
     let build_sh = optional(sh, "build.sh");
