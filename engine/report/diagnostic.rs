@@ -381,3 +381,88 @@ fn plain_into(out: &mut String, d: &Rendered, indent: &str) {
         plain_into(out, r, &format!("{indent}  "));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+
+    fn draw(text: &str, start: usize, end: usize) -> String {
+        let mut map = SourceMap::new();
+        let id = map.add(SourceFile::new("f.pol", text));
+        let e = RuleError::new("syntax", "bad", Span::new(id, start, end));
+        render(&rule_error(&map, &e), Style::PLAIN)
+    }
+
+    /// Past display column 65,535 miette panics; the excerpt keeps every label far below it,
+    /// whatever fills the line, and the header still gives the label's real place.
+    #[test]
+    fn labels_far_along_a_line_are_drawn_in_a_window() {
+        for pad in ["\t".repeat(70_000), "漢".repeat(40_000), "x".repeat(1 << 20)] {
+            let text = format!("policy 1\n{pad}set broken {{ ]\nnext line\n");
+            let at = text.find(']').expect("label");
+            let col = at - "policy 1\n".len() + 1;
+            let out = draw(&text, at, at + 1);
+            assert!(out.contains(&format!("[f.pol:2:{col}]")), "{out}");
+            assert!(out.contains("…") && out.contains("set broken { ]"), "{out}");
+            assert!(out.lines().all(|l| l.chars().count() < 1000), "a line of the drawing is not windowed:\n{out}");
+        }
+    }
+
+    /// A label that runs past the window is cut at it; lines of ordinary length are drawn as
+    /// they are (the snapshots of every other test hold that).
+    #[test]
+    fn a_label_longer_than_the_window_is_cut() {
+        let text = format!("a {}\n", "y".repeat(5_000));
+        let out = draw(&text, 2, 5_002);
+        assert!(out.contains("[f.pol:1:3]"), "{out}");
+        assert!(out.lines().all(|l| l.chars().count() < 400), "{out}");
+        let out = draw("set s { ] }\n", 8, 9);
+        assert!(out.contains(" 1 │ set s { ] }\n"), "{out}");
+    }
+
+    /// Source lines, messages and labels go through `visible`: no control byte, bidi override
+    /// or invisible character of a rule file reaches the terminal, the line structure stays.
+    #[test]
+    fn source_lines_and_messages_are_made_visible() {
+        let text = "policy 1\n# \u{1b}]0;title\u{7}\nset s\u{202e} { \u{1b}[31mred\r }\r\n";
+        let at = text.find('\u{1b}').expect("escape");
+        let mut map = SourceMap::new();
+        let id = map.add(SourceFile::new("f\u{1b}[2J.pol", text));
+        let e = RuleError::new("syntax", "found `\u{1b}[31mred`", Span::new(id, at, at + 4)).with_help("no \u{200b}here");
+        let out = render(&rule_error(&map, &e), Style::PLAIN);
+        assert!(!out.chars().any(|c| c != '\n' && crate::visible::is_unsafe(c)), "{out:?}");
+        for shown in ["\\x1b]0;title\\x07", "sU+202E", "\\x1b[31mred\\x0d", "f\\x1b[2J.pol:2:3", "found `\\x1b[31mred`", "no U+200Bhere"] {
+            assert!(out.contains(shown), "`{shown}` not in\n{out}");
+        }
+    }
+
+    /// Should miette fail or panic all the same (here: a label past its column limit on a
+    /// source that is not windowed), the diagnostic is printed plainly.
+    #[test]
+    fn the_plain_renderer_takes_over_when_miette_panics() {
+        let text = format!("{}]\n", "\t".repeat(70_000));
+        let src = IndexedSource { name: "f.pol".into(), text: text.clone(), first_line: 0, label_start: 70_000, label_at: (0, 70_000) };
+        let d = Rendered {
+            code: "rules::syntax".into(),
+            message: "bad \u{1b}[1m".into(),
+            severity: Severity::Error,
+            help: Some("fix it".into()),
+            source: Some(src),
+            labels: vec![LabeledSpan::new(Some("here".into()), 70_000, 1)],
+            related: vec![],
+        };
+        let out = render(&d, Style::PLAIN);
+        assert_eq!(out, "error: [rules::syntax] bad \\x1b[1m\n  at f.pol:1:70001\n  help: fix it\n\n");
+    }
+
+    /// Messages from data can be megabytes: the terminal gets the start and the end.
+    #[test]
+    fn huge_messages_are_cut_in_the_middle() {
+        let message = format!("start {} end", "m".repeat(1_000_000));
+        let out = render(&plain("x", message, None), Style::PLAIN);
+        let flat = out.replace("\n  │ ", " ");
+        assert!(flat.contains("× start ") && flat.contains(" end\n") && flat.contains("(999410 characters left out)"), "{out}");
+        assert!(out.len() < 4_000, "{} bytes", out.len());
+    }
+}
