@@ -27,6 +27,8 @@ pub enum Kind {
     Manifest,
     /// A rule test case (`igos test`).
     RuleTest,
+    /// A source tarball `igos audit` hashes.
+    Tarball,
 }
 
 impl Kind {
@@ -38,6 +40,7 @@ impl Kind {
             Kind::AuditRecord => 4 << 20,
             Kind::Reference | Kind::Manifest => 256 << 20,
             Kind::Log => 64 << 20,
+            Kind::Tarball => 4 << 30,
         }
     }
 
@@ -51,6 +54,7 @@ impl Kind {
             Kind::Reference => "the build reference",
             Kind::Log => "build logs",
             Kind::Manifest => "package manifests",
+            Kind::Tarball => "source tarballs",
         }
     }
 }

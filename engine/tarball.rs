@@ -34,7 +34,11 @@ impl Compression {
 
 /// The decompressed tar stream of `path`. Errors name what the file is not.
 pub fn open(path: &Path) -> std::io::Result<Box<dyn Read>> {
-    let mut file = std::fs::File::open(path)?;
+    // Through the one way to open an input: a FIFO or a device is refused, never waited on.
+    let mut file = crate::input::open(path).map_err(|e| match e.problem {
+        crate::input::Problem::Io(io) => io,
+        other => std::io::Error::other(other.to_string()),
+    })?;
     let mut head = [0u8; 512];
     let mut n = 0;
     while n < head.len() {

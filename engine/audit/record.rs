@@ -147,8 +147,9 @@ pub fn audit_package(pkg: &Package, sources: &Path) -> Result<Record, AuditError
     };
     let tarball = tarball_name(pkg, url);
     let path: PathBuf = sources.join(&tarball);
-    let bytes = std::fs::read(&path).map_err(|e| AuditError {
-        message: format!("{}: cannot read its source tarball {}: {e}", pkg.name, path.display()),
+    // Through the one reader: a FIFO or a device in ./sources is refused, never waited on.
+    let bytes = crate::input::read(&path, crate::input::Kind::Tarball).map_err(|e| AuditError {
+        message: format!("{}: cannot read its source tarball: {e}", pkg.name),
         help: format!("stage {tarball} in {} (mirror-first), then audit again", sources.display()),
         exit: 2,
     })?;

@@ -189,7 +189,10 @@ pub fn load(tree: &Tree, sources: &Path, cache: &Path, map: &mut SourceMap) -> S
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
+    let mut f = crate::input::open(path).map_err(|e| match e.problem {
+        crate::input::Problem::Io(io) => io,
+        other => std::io::Error::other(other.to_string()),
+    })?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
