@@ -30,7 +30,7 @@ enum Expect {
 }
 
 fn parse_expect(path: &Path) -> Result<Vec<(usize, Expect)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::input::read_text(path, crate::input::Kind::RuleTest).map_err(|e| e.to_string())?;
     let mut out = vec![];
     for (i, raw) in text.lines().enumerate() {
         let line = raw.split('#').next().unwrap_or("").trim();

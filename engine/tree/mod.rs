@@ -170,6 +170,8 @@ impl TreeError {
     pub fn help(&self) -> &'static str {
         if self.0.ends_with(REFUSED) {
             "give the user running igos read access to it (directories also need x), or move it out of the tree"
+        } else if self.0.ends_with(NOT_WHAT_IT_MUST_BE) {
+            "replace it with what the tree expects there (a regular file, or a directory), or remove it"
         } else {
             "pass the directory that holds packages/<tier>/<name>/ with --root"
         }
@@ -177,6 +179,7 @@ impl TreeError {
 }
 
 const REFUSED: &str = "; igos does not check a tree it cannot read whole";
+const NOT_WHAT_IT_MUST_BE: &str = "; igos does not check a tree with this in it";
 
 impl std::fmt::Display for TreeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -225,7 +228,7 @@ fn read_open(file: std::io::Result<std::fs::File>, listed_regular: bool) -> Resu
 fn subdirs(dir: &Path, rel: &str) -> Result<(Vec<String>, Vec<(String, String)>), TreeError> {
     let mut out = vec![];
     let mut skipped = vec![];
-    for e in input::list_dir(dir).map_err(unusable)? {
+    for e in input::list_dir(dir).map_err(unusable_input)? {
         let t = e.file_type().map_err(|err| unusable(input::InputError { path: e.path(), problem: input::Problem::Io(err) }))?;
         let raw = e.file_name();
         let shown = format!("{rel}/{}", raw.to_string_lossy());
@@ -257,6 +260,16 @@ fn subdirs(dir: &Path, rel: &str) -> Result<(Vec<String>, Vec<(String, String)>)
 /// is unusable, never checked without that part.
 fn unusable(e: impl std::fmt::Display) -> TreeError {
     TreeError(format!("{e}{REFUSED}"))
+}
+
+/// A part of the tree that cannot be read: refused by the system, or not what it must be
+/// (a FIFO or a device where a file belongs, a file where a directory does).
+fn unusable_input(e: input::InputError) -> TreeError {
+    if e.is_io() {
+        unusable(e)
+    } else {
+        TreeError(format!("{e}{NOT_WHAT_IT_MUST_BE}"))
+    }
 }
 
 /// Whether a read's failure is the system's refusal (permission, I/O) rather than the file's
@@ -359,7 +372,7 @@ pub fn load_tree(root: &Path, sources: &mut SourceMap) -> Result<Tree, TreeError
     let mut odd_lists: Vec<String> = vec![];
     let listing = match input::list_dir(&builders_dir) {
         Err(e) if e.is_missing() => vec![],
-        listing => listing.map_err(unusable)?,
+        listing => listing.map_err(unusable_input)?,
     };
     for e in listing {
         match e.file_name().into_string() {
@@ -427,7 +440,7 @@ pub fn builder_list_from_text(file_name: &str, text: &str, sources: &mut SourceM
 
 /// `recipes-with-build-sh.txt` (the corpus): recipes whose build.sh exists but is not shipped.
 fn known_build_sh(root: &Path) -> Result<std::collections::HashSet<String>, TreeError> {
-    let text = input::read_text_if_present(&root.join("recipes-with-build-sh.txt"), input::Kind::List).map_err(unusable)?;
+    let text = input::read_text_if_present(&root.join("recipes-with-build-sh.txt"), input::Kind::List).map_err(unusable_input)?;
     Ok(text.map(|t| t.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()).unwrap_or_default())
 }
 
