@@ -234,14 +234,22 @@ pub fn read_opened(file: File, kind: Kind, known_regular: bool) -> Result<Vec<u8
 }
 
 /// A database file is a regular file or absent (`Ok(false)`), before SQLite opens it: a FIFO
-/// would block SQLite's open, a device would be read as pages.
+/// would block SQLite's open, a device would be read as pages. Its journal, WAL and
+/// shared-memory files, which SQLite opens beside it, are held to the same.
 pub fn database(path: &Path) -> Result<bool, InputError> {
-    match std::fs::metadata(path) {
+    let regular_or_absent = |p: &Path| match std::fs::metadata(p) {
         Ok(meta) if meta.is_file() => Ok(true),
-        Ok(meta) => Err(InputError::new(path, Problem::NotRegular(what(&meta)))),
+        Ok(meta) => Err(InputError::new(p, Problem::NotRegular(what(&meta)))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(InputError::new(path, Problem::Io(e))),
+        Err(e) => Err(InputError::new(p, Problem::Io(e))),
+    };
+    let exists = regular_or_absent(path)?;
+    for suffix in ["-journal", "-wal", "-shm"] {
+        let mut beside = path.as_os_str().to_os_string();
+        beside.push(suffix);
+        regular_or_absent(Path::new(&beside))?;
     }
+    Ok(exists)
 }
 
 /// The entries of a directory, sorted by name; any error (permission, I/O, not a
@@ -303,6 +311,10 @@ mod tests {
         let e = read(&d, Kind::RuleFile).unwrap_err();
         assert!(e.to_string().ends_with("not a regular file (a directory)"), "{e}");
         assert!(database(&fifo).is_err());
+        std::fs::write(d.join("a.db"), b"").expect("write");
+        assert!(database(&d.join("a.db")).expect("a regular file"));
+        std::os::unix::fs::symlink("/dev/zero", d.join("a.db-wal")).expect("symlink");
+        assert!(database(&d.join("a.db")).unwrap_err().to_string().ends_with("a.db-wal: not a regular file (a character device)"));
         assert!(!database(&d.join("absent.db")).expect("absent is fine"));
         assert!(read(&d.join("absent"), Kind::Log).unwrap_err().is_missing());
         let _ = std::fs::remove_dir_all(&d);

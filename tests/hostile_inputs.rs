@@ -198,6 +198,10 @@ fn table() -> Vec<Case> {
     t.push(case("an audit record that is a FIFO: aggregate", AGGREGATE, 2, "audits/zz.json && not a regular file (a FIFO)", |r| fifo(&r.join("audits/zz.json"))));
     t.push(case("a changed audit record that is a FIFO: check", CHECK, 2, "audits/bat.json && not a regular file (a FIFO)", |r| fifo(&r.join("audits/bat.json"))));
     t.push(case("audit.db that is a FIFO: check", CHECK, 2, "build/audit.db && not a regular file (a FIFO)", |r| fifo(&r.join("build/audit.db"))));
+    t.push(case("audit.db's WAL that is a FIFO: check", CHECK, 2, "build/audit.db-wal && not a regular file (a FIFO)", |r| fifo(&r.join("build/audit.db-wal"))));
+    t.push(case("audit.db's journal linked to /dev/zero: aggregate", AGGREGATE, 2, "build/audit.db-journal && not a regular file", |r| {
+        link("/dev/zero", &r.join("build/audit.db-journal"))
+    }));
     t.push(case("audit.db that is a FIFO: aggregate", AGGREGATE, 2, "build/audit.db && not a regular file (a FIFO)", |r| fifo(&r.join("build/audit.db"))));
     t.push(case("audit.db that is a FIFO: explain", &["explain", "--root", "{root}", "--color", "never", "tier-move", "bat"], 2, "not a regular file (a FIFO)", |r| {
         fifo(&r.join("build/audit.db"))
