@@ -465,4 +465,41 @@ mod tests {
         assert!(flat.contains("× start ") && flat.contains(" end\n") && flat.contains("(999410 characters left out)"), "{out}");
         assert!(out.len() < 4_000, "{} bytes", out.len());
     }
+
+    /// The render fuzz target's assertions on every `cargo test`: texts built from pieces
+    /// that stress the excerpt (tabs, wide and combining characters, controls, CR, CRLF,
+    /// bidi, long runs), labels anywhere and of any length, a related note. Never the plain
+    /// fallback, never a raw unsafe character, never a line past the window.
+    #[test]
+    fn mini_fuzz_rendering() {
+        const PIECES: &[&str] = &["\t", "漢", "e\u{301}", "\u{1b}[31m", "\r", "\r\n", "\n", "\u{202e}", "\u{200b}", "set x { ] }", " ", "a", "\u{0}", "😀"];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..2_000 {
+            let mut text = String::new();
+            for _ in 0..next() % 40 {
+                let piece = PIECES[(next() % PIECES.len() as u64) as usize];
+                let times = if next() % 10 == 0 { 1 + next() % 3_000 } else { 1 };
+                text.push_str(&piece.repeat(times as usize));
+            }
+            let start = (next() % (text.len() as u64 + 2)) as usize;
+            let len = (next() % (text.len() as u64 + 2)) as usize;
+            let mut map = SourceMap::new();
+            let id = map.add(SourceFile::new("f.pol", text.as_str()));
+            let mut e = RuleError::new("fuzz", "fuzzed", Span::new(id, start, start + len));
+            if case % 3 == 0 {
+                e.related.push((Span::new(id, len, len + start % 9), "related".into()));
+            }
+            let out = render(&rule_error(&map, &e), Style::PLAIN);
+            assert!(!out.starts_with("error: ["), "case {case}: the plain renderer drew\n{out}");
+            assert!(!out.chars().any(|c| c != '\n' && crate::visible::is_unsafe(c)), "case {case}: {out:?}");
+            let widest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+            assert!(widest < 1_000, "case {case}: a line of {widest} characters");
+        }
+    }
 }
