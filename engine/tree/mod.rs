@@ -221,11 +221,14 @@ fn read_open(file: std::io::Result<std::fs::File>, listed_regular: bool) -> Resu
     input::read_opened(file.map_err(input::Problem::Io)?, input::Kind::Recipe, listed_regular).and_then(input::utf8)
 }
 
+/// An entry igos will not read: (its name as shown, why).
+type Skipped = (String, String);
+
 /// Directory entries that are real directories (never a symlink out of the tree), sorted.
 /// Entries igos will not read (a symbolic link to a directory, a name that is not UTF-8)
 /// are returned apart, as display names relative to `rel`, so they are reported rather
 /// than silently left out of the check.
-fn subdirs(dir: &Path, rel: &str) -> Result<(Vec<String>, Vec<(String, String)>), TreeError> {
+fn subdirs(dir: &Path, rel: &str) -> Result<(Vec<String>, Vec<Skipped>), TreeError> {
     let mut out = vec![];
     let mut skipped = vec![];
     for e in input::list_dir(dir).map_err(unusable_input)? {
