@@ -169,7 +169,7 @@ fn github_annotations() {
     let (_, _, text) = check(t.path(), "github");
     let line = text.lines().find(|l| l.contains("tier-unclear")).expect("annotation");
     assert!(line.starts_with("::error file=packages/extra/mytool/package.yml,line="), "{line}");
-    assert!(text.lines().all(|l| l.starts_with("::error ") || l.starts_with("::warning ")));
+    assert!(text.lines().all(|l| l.starts_with("::error ") || l.starts_with("::warning ") || l.starts_with("::notice ")), "{text}");
 }
 
 /// A report that cannot be written whole (a full disk behind a redirect) is exit 2 with a
