@@ -27,7 +27,7 @@ pub fn verify_commit(dir: &Path, rev: &str) -> Result<String, String> {
     }
     let out = git(dir, &["rev-parse", "--verify", "--quiet", "--end-of-options", &format!("{rev}^{{commit}}")])?;
     if !out.status.success() {
-        return Err(format!("`{}` is not a commit of the git repository at {}", crate::visible::visible(rev), dir.display()));
+        return Err(format!("`{}` is not a known git revision (a commit) in {}", crate::visible::visible(rev), dir.display()));
     }
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
