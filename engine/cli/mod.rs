@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod build;
 pub mod check;
 pub mod checks;
+pub mod ci;
 pub mod docgen;
 pub mod explain;
 pub mod fmt;

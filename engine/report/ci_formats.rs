@@ -115,7 +115,6 @@ fn rules(ids: &[&str], policy: &Policy, outcome: &Outcome) -> Vec<Json> {
             };
             json!({
                 "id": id,
-                "name": id,
                 "shortDescription": { "text": visible(&about) },
                 "fullDescription": { "text": visible(&about) },
                 "help": { "text": visible(&help), "markdown": visible(&help) },
