@@ -62,6 +62,9 @@ fn list<'a>(out: &mut String, items: impl Iterator<Item = (&'a Finding, &'a Sour
     let mut n = 0;
     for (f, sources) in items {
         n += 1;
+        if n == 1 {
+            out.push('\n'); // a list after a paragraph needs a blank line
+        }
         if n <= LISTED {
             out.push_str(&finding_line(sources, f, link_base));
         }
@@ -105,11 +108,14 @@ pub fn render(outcome: &Outcome, sources: &SourceMap, review: Option<&Review>, l
             for s in &r.sides {
                 let _ = writeln!(out, "- {}: `{}` at {}", s.what, escape(&s.dir).replace('`', "'"), escape(&s.at));
             }
-            let _ = writeln!(out, "\n**Findings added: {}**\n", r.added.len());
+            let _ = writeln!(out, "\n**Findings added: {}**", r.added.len());
             list(&mut out, r.added.iter().map(|c| (c.finding, c.sources)), link_base);
-            let _ = writeln!(out, "\n**Findings gone: {}**\n", r.gone.len());
+            let _ = writeln!(out, "\n**Findings gone: {}**", r.gone.len());
             list(&mut out, r.gone.iter().map(|c| (c.finding, c.sources)), link_base);
-            let _ = writeln!(out, "\n**Natural tier moved: {}**\n", r.moved.len());
+            let _ = writeln!(out, "\n**Natural tier moved: {}**", r.moved.len());
+            if !r.moved.is_empty() {
+                out.push('\n');
+            }
             for (i, (name, from, to)) in r.moved.iter().enumerate() {
                 if i == LISTED {
                     let _ = writeln!(out, "- … and {} more", r.moved.len() - LISTED);
@@ -119,7 +125,7 @@ pub fn render(outcome: &Outcome, sources: &SourceMap, review: Option<&Review>, l
             }
         }
         None => {
-            let _ = writeln!(out, "\n#### Halting findings\n");
+            let _ = writeln!(out, "\n#### Halting findings");
             list(&mut out, outcome.findings().filter(|f| f.halts()).map(|f| (f, sources)), link_base);
             let advisories: usize = outcome.gates.iter().map(|g| g.advisories()).sum();
             if advisories > 0 {
