@@ -28,12 +28,34 @@ pub const MAX_ANNOTATIONS: usize = 10;
 /// The key of igos's fingerprint in `partialFingerprints`.
 pub const FINGERPRINT_KEY: &str = "igosFindingId/v1";
 
+/// An artifact's URI: the file name as the report names it (relative to the tree, or
+/// `rules/...`); a file outside (an absolute `--rules DIR`) as a `file://` URI, since a
+/// relative reference may not start with `/`.
+fn uri(name: &str) -> String {
+    if !name.starts_with('/') {
+        return percent_encode(name);
+    }
+    format!("file://{}", percent_encode(name))
+}
+
+/// Characters a URI reference cannot hold as they are (RFC 3986), percent-encoded.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' | b'+' | b'@' | b'=' | b',' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 fn region(sources: &SourceMap, span: Span) -> Json {
     let file = sources.get(span.source);
     let (start_line, start_col) = file.line_col(span.start);
     let (end_line, end_col) = file.line_col(span.end.max(span.start));
     json!({
-        "artifactLocation": { "uri": file.name },
+        "artifactLocation": { "uri": uri(&file.name) },
         "region": { "startLine": start_line, "startColumn": start_col, "endLine": end_line, "endColumn": end_col.max(start_col) }
     })
 }
