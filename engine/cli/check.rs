@@ -45,7 +45,7 @@ pub struct CheckArgs {
     pub reference: Option<PathBuf>,
     /// List the recipes added or changed (git diff of packages/) since this revision first,
     /// with their findings: the last good build's commit, recorded in the reference.
-    #[arg(long, value_name = "GIT-REV", conflicts_with = "baseline")]
+    #[arg(long, value_name = "GIT-REV", conflicts_with_all = ["baseline", "baseline_rules", "baseline_tree"])]
     pub since: Option<String>,
     /// Print a report instead of the gates: `reconciliation` lists, per package, the
     /// upstream-required dependencies it does not declare: real gaps, then recorded divergences.

@@ -118,28 +118,33 @@ fn result(f: &Finding, fp: &str, rule_index: usize, policy: &Policy, sources: &S
 
 /// One rule per check that has a finding: its description, help and tags (gate, severity).
 fn rules(ids: &[&str], policy: &Policy, outcome: &Outcome) -> Vec<Json> {
+    // Each check's first finding, for the severity and gate of checks outside the policy
+    // (shadowed-entry, waiver findings): one pass, not one per rule.
+    let mut first: HashMap<&str, &Finding> = HashMap::new();
+    for f in outcome.findings() {
+        first.entry(f.check.as_str()).or_insert(f);
+    }
     ids.iter()
         .map(|id| {
             let check = policy.check(id).map(|i| &policy.checks[i]);
             let about = check.and_then(|c| c.about.clone()).unwrap_or_else(|| id.replace('-', " "));
-            let severity = check.map(|c| c.severity).or_else(|| outcome.findings().find(|f| f.check == *id).map(|f| f.severity));
-            let severity = severity.unwrap_or(Severity::Advisory);
-            let gate = outcome.findings().find(|f| f.check == *id).and_then(|f| f.gate.clone()).unwrap_or_else(|| "rules".into());
-            // The help text of the check as written in the rules (its `{…}` are filled per
-            // finding; each result's message says the specific case).
+            let severity = check.map(|c| c.severity).or_else(|| first.get(id).map(|f| f.severity)).unwrap_or(Severity::Advisory);
+            let gate = first.get(id).and_then(|f| f.gate.clone()).unwrap_or_else(|| "rules".into());
+            // The help of the check as written in the rules, its `{…}` holes shown as `…`
+            // (each result's message says the specific case).
             let template = check.and_then(|c| c.help.as_ref()).map(|parts| {
                 parts.iter().map(|p| match p { CPart::Text(t) => t.as_str(), CPart::Hole(_) => "…" }).collect::<String>()
             });
-            let explain = format!("`igos explain {id} <subject>` shows one finding, the entry that decided and the fix.");
+            let explain = format!("`igos explain {id} SUBJECT` shows one finding, the entry that decided and the fix.");
             let help = match template {
-                Some(t) => format!("{t}\n\n{explain}"),
+                Some(t) => format!("{}\n\n{explain}", visible(&t)),
                 None => explain,
             };
             json!({
                 "id": id,
                 "shortDescription": { "text": visible(&about) },
                 "fullDescription": { "text": visible(&about) },
-                "help": { "text": visible(&help), "markdown": visible(&help) },
+                "help": { "text": help, "markdown": help },
                 "defaultConfiguration": { "level": level(severity) },
                 "properties": { "tags": [format!("gate:{gate}"), format!("severity:{}", severity.as_str())] },
             })
