@@ -301,3 +301,35 @@ fn the_workflow_is_the_documented_file_and_runs_the_review() {
     assert!(runs.iter().any(|r| r.contains("--format sarif")) && runs.iter().any(|r| r.contains("gh pr comment")), "{runs:?}");
     assert!(steps.iter().any(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("github/codeql-action/upload-sarif"))));
 }
+
+/// The review of a tier move that forgets the old builder list (libgudev and udisks2 left in
+/// the core-extra list after they moved to desktop), and of a rename that forgets the tier
+/// list: the stale entries are the findings the review adds.
+#[test]
+fn a_tier_move_and_a_rename_leave_stale_entries_the_review_reports() {
+    let t = support::valid_tree("review-stale");
+    write_rules(&t.path().join("rules"));
+    t.write(".gitignore", "build/\n");
+    t.write("packages/core/libgudev/package.yml", &support::recipe("libgudev", "core", &["glib2"], &[]));
+    t.write("builders/chroot-build-core-extra.list", "# core-extra\nglib2\nlibgudev\n");
+    git(t.path(), &["init", "-q"]);
+    git(t.path(), &["add", "-A"]);
+    git(t.path(), &["commit", "-qm", "baseline"]);
+    // The move: directory and tier: field, but the core-extra list still names it. The
+    // rename: bat becomes batcat, and base_cli in tiers.pol still says bat.
+    std::fs::remove_dir_all(t.path().join("packages/core/libgudev")).expect("rm");
+    t.write("packages/desktop/libgudev/package.yml", &support::recipe("libgudev", "desktop", &["glib2"], &[]));
+    std::fs::remove_dir_all(t.path().join("packages/base/bat")).expect("rm");
+    t.write("packages/base/batcat/package.yml", &support::recipe("batcat", "base", &["zlib"], &[]));
+    t.write("builders/chroot-build-base.list", "# base\nbatcat\n");
+    let out = igos(t.path(), &["check", "--root", ".", "--baseline", "HEAD", "--format", "concise"], &[]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("builders/chroot-build-core-extra.list:3:1: halt entry-of-another-tier: the core-extra list builds libgudev, but libgudev is declared desktop and the core-extra builder builds tier core"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("advisory set-entry-without-recipe: `bat` in set `base_cli` names no recipe of this tree"), "{}", out.stdout);
+    let stale: Vec<&str> = out.stdout.lines().filter(|l| l.contains("entry-of-another-tier") || l.contains("set-entry-without-recipe")).collect();
+    assert_eq!(stale.len(), 2, "{stale:#?}");
+}
