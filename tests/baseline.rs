@@ -112,3 +112,30 @@ fn the_review_honours_audit_db_and_format() {
     assert_eq!(doc["sides"][1]["what"], "tree");
     assert!(doc["sides"][1]["at"].as_str().unwrap().starts_with("HEAD ("), "{}", doc["sides"]);
 }
+
+/// `--sources` reaches the review: the working tree's SARIF names the directory given.
+#[test]
+fn the_review_honours_sources() {
+    let t = support::valid_tree("baseline-sources");
+    std::fs::write(t.path().join(".gitignore"), "build/\n").unwrap();
+    git(t.path(), &["init", "-q"]);
+    git(t.path(), &["add", "-A"]);
+    git(t.path(), &["commit", "-qm", "base"]);
+    let elsewhere = t.path().join("tarballs-elsewhere");
+    let out = Command::new(env!("CARGO_BIN_EXE_igos"))
+        .current_dir(t.path())
+        .args(["check", "--baseline", "HEAD", "--format", "sarif", "--sources"])
+        .arg(&elsewhere)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("SARIF");
+    let message = doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "sources-not-scanned")
+        .map(|r| r["message"]["text"].as_str().unwrap().to_string())
+        .expect("the sources finding");
+    assert!(message.contains("tarballs-elsewhere"), "{message}");
+    assert!(doc["runs"][0]["results"].as_array().unwrap().iter().all(|r| r["baselineState"] == "unchanged"));
+}

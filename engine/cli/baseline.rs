@@ -272,8 +272,10 @@ pub fn run(args: &CheckArgs) -> i32 {
 }
 
 fn human(review: &Review, args: &CheckArgs) -> String {
-    let rev = args.baseline.as_deref().unwrap_or("the baseline");
-    let mut out = format!("igos check --baseline {}: what changed between the baseline and the working tree\n", crate::visible::visible(rev));
+    let mut out = match args.baseline.as_deref() {
+        Some(rev) => format!("igos check --baseline {}: what changed between the baseline and the working tree\n", crate::visible::visible(rev)),
+        None => "igos check: what changed between the baseline and the working tree\n".to_string(),
+    };
     for s in &review.sides {
         out += &format!("  {}: {} at {}\n", s.what, s.dir, s.at);
     }
