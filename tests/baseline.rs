@@ -81,3 +81,61 @@ fn a_recipe_diff_is_judged_by_every_gate_including_gate_2() {
     let plain = Command::new(env!("CARGO_BIN_EXE_igos")).current_dir(t.path()).args(["check"]).output().unwrap();
     assert_eq!(plain.status.code(), Some(1), "plain igos check agrees");
 }
+
+/// `--baseline` reads the audit database named by `--audit-db` (both sides are judged
+/// against it), and writes the review in the format asked for.
+#[test]
+fn the_review_honours_audit_db_and_format() {
+    let t = support::valid_tree("baseline-audit-db");
+    // The database lives elsewhere; the tree's default build/audit.db is gone.
+    let db = t.path().join("elsewhere.db");
+    std::fs::rename(t.path().join("build/audit.db"), &db).unwrap();
+    std::fs::write(t.path().join(".gitignore"), "build/\nelsewhere.db\n").unwrap();
+    git(t.path(), &["init", "-q"]);
+    git(t.path(), &["add", "-A"]);
+    git(t.path(), &["commit", "-qm", "base"]);
+    let text = t.read("packages/desktop/gtk4/package.yml").replace("    - glib2\n", "    - glib2\n    - xz\n");
+    t.write("packages/desktop/gtk4/package.yml", &text);
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_igos")).current_dir(t.path()).args(["check", "--baseline", "HEAD"]).args(extra).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    // Without it: no database on either side, so the drift cannot be seen.
+    let (_, out) = run(&[]);
+    assert!(!out.contains("audit-drift gtk4"), "{out}");
+    let (code, out) = run(&["--audit-db", db.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, Some(1), "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("the review as JSON");
+    let added: Vec<(&str, &str)> =
+        doc["added"].as_array().unwrap().iter().map(|f| (f["check"].as_str().unwrap(), f["subject"].as_str().unwrap())).collect();
+    assert_eq!(added, vec![("audit-drift", "gtk4")]);
+    assert_eq!(doc["sides"][1]["what"], "tree");
+    assert!(doc["sides"][1]["at"].as_str().unwrap().starts_with("HEAD ("), "{}", doc["sides"]);
+}
+
+/// `--sources` reaches the review: the working tree's SARIF names the directory given.
+#[test]
+fn the_review_honours_sources() {
+    let t = support::valid_tree("baseline-sources");
+    std::fs::write(t.path().join(".gitignore"), "build/\n").unwrap();
+    git(t.path(), &["init", "-q"]);
+    git(t.path(), &["add", "-A"]);
+    git(t.path(), &["commit", "-qm", "base"]);
+    let elsewhere = t.path().join("tarballs-elsewhere");
+    let out = Command::new(env!("CARGO_BIN_EXE_igos"))
+        .current_dir(t.path())
+        .args(["check", "--baseline", "HEAD", "--format", "sarif", "--sources"])
+        .arg(&elsewhere)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("SARIF");
+    let message = doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "sources-not-scanned")
+        .map(|r| r["message"]["text"].as_str().unwrap().to_string())
+        .expect("the sources finding");
+    assert!(message.contains("tarballs-elsewhere"), "{message}");
+    assert!(doc["runs"][0]["results"].as_array().unwrap().iter().all(|r| r["baselineState"] == "unchanged"));
+}

@@ -1,54 +1,106 @@
-//! `igos check --baseline <git-rev>`: the review of a rule diff. The rules and the tree at
-//! that revision and in the working tree are both evaluated; only what changed is printed:
-//! findings added, findings gone, packages whose natural tier moved.
+//! `igos check --baseline <git-rev>`: the review of a diff. The rules and the tree at the
+//! baseline and in the working tree are both evaluated; only what changed is reported:
+//! findings added, findings gone (matched by fingerprint, never by message), packages
+//! whose natural tier moved.
+//!
+//! The rules and the tree may live in different repositories (the project's rules, a
+//! distribution's tree): each side's revision is read from the repository that holds it
+//! (`--baseline-rules`, `--baseline-tree` name them apart). A side that is not in git is
+//! the same files on both sides, and the output says so ("working copy").
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use serde_json::json;
+
+use super::check::CheckArgs;
+use super::git;
+use super::Format;
 use crate::check::{self, Outcome};
 use crate::eval::run::Engine;
 use crate::facts::tree::TreeFacts;
-use crate::finding::Finding;
-use crate::lang::ast::Severity;
+use crate::finding::{self, Finding};
+use crate::report::review::{Changed, Review, SideName};
+use crate::report::{ci_formats, concise, json as json_report, markdown};
 use crate::source::SourceMap;
 
-/// Extract `rev` of the git repository holding `dir` into a temporary directory; returns
-/// (temp dir, the repository's top directory).
-fn checkout(rev: &str, dir: &Path) -> Result<(PathBuf, PathBuf), String> {
-    let abs = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
-    let top = Command::new("git")
-        .arg("-C")
-        .arg(&abs)
-        .args(["rev-parse", "--show-toplevel"])
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if !top.status.success() {
-        return Err(format!("{} is not inside a git repository", dir.display()));
+/// A directory made for one run and removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<TempDir, String> {
+        let base = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        for attempt in 0..100u32 {
+            let dir = base.join(format!("igos-baseline-{}-{nanos:x}-{attempt}", std::process::id()));
+            // create_dir, not create_dir_all: a directory someone else made is never used.
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok(TempDir(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(format!("cannot create a temporary directory in {}: {e}", base.display())),
+            }
+        }
+        Err(format!("cannot create a temporary directory in {}", base.display()))
     }
-    let top = PathBuf::from(String::from_utf8_lossy(&top.stdout).trim());
-    let rel = abs.strip_prefix(&top).map(Path::to_path_buf).unwrap_or_default();
-    let archive = Command::new("git")
-        .arg("-C")
-        .arg(&top)
-        .args(["archive", "--format=tar", rev])
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if !archive.status.success() {
-        return Err(format!("git cannot read revision `{rev}`: {}", String::from_utf8_lossy(&archive.stderr).trim()));
-    }
-    let tmp = std::env::temp_dir().join(format!("igos-baseline-{}-{}", std::process::id(), rev.replace(['/', '~', '^'], "_")));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    tar::Archive::new(archive.stdout.as_slice()).unpack(&tmp).map_err(|e| format!("unpacking `{rev}`: {e}"))?;
-    let _ = rel;
-    Ok((tmp, top))
 }
 
-/// Where `path` of the working tree is inside the checkout of the revision.
-fn at_revision(path: &Path, top: &Path, tmp: &Path) -> Option<PathBuf> {
-    let abs = path.canonicalize().ok()?;
-    abs.strip_prefix(top).ok().map(|rel| tmp.join(rel))
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One side (rules or tree) at the baseline: where its files are, and how it is named.
+struct Snapshot {
+    /// The directory to read at the baseline (inside `_tmp`, or the working copy itself).
+    dir: Option<PathBuf>,
+    name: SideName,
+    _tmp: Option<TempDir>,
+}
+
+/// `dir` as it was at `rev` in the git repository that holds it. `dir` None: the rules
+/// built into igos, the same on both sides.
+fn snapshot(what: &'static str, dir: Option<&Path>, rev: Option<&str>) -> Result<Snapshot, String> {
+    let Some(dir) = dir else {
+        return Ok(Snapshot {
+            dir: None,
+            name: SideName { what, dir: "built in".into(), at: "working copy (the rules built into igos)".into() },
+            _tmp: None,
+        });
+    };
+    let shown = dir.display().to_string();
+    let same = |why: &str| Snapshot { dir: Some(dir.to_path_buf()), name: SideName { what, dir: shown.clone(), at: format!("working copy ({why})") }, _tmp: None };
+    let Some(rev) = rev else { return Ok(same("no baseline revision given for it")) };
+    let abs = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let Some(top) = git::work_tree_top(&abs) else { return Ok(same("not in a git repository")) };
+    let top = top.canonicalize().map_err(|e| format!("{}: {e}", top.display()))?;
+    let commit = git::verify_commit(&top, rev).map_err(|e| format!("the {what} at {}: {e}", dir.display()))?;
+    let rel = abs.strip_prefix(&top).map(Path::to_path_buf).unwrap_or_default();
+    let rel_text = rel.to_string_lossy().to_string();
+    let tmp = TempDir::new()?;
+    // Only the verified commit id and a path after `--` reach git.
+    let mut args = vec!["archive", "--format=tar", commit.as_str()];
+    if !rel_text.is_empty() {
+        args.extend(["--", rel_text.as_str()]);
+    }
+    let archive = git::git(&top, &args)?;
+    if !archive.status.success() {
+        return Err(format!(
+            "the {what} at {}: {} does not exist at `{rev}` ({})",
+            dir.display(),
+            if rel_text.is_empty() { "the repository" } else { rel_text.as_str() },
+            String::from_utf8_lossy(&archive.stderr).trim()
+        ));
+    }
+    tar::Archive::new(archive.stdout.as_slice()).unpack(&tmp.0).map_err(|e| format!("unpacking `{rev}`: {e}"))?;
+    let at_rev = tmp.0.join(&rel);
+    std::fs::create_dir_all(&at_rev).map_err(|e| format!("{}: {e}", at_rev.display()))?;
+    let short: String = commit.chars().take(12).collect();
+    Ok(Snapshot {
+        dir: Some(at_rev),
+        name: SideName { what, dir: shown, at: format!("{} ({short})", crate::visible::visible(rev)) },
+        _tmp: Some(tmp),
+    })
 }
 
 struct Side {
@@ -68,18 +120,21 @@ struct BuildState {
 }
 
 impl BuildState {
-    fn of(root: &Path) -> Result<BuildState, String> {
-        let audit = crate::audit::load_facts(&crate::audit::default_db(root), &super::audit::store_of(root)).map_err(|e| e.to_string())?;
+    fn of(args: &CheckArgs) -> Result<BuildState, String> {
+        let root = &args.root;
+        let db = args.audit_db.clone().unwrap_or_else(|| crate::audit::default_db(root));
+        let store = args.audit_store.clone().unwrap_or_else(|| super::audit::store_of(root));
+        let audit = crate::audit::load_facts(&db, &store).map_err(|e| e.to_string())?;
         Ok(BuildState {
             audit,
-            sources_dir: crate::scan::default_sources(root),
+            sources_dir: args.sources.clone().unwrap_or_else(|| crate::scan::default_sources(root)),
             cache: crate::scan::default_cache(root),
-            reference: crate::scanb::reference::default_path(root),
+            reference: args.reference.clone().unwrap_or_else(|| crate::scanb::reference::default_path(root)),
         })
     }
 }
 
-fn evaluate(root: &Path, rules: Option<&Path>, state: &BuildState) -> Result<Side, String> {
+fn evaluate(root: &Path, rules: Option<&Path>, state: &BuildState) -> Result<(Side, crate::lang::compile::Policy), String> {
     let mut sources = SourceMap::new();
     let loaded = crate::rules::load(rules, &mut sources)?;
     if let Some(e) = loaded.errors.first() {
@@ -98,81 +153,155 @@ fn evaluate(root: &Path, rules: Option<&Path>, state: &BuildState) -> Result<Sid
             tiers.insert(p.name.clone(), loaded.policy.tiers.name(classes.tier[i]).to_string());
         }
     }
-    Ok(Side { sources, outcome, tiers })
+    drop(engine);
+    drop(facts);
+    Ok((Side { sources, outcome, tiers }, loaded.policy))
 }
 
-fn key(f: &Finding) -> (String, String, String) {
-    (f.check.clone(), f.subject.clone(), f.message.clone())
+fn fail(args: &CheckArgs, message: String) -> i32 {
+    super::check::fail(args.color.style(), "check::baseline", message, Some("name a commit of each side's repository: --baseline REV, or --baseline-rules REV / --baseline-tree REV".into()))
 }
 
-/// Compare the working tree with `rev`. Exit: with `new_only`, 1 when a halting finding is
-/// new; otherwise the working tree's own verdict. 2 when either side cannot be evaluated.
-pub fn run(rev: &str, root: &Path, rules: Option<&Path>, new_only: bool) -> i32 {
-    let rules_dir = rules.map(Path::to_path_buf).or_else(super::check::default_rules_dir);
-    let (tmp, top) = match checkout(rev, root) {
-        Ok(x) => x,
-        Err(e) => {
-            super::err(&format!("igos check --baseline: {e}\n"));
-            return 2;
-        }
-    };
-    let old_root = at_revision(root, &top, &tmp).unwrap_or_else(|| tmp.clone());
-    // The rules at that revision when they live in the repository, else the same rules.
-    let old_rules = rules_dir.as_deref().map(|d| at_revision(d, &top, &tmp).filter(|p| p.is_dir()).unwrap_or_else(|| d.to_path_buf()));
-    let state = match BuildState::of(root) {
+/// Compare the working tree with the baseline. Exit: with `--new-only`, 1 when a halting
+/// finding is new; otherwise the working tree's own verdict. 2 when either side cannot be
+/// evaluated.
+pub fn run(args: &CheckArgs) -> i32 {
+    let rules_dir = args.rules.clone().or_else(super::check::default_rules_dir);
+    let rules_rev = args.review.baseline_rules.as_deref().or(args.baseline.as_deref());
+    let tree_rev = args.review.baseline_tree.as_deref().or(args.baseline.as_deref());
+    let rules_then = match snapshot("rules", rules_dir.as_deref(), rules_rev) {
         Ok(s) => s,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            super::err(&format!("igos check --baseline: {e}\n"));
-            return 2;
-        }
+        Err(e) => return fail(args, e),
     };
-    let old = evaluate(&old_root, old_rules.as_deref(), &state);
-    let new = evaluate(root, rules_dir.as_deref(), &state);
-    let _ = std::fs::remove_dir_all(&tmp);
-    let (old, new) = match (old, new) {
-        (Ok(o), Ok(n)) => (o, n),
-        (Err(e), _) => {
-            super::err(&format!("igos check --baseline: at {rev}: {e}\n"));
-            return 2;
-        }
-        (_, Err(e)) => {
-            super::err(&format!("igos check --baseline: in the working tree: {e}\n"));
-            return 2;
-        }
+    let tree_then = match snapshot("tree", Some(&args.root), tree_rev) {
+        Ok(s) => s,
+        Err(e) => return fail(args, e),
     };
-    let before: BTreeSet<_> = old.outcome.findings().map(key).collect();
-    let after: BTreeSet<_> = new.outcome.findings().map(key).collect();
-    let added: Vec<&Finding> = new.outcome.findings().filter(|f| !before.contains(&key(f))).collect();
-    let gone: Vec<&Finding> = old.outcome.findings().filter(|f| !after.contains(&key(f))).collect();
-    let mut out = format!("igos check --baseline {rev}: what changed between {rev} and the working tree\n");
-    let line = |sources: &SourceMap, f: &Finding| {
-        let at = f.at.map(|s| format!(" ({})", crate::report::diagnostic::position(sources, s))).unwrap_or_default();
-        format!("{} {} {}: {}{at}\n", f.severity.as_str(), f.check, f.subject, f.message)
+    let state = match BuildState::of(args) {
+        Ok(s) => s,
+        Err(e) => return fail(args, e),
     };
-    out += &format!("\nfindings added: {}\n", added.len());
-    for f in &added {
-        out += &format!("  + {}", line(&new.sources, f));
-    }
-    out += &format!("\nfindings gone: {}\n", gone.len());
-    for f in &gone {
-        out += &format!("  - {}", line(&old.sources, f));
-    }
-    let moved: Vec<String> = new
+    let old_root = tree_then.dir.clone().unwrap_or_else(|| args.root.clone());
+    let old = evaluate(&old_root, rules_then.dir.as_deref(), &state);
+    let new = evaluate(&args.root, rules_dir.as_deref(), &state);
+    let (old, (new, policy)) = match (old, new) {
+        (Ok((o, _)), Ok(n)) => (o, n),
+        (Err(e), _) => return fail(args, format!("at the baseline: {e}")),
+        (_, Err(e)) => return fail(args, format!("in the working tree: {e}")),
+    };
+    let old_fps = finding::fingerprints(old.outcome.findings());
+    let new_fps = finding::fingerprints(new.outcome.findings());
+    // Waived findings take no part: a waiver added by the diff makes its finding "gone".
+    let live = |o: &Outcome, fps: &[String]| -> HashSet<String> {
+        o.findings().zip(fps).filter(|(f, _)| !f.is_waived()).map(|(_, fp)| fp.clone()).collect()
+    };
+    let before = live(&old.outcome, &old_fps);
+    let after = live(&new.outcome, &new_fps);
+    let changed = |side: &'_ Side, fps: &'_ [String], other: &HashSet<String>| -> Vec<(usize, String)> {
+        side.outcome
+            .findings()
+            .zip(fps)
+            .enumerate()
+            .filter(|(_, (f, fp))| !f.is_waived() && !other.contains(*fp))
+            .map(|(i, (_, fp))| (i, fp.clone()))
+            .collect()
+    };
+    let added_at = changed(&new, &new_fps, &before);
+    let gone_at = changed(&old, &old_fps, &after);
+    let new_all: Vec<&Finding> = new.outcome.findings().collect();
+    let old_all: Vec<&Finding> = old.outcome.findings().collect();
+    let moved: Vec<(String, String, String)> = new
         .tiers
         .iter()
         .filter_map(|(name, t)| match old.tiers.get(name) {
-            Some(o) if o != t => Some(format!("  {name}: {o} → {t}\n")),
-            None => Some(format!("  {name}: (new) → {t}\n")),
+            Some(o) if o != t => Some((name.clone(), o.clone(), t.clone())),
+            None => Some((name.clone(), "(new)".into(), t.clone())),
             _ => None,
         })
         .collect();
-    out += &format!("\nnatural tier moved: {}\n", moved.len());
-    out += &moved.concat();
-    super::out(&out);
-    if new_only {
-        i32::from(added.iter().any(|f| f.severity == Severity::Halt && !f.is_waived()))
+    let review = Review {
+        sides: vec![rules_then.name.clone(), tree_then.name.clone()],
+        added: added_at.iter().map(|(i, fp)| Changed { finding: new_all[*i], sources: &new.sources, fingerprint: fp }).collect(),
+        gone: gone_at.iter().map(|(i, fp)| Changed { finding: old_all[*i], sources: &old.sources, fingerprint: fp }).collect(),
+        moved,
+    };
+    let code = if args.new_only {
+        i32::from(review.added.iter().any(|c| c.finding.halts()))
     } else {
         new.outcome.exit_code()
+    };
+    match args.format {
+        Format::Human => super::out(&human(&review, args)),
+        Format::Json => super::out_with(|w| {
+            fn view<'a>(c: &Changed<'a>) -> json_report::FindingView<'a> {
+                json_report::view(c.sources, c.finding, c.fingerprint)
+            }
+            let doc = json!({
+                "schema": "igos-review/1",
+                "sides": review.sides.iter().map(|s| json!({ "what": s.what, "dir": s.dir, "at": s.at })).collect::<Vec<_>>(),
+                "added": review.added.iter().map(view).collect::<Vec<_>>(),
+                "gone": review.gone.iter().map(view).collect::<Vec<_>>(),
+                "moved": review.moved.iter().map(|(n, f, t)| json!({ "name": n, "from": f, "to": t })).collect::<Vec<_>>(),
+                "halting": new.outcome.halting(),
+                "exit_code": code,
+            });
+            serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::from)?;
+            w.write_all(b"\n")
+        }),
+        Format::Sarif => {
+            let states: HashMap<&str, &'static str> =
+                new_fps.iter().map(|fp| (fp.as_str(), if before.contains(fp) { "unchanged" } else { "new" })).collect();
+            super::out_with(|w| ci_formats::write_sarif(w, &new.outcome, &policy, &new.sources, Some(&states)));
+        }
+        Format::Github => {
+            super::out(&ci_formats::github_annotations(review.added.iter().map(|c| (c.finding, c.sources))));
+            let summary = markdown::render(&new.outcome, &new.sources, Some(&review), &args.review.link_base);
+            if let Err(e) = super::check::step_summary(&summary) {
+                return fail(args, e);
+            }
+        }
+        Format::Markdown => super::out(&markdown::render(&new.outcome, &new.sources, Some(&review), &args.review.link_base)),
+        Format::Concise => super::out_with(|w| {
+            for c in &review.added {
+                writeln!(w, "{}", concise::line(c.sources, c.finding))?;
+            }
+            Ok(())
+        }),
     }
+    code
+}
+
+fn human(review: &Review, args: &CheckArgs) -> String {
+    let mut out = match args.baseline.as_deref() {
+        Some(rev) => format!("igos check --baseline {}: what changed between the baseline and the working tree\n", crate::visible::visible(rev)),
+        None => "igos check: what changed between the baseline and the working tree\n".to_string(),
+    };
+    for s in &review.sides {
+        out += &format!("  {}: {} at {}\n", s.what, s.dir, s.at);
+    }
+    let line = |c: &Changed| {
+        let f = c.finding;
+        let at = f.at.map(|s| format!(" ({})", crate::report::diagnostic::position(c.sources, s))).unwrap_or_default();
+        format!(
+            "{} {} {}: {}{}\n",
+            f.severity.as_str(),
+            f.check,
+            crate::visible::visible(&f.subject),
+            crate::visible::visible(&f.message),
+            crate::visible::visible(&at)
+        )
+    };
+    out += &format!("\nfindings added: {}\n", review.added.len());
+    for c in &review.added {
+        out += &format!("  + {}", line(c));
+    }
+    out += &format!("\nfindings gone: {}\n", review.gone.len());
+    for c in &review.gone {
+        out += &format!("  - {}", line(c));
+    }
+    out += &format!("\nnatural tier moved: {}\n", review.moved.len());
+    for (name, from, to) in &review.moved {
+        out += &format!("  {}: {from} → {to}\n", crate::visible::visible(name));
+    }
+    out
 }

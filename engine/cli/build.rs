@@ -257,6 +257,7 @@ impl Runner<'_> {
             report: None,
             baseline: None,
             new_only: false,
+            review: Default::default(),
         };
         Ok(super::check::run(&check))
     }

@@ -13,7 +13,7 @@ use crate::tree;
 use super::{Color, Format};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  igos check                                  # the tree in the current directory\n  igos check --root ../shared/corpus/intergenos-91d65db0\n  igos check --format json > findings.json\n  igos check --rules my-rules/                # try edited rules\n  igos check --baseline origin/main           # review: only what a rule diff changes\n  igos check --baseline HEAD --new-only       # ratchet: fail only on new halting findings\n  igos check --since $(jq -r .commit build/reference.json)   # recipes changed since the last good build first\n\nGate 5 (Scan B) reads the reference of the last good build (default build/reference.json,\nwritten by `igos reference save`) and each package's build log it names; without a\nreference it prints `skipped: no previous build` and passes.")]
+#[command(after_help = "Examples:\n  igos check                                  # the tree in the current directory\n  igos check --root ../shared/corpus/intergenos-91d65db0\n  igos check --format json > findings.json\n  igos check --rules my-rules/                # try edited rules\n  igos check --baseline origin/main           # review: only what a rule diff changes\n  igos check --baseline HEAD --new-only       # ratchet: fail only on new halting findings\n  igos check --baseline origin/main --format markdown > comment.md   # the pull-request comment\n  igos check --baseline-rules HEAD~1 --baseline-tree v1.2 --rules ../policy/rules   # rules and tree apart\n  igos check --format concise | grep tier-move   # one line per finding\n  igos check --since $(jq -r .commit build/reference.json)   # recipes changed since the last good build first\n\nGate 5 (Scan B) reads the reference of the last good build (default build/reference.json,\nwritten by `igos reference save`) and each package's build log it names; without a\nreference it prints `skipped: no previous build` and passes.")]
 pub struct CheckArgs {
     /// The tree root: it holds packages/<tier>/<name>/ and the builder lists.
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -45,20 +45,40 @@ pub struct CheckArgs {
     pub reference: Option<PathBuf>,
     /// List the recipes added or changed (git diff of packages/) since this revision first,
     /// with their findings: the last good build's commit, recorded in the reference.
-    #[arg(long, value_name = "GIT-REV", conflicts_with = "baseline")]
+    #[arg(long, value_name = "GIT-REV", conflicts_with_all = ["baseline", "baseline_rules", "baseline_tree"])]
     pub since: Option<String>,
     /// Print a report instead of the gates: `reconciliation` lists, per package, the
     /// upstream-required dependencies it does not declare: real gaps, then recorded divergences.
     #[arg(long, value_name = "NAME", value_parser = ["reconciliation"])]
     pub report: Option<String>,
     /// Review mode: evaluate the rules and tree at this git revision too, print only what
-    /// changed (findings added and gone, natural tiers moved). Both sides are judged against
-    /// the working tree's build state (audit database and store, sources, reference).
+    /// changed (findings added and gone, natural tiers moved). The rules' revision is read
+    /// from the repository that holds the rules, the tree's from the one that holds the tree;
+    /// a side not in git is the working copy on both sides (and said so). Both sides are
+    /// judged against the working tree's build state (audit database and store, sources,
+    /// reference).
     #[arg(long, value_name = "GIT-REV")]
     pub baseline: Option<String>,
-    /// With --baseline: fail only on halting findings that are not in the baseline (ratchet).
-    #[arg(long, requires = "baseline")]
+    /// With a baseline: fail only on halting findings that are not in the baseline (ratchet).
+    #[arg(long)]
     pub new_only: bool,
+    #[command(flatten)]
+    pub review: ReviewArgs,
+}
+
+/// The review options beyond --baseline.
+#[derive(Debug, Default, clap::Args)]
+pub struct ReviewArgs {
+    /// The rules' baseline revision, when it differs from --baseline (or without it).
+    #[arg(long, value_name = "GIT-REV")]
+    pub baseline_rules: Option<String>,
+    /// The tree's baseline revision, when it differs from --baseline (or without it).
+    #[arg(long, value_name = "GIT-REV")]
+    pub baseline_tree: Option<String>,
+    /// Markdown links to files start with this (e.g. https://github.com/o/r/blob/SHA/);
+    /// default: relative links.
+    #[arg(long, value_name = "URL", default_value = "")]
+    pub link_base: String,
 }
 
 /// The rules directory `igos` uses when none is given: ./rules if it holds rule files.
@@ -124,8 +144,11 @@ pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loade
 }
 
 pub fn run(args: &CheckArgs) -> i32 {
-    if let Some(rev) = &args.baseline {
-        return super::baseline::run(rev, &args.root, args.rules.as_deref(), args.new_only);
+    if args.baseline.is_some() || args.review.baseline_rules.is_some() || args.review.baseline_tree.is_some() {
+        return super::baseline::run(args);
+    }
+    if args.new_only {
+        return fail(args.color.style(), "check::usage", "--new-only needs a baseline (--baseline REV)".into(), None);
     }
     let style = args.color.style();
     let started = std::time::Instant::now();
@@ -190,15 +213,20 @@ pub fn run(args: &CheckArgs) -> i32 {
     let evaluated = started.elapsed();
     let evaluated_rss = if timings { resident_mib() } else { (0, 0) };
     match args.format {
-        Format::Json => {
-            let report = check_report::json(&outcome, &l.sources);
-            match &changed {
-                Some((rev, c)) => super::out(&super::since::json(&report, rev, c, &outcome, &l.sources)),
-                None => super::out(&report),
+        Format::Json => super::out_with(|w| {
+            let fingerprints = crate::finding::fingerprints(outcome.findings());
+            let since = changed.as_ref().map(|(rev, c)| (*rev, super::since::json_changed(c, &outcome, &l.sources, &fingerprints)));
+            crate::report::json::write(w, &outcome, &l.sources, since)
+        }),
+        Format::Sarif => super::out_with(|w| ci_formats::write_sarif(w, &outcome, &l.rules.policy, &l.sources, None)),
+        Format::Github => {
+            super::out(&ci_formats::github(&outcome, &l.sources));
+            if let Err(e) = step_summary(&crate::report::markdown::render(&outcome, &l.sources, None, &args.review.link_base)) {
+                return fail(style, "check::step-summary", e, None);
             }
         }
-        Format::Sarif => super::out(&ci_formats::sarif(&outcome, &l.rules.policy, &l.sources)),
-        Format::Github => super::out(&ci_formats::github(&outcome, &l.sources)),
+        Format::Markdown => super::out(&crate::report::markdown::render(&outcome, &l.sources, None, &args.review.link_base)),
+        Format::Concise => super::out_with(|w| crate::report::concise::write(w, &outcome, &l.sources)),
         Format::Human => {
             let header = format!(
                 "igos check: {} packages in {}, rules {}",
@@ -237,6 +265,19 @@ pub fn run(args: &CheckArgs) -> i32 {
     std::mem::forget(outcome);
     std::mem::forget(l);
     code
+}
+
+/// With `GITHUB_STEP_SUMMARY` set (GitHub Actions), append `markdown` to that file.
+pub fn step_summary(markdown: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else { return Ok(()) };
+    let path = PathBuf::from(path);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(markdown.as_bytes()))
+        .map_err(|e| format!("cannot append the step summary to {} (GITHUB_STEP_SUMMARY): {e}", path.display()))
 }
 
 pub fn fail(style: Style, code: &str, message: String, help: Option<String>) -> i32 {

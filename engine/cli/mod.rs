@@ -6,9 +6,11 @@ pub mod baseline;
 pub mod build;
 pub mod check;
 pub mod checks;
+pub mod ci;
 pub mod docgen;
 pub mod explain;
 pub mod fmt;
+pub mod git;
 pub mod ruletest;
 pub mod pack;
 pub mod reference;
@@ -44,8 +46,12 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0 for code scanning
     Sarif,
-    /// GitHub Actions workflow annotations
+    /// GitHub Actions workflow annotations (and the step summary when GITHUB_STEP_SUMMARY is set)
     Github,
+    /// a pull-request comment body (gh pr comment --body-file), links to files and lines
+    Markdown,
+    /// one line per finding: file:line:col: severity check: message
+    Concise,
 }
 
 /// Write to stdout. A closed pipe (`igos check | head`) is not an error worth a panic:
@@ -58,6 +64,22 @@ pub fn out(text: &str) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         // A full disk or an I/O error behind a redirect: the report is incomplete, so say so
         // rather than let a truncated report pass for the whole one.
+        Err(e) => {
+            err(&format!("igos: cannot write to standard output: {e}; the report is incomplete (exit 2)\n"));
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Stream a report to stdout through a buffer (memory independent of its size), with the
+/// same endings as [`out`]: a closed pipe stops quietly, any other write error is exit 2.
+pub fn out_with(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    let stdout = std::io::stdout().lock();
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, stdout);
+    let result = write(&mut buffered).and_then(|_| buffered.flush());
+    match result {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         Err(e) => {
             err(&format!("igos: cannot write to standard output: {e}; the report is incomplete (exit 2)\n"));
             std::process::exit(2);

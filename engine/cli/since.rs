@@ -5,12 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
-
-use serde_json::{json, Value as Json};
 
 use crate::check::Outcome;
 use crate::finding::Finding;
+use crate::report::json::{view, ChangedView};
 use crate::source::SourceMap;
 use crate::tree::Tree;
 
@@ -25,9 +23,7 @@ pub struct Changed {
     pub name: String,
 }
 
-fn git(root: &Path, args: &[&str]) -> Result<std::process::Output, String> {
-    Command::new("git").arg("-C").arg(root).args(args).output().map_err(|e| format!("cannot run git: {e}"))
-}
+use super::git::git;
 
 /// The recipe directories under `packages/` that differ between `rev` and the working
 /// tree (untracked recipes count as added). Err: a message for an exit-2 diagnostic.
@@ -36,11 +32,9 @@ pub fn changed(root: &Path, tree: &Tree, rev: &str) -> Result<Vec<Changed>, Stri
     if !inside.status.success() {
         return Err(format!("--since needs a git work tree, and {} is not in one", root.display()));
     }
-    let verify = git(root, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])?;
-    if !verify.status.success() {
-        return Err(format!("--since: `{rev}` is not a known git revision in {}", root.display()));
-    }
-    let diff = git(root, &["diff", "--relative", "--no-renames", "--name-status", rev, "--", "packages/"])?;
+    // Verified first, and then only the commit id reaches git: never an option.
+    let commit = super::git::verify_commit(root, rev).map_err(|e| format!("--since: {e}"))?;
+    let diff = git(root, &["diff", "--relative", "--no-renames", "--name-status", &commit, "--", "packages/"])?;
     if !diff.status.success() {
         return Err(format!("git diff {rev} failed: {}", String::from_utf8_lossy(&diff.stderr).trim()));
     }
@@ -112,23 +106,20 @@ pub fn human(rev: &str, changed: &[Changed], outcome: &Outcome) -> String {
     out
 }
 
-/// Insert `since` and `changed` into the JSON report.
-pub fn json(report: &str, rev: &str, changed: &[Changed], outcome: &Outcome, sources: &SourceMap) -> String {
-    let Ok(mut doc) = serde_json::from_str::<Json>(report) else { return report.to_string() };
-    let list: Vec<Json> = changed
+/// The `changed` section of the JSON report, each recipe with its findings.
+pub fn json_changed<'a>(changed: &'a [Changed], outcome: &'a Outcome, sources: &'a SourceMap, fingerprints: &'a [String]) -> Vec<ChangedView<'a>> {
+    let index: std::collections::HashMap<*const Finding, &str> =
+        outcome.findings().zip(fingerprints).map(|(f, fp)| (f as *const Finding, fp.as_str())).collect();
+    changed
         .iter()
-        .map(|c| {
-            json!({
-                "name": c.name,
-                "path": c.dir,
-                "status": c.status,
-                "findings": findings_of(outcome, &c.name).into_iter().map(|f| crate::report::check_report::finding_json(sources, f)).collect::<Vec<_>>(),
-            })
+        .map(|c| ChangedView {
+            findings: findings_of(outcome, &c.name)
+                .into_iter()
+                .map(|f| view(sources, f, index.get(&(f as *const Finding)).copied().unwrap_or("")))
+                .collect(),
+            name: &c.name,
+            path: &c.dir,
+            status: c.status,
         })
-        .collect();
-    if let Some(o) = doc.as_object_mut() {
-        o.insert("since".into(), json!(rev));
-        o.insert("changed".into(), Json::Array(list));
-    }
-    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+        .collect()
 }

@@ -117,6 +117,7 @@ pub const SCAN_SOURCES: Kind = Kind(19);
 pub const DIVERGENCE: Kind = Kind(20);
 pub const BUILD_LOG: Kind = Kind(21);
 pub const LOG_HIT: Kind = Kind(22);
+pub const SET_ENTRY: Kind = Kind(23);
 
 pub static KINDS: &[KindDef] = &[
     KindDef {
@@ -143,6 +144,8 @@ pub static KINDS: &[KindDef] = &[
             "audit": Ty::Rec(AUDIT) => "its record in the audit database, none when absent",
             "audit_override": Ty::Rec(OVERRIDE) => "its .audit-override file, none when absent",
             "file": Ty::Loc => "the package.yml",
+            "first_of_name": Ty::Bool => "no recipe earlier in the tree declares this name (a duplicate is reported once, at its first copy)",
+            "same_name_dirs": Ty::ListStr => "the directories (packages/<tier>/<dir>) of every recipe declaring this name",
         },
     },
     KindDef {
@@ -367,6 +370,15 @@ pub static KINDS: &[KindDef] = &[
             "divergence": Ty::Rec(DIVERGENCE) => "the divergence record for this package and name, none when absent",
         },
     },
+    KindDef {
+        name: "set_entry",
+        fields: fields! {
+            "name": Ty::Str => "the name as written (exact names only: globs and exclusions are not entries)",
+            "set": Ty::Str => "the set it is listed in",
+            "classifies": Ty::Bool => "the set is a layer of a classification (a tier list), so its entries name recipes",
+            "package": Ty::Rec(PACKAGE) => "the recipe of that name, none when the tree has none",
+        },
+    },
 ];
 
 pub static RELATIONS: &[RelationDef] = &[
@@ -383,6 +395,7 @@ pub static RELATIONS: &[RelationDef] = &[
     RelationDef { name: "build_logs", kind: BUILD_LOG, domain: DomainId::Tree, doc: "the packages of the reference build and their logs (Scan B; empty without a reference)" },
     RelationDef { name: "log_hits", kind: LOG_HIT, domain: DomainId::Tree, doc: "build log lines a `patterns` template matched (Scan B; empty without a reference)" },
     RelationDef { name: "divergences", kind: DIVERGENCE, domain: DomainId::Tree, doc: "the divergence records of the rules" },
+    RelationDef { name: "set_entries", kind: SET_ENTRY, domain: DomainId::Tree, doc: "every exact name listed in a set of the rules" },
     RelationDef { name: "queue", kind: QUEUED, domain: DomainId::Pkm, doc: "the install queue, in order" },
     RelationDef { name: "archive_entries", kind: ARCHIVE_ENTRY, domain: DomainId::Pkm, doc: "every entry of every queued archive" },
     RelationDef { name: "supersedes", kind: SUPERSEDE, domain: DomainId::Pkm, doc: "every SUPERSEDES declaration in the queue" },

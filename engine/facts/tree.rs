@@ -312,6 +312,17 @@ impl<'a> TreeFacts<'a> {
             .min_by_key(|ph| self.policy.phase_index(ph).unwrap_or(usize::MAX))
     }
 
+    /// The `i`th exact name over every set of the rules, in declaration order: (set, item).
+    fn set_entry(&self, mut i: usize) -> Option<(usize, &'a (String, Span))> {
+        for (k, set) in self.policy.sets.iter().enumerate() {
+            match set.exact.get(i) {
+                Some(item) => return Some((k, item)),
+                None => i -= set.exact.len(),
+            }
+        }
+        None
+    }
+
     fn package_field(&self, idx: u32, field: &str) -> Value<'a> {
         let p = self.pkg(idx);
         match field {
@@ -340,6 +351,11 @@ impl<'a> TreeFacts<'a> {
                 None => vec![Value::Rec(Rec { kind: schema::PACKAGE, idx })],
             }),
             "file" => Value::Loc(p.file_span()),
+            "first_of_name" => Value::Bool(self.same_name.get(p.name.as_str()).is_none_or(|all| all.first() == Some(&idx))),
+            "same_name_dirs" => Value::list(match self.same_name.get(p.name.as_str()) {
+                Some(all) => all.iter().map(|&i| self.pkg(i)).map(|q| Value::Owned(format!("packages/{}/{}", q.dir_tier, q.dir_name).into())).collect(),
+                None => vec![Value::Owned(format!("packages/{}/{}", p.dir_tier, p.dir_name).into())],
+            }),
             "audit" => match self.audit_row(idx) {
                 Some(_) => Value::Rec(Rec { kind: schema::AUDIT, idx }),
                 None => Value::None,
@@ -374,6 +390,7 @@ impl<'a> Domain for TreeFacts<'a> {
             "divergences" => rec(schema::DIVERGENCE, self.policy.divergences.len()),
             "build_logs" => rec(schema::BUILD_LOG, self.scan_b.map(|s| s.logs.len()).unwrap_or(0)),
             "log_hits" => rec(schema::LOG_HIT, self.scan_b.map(|s| s.hits.len()).unwrap_or(0)),
+            "set_entries" => rec(schema::SET_ENTRY, self.policy.sets.iter().map(|s| s.exact.len()).sum()),
             _ => vec![],
         }
     }
@@ -382,6 +399,18 @@ impl<'a> Domain for TreeFacts<'a> {
         let name = r.kind.def().fields.get(field).map(|f| f.name).unwrap_or("");
         let i = r.idx as usize;
         match r.kind {
+            schema::SET_ENTRY => match self.set_entry(i) {
+                Some((set, (item, _))) => match name {
+                    "name" => Value::Str(item),
+                    "set" => Value::Str(&self.policy.sets[set].name),
+                    "classifies" => Value::Bool(self.policy.classifications.iter().any(|c| {
+                        c.layers.iter().any(|l| matches!(l, crate::lang::compile::CLayer::InSet { set: s, .. } if *s == set))
+                    })),
+                    "package" => Self::package_rec(self.package_index(item)),
+                    _ => Value::None,
+                },
+                None => Value::None,
+            },
             schema::PACKAGE => self.package_field(r.idx, name),
             schema::DEP => {
                 let (p, di, target) = self.deps[i];
@@ -765,6 +794,7 @@ impl<'a> Domain for TreeFacts<'a> {
             schema::DIVERGENCE => self.policy.divergences.get(i)?.span,
             schema::BUILD_LOG => self.scan_b?.logs.get(i)?.span,
             schema::LOG_HIT => self.log_hit(i)?.span,
+            schema::SET_ENTRY => self.set_entry(i)?.1 .1,
             _ => return None,
         })
     }

@@ -4,13 +4,11 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use serde_json::{json, Value as Json};
-
 use super::diagnostic::{self, Style};
 use crate::check::Outcome;
 use crate::finding::{Finding, WaiverState};
 use crate::lang::ast::Severity;
-use crate::source::{SourceMap, Span};
+use crate::source::SourceMap;
 use crate::visible::{visible, visible_lines};
 
 #[derive(Debug, Clone, Copy)]
@@ -127,64 +125,5 @@ fn gate_line(title: &str, width: usize, halting: usize, advisories: usize, waive
     s
 }
 
-fn place(sources: &SourceMap, span: Option<Span>) -> Json {
-    match span {
-        Some(s) => {
-            let file = sources.get(s.source);
-            let (line, column) = file.line_col(s.start);
-            json!({ "file": file.name, "line": line, "column": column, "offset": s.start, "length": s.len() })
-        }
-        None => Json::Null,
-    }
-}
-
-pub fn finding_json(sources: &SourceMap, f: &Finding) -> Json {
-    let waiver = match &f.waiver {
-        WaiverState::None => Json::Null,
-        WaiverState::Waived { span, reason, approver } => {
-            json!({ "reason": reason, "approver": approver, "at": place(sources, Some(*span)) })
-        }
-    };
-    json!({
-        "check": f.check,
-        "severity": f.severity.as_str(),
-        "gate": f.gate,
-        "subject": f.subject,
-        "message": f.message,
-        "help": f.help,
-        "at": place(sources, f.at),
-        "rule": place(sources, f.rule),
-        "because": place(sources, f.because),
-        "waiver": waiver,
-    })
-}
-
-/// The JSON report. `schema` is versioned: additions keep the version, changes bump it.
-pub fn json(outcome: &Outcome, sources: &SourceMap) -> String {
-    let gates: Vec<Json> = outcome
-        .gates
-        .iter()
-        .map(|g| {
-            let mut j = json!({
-                "id": g.id,
-                "title": g.title,
-                "halting": g.halting(),
-                "advisory": g.advisories(),
-                "waived": g.waived(),
-                "findings": g.findings.iter().map(|f| finding_json(sources, f)).collect::<Vec<_>>(),
-            });
-            if let (Some(why), Some(o)) = (&g.skipped, j.as_object_mut()) {
-                o.insert("skipped".into(), json!(why));
-            }
-            j
-        })
-        .collect();
-    let doc = json!({
-        "schema": "igos-check/1",
-        "packages": outcome.packages,
-        "halting": outcome.halting(),
-        "exit_code": outcome.exit_code(),
-        "gates": gates,
-    });
-    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
-}
+/// The JSON report lives in `report::json` (streamed); this name is kept for callers.
+pub use super::json::json;

@@ -3,3 +3,7 @@
 pub mod check_report;
 pub mod ci_formats;
 pub mod diagnostic;
+pub mod json;
+pub mod review;
+pub mod markdown;
+pub mod concise;
