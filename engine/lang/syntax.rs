@@ -47,6 +47,113 @@ pub fn parse(source: SourceId, text: &str) -> Result<RuleFile, RuleError> {
     Ok(out)
 }
 
+/// Parse one rule file, recovering from syntax errors at the next top-level declaration
+/// (a line that starts with a declaration's keyword): each declaration that does not parse
+/// is one diagnostic, and every other declaration is kept. The names the broken ones
+/// declare are listed in `RuleFile::broken`, so their uses elsewhere add no errors.
+pub fn parse_recovering(source: SourceId, text: &str) -> (RuleFile, Vec<RuleError>) {
+    let first = match parse(source, text) {
+        Ok(f) => return (f, vec![]),
+        Err(e) => e,
+    };
+    let starts = decl_starts(text);
+    let Some(&head_end) = starts.first() else { return (RuleFile::default(), vec![first]) };
+    if first.kind == "too-deep" {
+        return (RuleFile::default(), vec![first]);
+    }
+    let mut out = RuleFile::default();
+    let mut errors = vec![];
+    match parse(source, &text[..head_end]) {
+        Ok(head) => out.version = head.version,
+        Err(e) => errors.push(e),
+    }
+    let b = Builder { source };
+    for (i, &start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(text.len());
+        // The declaration at its own offsets: what precedes it blanked, lines kept.
+        let mut alone: String = text[..start].bytes().map(|c| if c == b'\n' { '\n' } else { ' ' }).collect();
+        alone.push_str(&text[start..end]);
+        let parsed = PolicyParser::parse(Rule::decl_alone, &alone)
+            .map_err(|e| stray_brace(syntax_error(source, &alone, e), &alone))
+            .and_then(|mut pairs| {
+                let decl = pairs.next().and_then(|p| p.into_inner().find(|q| !matches!(q.as_rule(), Rule::EOI)));
+                match decl {
+                    Some(d) => b.decl(d),
+                    None => Err(internal(Span::new(source, start, end))),
+                }
+            });
+        match parsed {
+            Ok(d) => out.decls.push(d),
+            Err(e) => {
+                out.broken.extend(declared_names(&text[start..end]));
+                errors.push(e);
+            }
+        }
+    }
+    if errors.is_empty() {
+        // Each declaration parses alone but not together (two on one line...).
+        errors.push(first);
+    }
+    (out, errors)
+}
+
+/// pest reports a line that does not fit a block at the line's start ("expected `}`"):
+/// when that line holds a `{`, the brace is the mistake, so the diagnostic points at it.
+fn stray_brace(e: RuleError, text: &str) -> RuleError {
+    if !e.message.starts_with("expected `}`") && !e.message.starts_with("expected end of file") {
+        return e;
+    }
+    let start = e.span.start as usize;
+    let line_end = text.get(start..).and_then(|r| r.find('\n')).map_or(text.len(), |n| start + n);
+    let line = text.get(start..line_end).unwrap_or("");
+    let code = line.split('#').next().unwrap_or("");
+    match code.rfind('{') {
+        Some(at) => {
+            let at = start + at;
+            RuleError::new("syntax", "unexpected `{`: a block is opened only at the end of its declaration's first line", Span::new(e.span.source, at, at + 1))
+                .with_label("stray `{`")
+                .with_help("remove it; a block opened with `{` is closed by `}` on a line of its own")
+        }
+        None if e.message.starts_with("expected end of file") => {
+            // Alone, a declaration is followed by the next one: say that, not "end of file".
+            let found = e.message.split_once("found ").map_or("", |(_, f)| f).to_string();
+            RuleError { message: format!("expected a new declaration at the start of a line, found {found}"), ..e }
+        }
+        None => e,
+    }
+}
+
+const DECL_KEYWORDS: [&str; 10] =
+    ["tiers", "set", "builder", "classify", "check", "gate", "waive", "divergence", "phase", "patterns"];
+
+/// Byte offsets of the lines that start, in the first column, with a declaration keyword.
+fn decl_starts(text: &str) -> Vec<usize> {
+    let mut out = vec![];
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let word = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
+        if DECL_KEYWORDS.contains(&word) {
+            out.push(at);
+        }
+        at += line.len();
+    }
+    out
+}
+
+/// The names a declaration that did not parse meant to declare (its first line's name,
+/// every tier of a `tiers` line).
+fn declared_names(decl: &str) -> Vec<String> {
+    let line = decl.lines().next().unwrap_or("");
+    let line = line.split('#').next().unwrap_or("");
+    let words: Vec<&str> =
+        line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).filter(|w| !w.is_empty()).collect();
+    match words.as_slice() {
+        ["tiers", tiers @ ..] => std::iter::once("tiers").chain(tiers.iter().copied()).map(String::from).collect(),
+        [_, name, ..] => vec![name.to_string()],
+        _ => vec![],
+    }
+}
+
 /// The byte offset where brackets first nest deeper than [`MAX_BRACKET_DEPTH`] on one line.
 /// Nothing in the language spans lines except blocks (fixed depth), so a line scanner
 /// suffices: strings are skipped (a `{` inside one opens a template hole, whose code may
