@@ -407,6 +407,7 @@ pub static FUNCTIONS: &[FnDef] = &[
     FnDef { name: "phase_index", params: &[Ty::Str], ret: Ty::Int, method: false, domain: Some(DomainId::Tree), doc: "the position of a phase in the declared phase order" },
     FnDef { name: "field", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Loc, method: true, domain: Some(DomainId::Tree), doc: "where a top-level key is written (the file when absent)" },
     FnDef { name: "has", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the package.yml has this top-level key" },
+    FnDef { name: "empty", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the package.yml writes this top-level key with no value (`key:` alone, `null`, `~`, `\"\"`)" },
     FnDef { name: "has_function", params: &[Ty::Rec(BUILD_SCRIPT), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the build.sh defines this function" },
 ];
 

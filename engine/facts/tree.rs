@@ -684,6 +684,10 @@ impl<'a> Domain for TreeFacts<'a> {
                 }
                 _ => Value::Bool(false),
             },
+            "empty" => match (rec(0), s(1)) {
+                (Some(r), Some(key)) if r.kind == schema::PACKAGE => Value::Bool(self.pkg(r.idx).empty_keys.iter().any(|k| k == key)),
+                _ => Value::Bool(false),
+            },
             "has_function" => match (rec(0), s(1)) {
                 (Some(r), Some(f)) if r.kind == schema::BUILD_SCRIPT => Value::Bool(match &self.pkg(r.idx).build_sh {
                     BuildSh::Parsed(b) => b.functions.iter().any(|x| x.name == f),

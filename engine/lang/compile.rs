@@ -913,7 +913,7 @@ impl Compiler {
             return None; // reported where it was declared
         }
         let key_arg = match args.last().map(|a| (&a.kind, a.span)) {
-            Some((ExprKind::Str(k), span)) if recv.is_some() && matches!(f.text.as_str(), "has" | "field") => Some((k.clone(), span)),
+            Some((ExprKind::Str(k), span)) if recv.is_some() && matches!(f.text.as_str(), "has" | "field" | "empty") => Some((k.clone(), span)),
             _ => None,
         };
         // The name first: an unknown function is reported even when an argument fails too.

@@ -117,6 +117,8 @@ pub struct Package {
     pub build_style: Option<String>,
     /// Top-level keys in file order, span = the key.
     pub keys: Vec<(std::borrow::Cow<'static, str>, Span)>,
+    /// Top-level keys written with no value (`license:`, `version: null`, `~`, `""`).
+    pub empty_keys: Vec<std::borrow::Cow<'static, str>>,
     /// `name:` when it is a string, else the directory name.
     pub name: String,
     /// The version as written (sysprof's 46.0 stays "46.0").
@@ -621,6 +623,7 @@ fn build_package(
         tier: None,
         build_style: None,
         keys: vec![],
+        empty_keys: vec![],
         name: r.name.clone(),
         version_text: None,
         version_is_string: false,
@@ -688,6 +691,7 @@ fn build_package(
     let pos = positions::scan(&text);
     let span = |r: (usize, usize)| Span::new(file, r.0, r.1);
     p.keys = pos.keys.iter().map(|(k, r)| (key_name(k), span(*r))).collect();
+    p.empty_keys = pos.empty.iter().map(|k| key_name(k)).collect();
     let key_span = |k: &str| pos.keys.iter().find(|(x, _)| *x == k).map(|(_, r)| span(*r)).unwrap_or(whole);
     for (key, message) in wrong_types(&recipe) {
         problems.push(LoadProblem { kind: ProblemKind::WrongType, message, span: key_span(key) });
