@@ -201,6 +201,8 @@ pub static KINDS: &[KindDef] = &[
             "index": Ty::Int => "its position in the list (0-based)",
             "builder": Ty::Rec(BUILDER) => "the builder whose list it is in",
             "package": Ty::Rec(PACKAGE) => "the recipe it names, none when absent",
+            "extra": Ty::Str => "what follows the name on its line (a line names one package), none when nothing does",
+            "extra_at": Ty::Loc => "where that text is written, none when nothing follows",
         },
     },
     KindDef {

@@ -157,6 +157,9 @@ pub struct BuilderList {
     pub source: SourceId,
     /// Package names in build order.
     pub entries: Vec<(String, Span)>,
+    /// What follows the name on an entry's line (a line names one package; `tree zip`
+    /// would drop `zip`), by entry index. A trailing `# comment` is not counted.
+    pub extra: Vec<(usize, String, Span)>,
     /// `# invokes: igos-build.py --tier <tier>`
     pub invokes_tier: Option<(String, Span)>,
 }
@@ -777,6 +780,7 @@ fn build_package(
 
 fn parse_list(file_name: &str, source: SourceId, text: &str) -> BuilderList {
     let mut entries = vec![];
+    let mut extra = vec![];
     let mut invokes_tier = None;
     let mut off = 0;
     for raw in text.split_inclusive('\n') {
@@ -800,9 +804,16 @@ fn parse_list(file_name: &str, source: SourceId, text: &str) -> BuilderList {
         }
         let name = t.split_whitespace().next().unwrap_or(t);
         let at = line.find(name).unwrap_or(0);
+        let after = &line[at + name.len()..];
+        let rest = after.find(" #").or_else(|| after.find("\t#")).map_or(after, |c| &after[..c]);
+        if !rest.trim().is_empty() {
+            let lead = rest.len() - rest.trim_start().len();
+            let from = start + at + name.len() + lead;
+            extra.push((entries.len(), rest.trim().to_string(), Span::new(source, from, from + rest.trim().len())));
+        }
         entries.push((name.to_string(), Span::new(source, start + at, start + at + name.len())));
     }
-    BuilderList { file_name: file_name.to_string(), source, entries, invokes_tier }
+    BuilderList { file_name: file_name.to_string(), source, entries, extra, invokes_tier }
 }
 
 #[cfg(test)]
