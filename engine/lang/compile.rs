@@ -249,8 +249,8 @@ struct Compiler {
     classify_names: HashMap<String, Span>,
     /// Names whose declaration was refused or did not parse: their uses report nothing more.
     broken: std::collections::HashSet<String>,
-    /// Per check, the gate that lists it first (a check belongs to one gate).
-    gated: HashMap<usize, Span>,
+    /// Per check, the gate that lists it first and where (a check belongs to one gate).
+    gated: HashMap<usize, (String, Span)>,
 }
 
 impl Compiler {
@@ -342,7 +342,8 @@ impl Compiler {
     /// function, a tier, a built-in constant, or (for a set) a classification. Such a name
     /// is refused at its declaration, once; otherwise every use of the shadowed name would
     /// be an error of its own far from the cause (`set packages { a }` gave 174 of them).
-    fn taken_name(&self, name: &str, is_set: bool) -> Option<(String, Option<Span>)> {
+    /// `is_set`: the set's span (a set is refused for a classification declared before it).
+    fn taken_name(&self, name: &str, is_set: Option<Span>) -> Option<(String, Option<Span>)> {
         if let Some((_, r)) = schema::relation(name) {
             return Some((format!("the relation `{name}` ({})", r.doc), None));
         }
@@ -355,10 +356,8 @@ impl Compiler {
         if let Some(i) = self.policy.tiers.index(name) {
             return Some((format!("the tier `{name}`"), self.policy.tiers.spans.get(i as usize).copied()));
         }
-        if is_set {
-            if let Some(span) = self.classify_names.get(name) {
-                return Some((format!("the classification `{name}`"), Some(*span)));
-            }
+        if let Some((true, span)) = is_set.map(|set| (self.classify_names.get(name).is_some_and(|c| *c < set), self.classify_names.get(name))) {
+            return Some((format!("the classification `{name}`"), span.copied()));
         }
         None
     }
@@ -499,7 +498,7 @@ impl Compiler {
     }
 
     fn set(&mut self, s: &SetDecl) {
-        if let Some((taken, first)) = self.taken_name(&s.name.text, true) {
+        if let Some((taken, first)) = self.taken_name(&s.name.text, Some(s.name.span)) {
             self.refuse_name("set", &s.name, &taken, first);
             return;
         }
@@ -555,11 +554,13 @@ impl Compiler {
     }
 
     fn classify(&mut self, cl: &ClassifyDecl) {
-        if let Some((taken, first)) = self.taken_name(&cl.name.text, false) {
+        if let Some((taken, first)) = self.taken_name(&cl.name.text, None) {
             self.refuse_name("classification", &cl.name, &taken, first);
             return;
         }
         if !self.declare("classification", &cl.name) {
+            // Its uses say nothing more (a set of that name still resolves).
+            self.broken.insert(cl.name.text.clone());
             return;
         }
         let mut layers = vec![];
@@ -873,11 +874,11 @@ impl Compiler {
             }
             return Some((CExpr::Var(slot), ty, depth));
         }
-        if self.broken.contains(name) {
-            return None; // reported where it was declared
-        }
         if let Some(&s) = self.set_index.get(name) {
             return Some((CExpr::Set(s), Ty::Set, 0));
+        }
+        if self.broken.contains(name) {
+            return None; // reported where it was declared
         }
         if let Some(t) = self.policy.tiers.index(name) {
             return Some((CExpr::Const(Const::Tier(Some(t))), Ty::Tier, 0));
@@ -1025,7 +1026,9 @@ impl Compiler {
         }
         let CExpr::Field(_, kind, i) = c else { return None };
         let field = kind.def().fields.get(*i)?.name;
-        let what = format!("a {}'s `{field}`", kind.def().name);
+        let name = kind.def().name;
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        let what = format!("{article} {name}'s `{field}`");
         match schema::enum_of(*kind, *i)? {
             schema::Values::Listed(v) => Some((what, v.iter().map(|s| s.to_string()).collect())),
             schema::Values::Tiers if self.policy.tiers.names.is_empty() => None,
@@ -1095,14 +1098,21 @@ impl Compiler {
                 Some(i) => match self.gated.get(&i) {
                     // A check reports in one gate: listed in a second, that gate would
                     // print "pass" while the check fails.
-                    Some(first) => self.errors.push(
-                        RuleError::new("duplicate", format!("check `{}` is listed in two gates", c.text), c.span)
-                            .with_label("listed again")
-                            .with_related(*first, "first listed here")
-                            .with_help("a check belongs to one gate: remove one of the two lines"),
-                    ),
+                    Some((gate, first)) => {
+                        let message = if *gate == g.id.text {
+                            format!("check `{}` is listed twice in gate `{gate}`", c.text)
+                        } else {
+                            format!("check `{}` is listed in two gates, `{gate}` and `{}`", c.text, g.id.text)
+                        };
+                        self.errors.push(
+                            RuleError::new("duplicate", message, c.span)
+                                .with_label("listed again")
+                                .with_related(*first, "first listed here")
+                                .with_help("a check belongs to one gate: remove one of the two lines"),
+                        )
+                    }
                     None => {
-                        self.gated.insert(i, c.span);
+                        self.gated.insert(i, (g.id.text.clone(), c.span));
                         checks.push(i);
                     }
                 },

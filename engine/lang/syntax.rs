@@ -65,7 +65,9 @@ pub fn parse_recovering(source: SourceId, text: &str) -> (RuleFile, Vec<RuleErro
     let mut errors = vec![];
     match parse(source, &text[..head_end]) {
         Ok(head) => out.version = head.version,
-        Err(e) => errors.push(e),
+        // The whole file's error says it better when it is in the header (a missing
+        // `policy 1` is found at the first declaration).
+        Err(e) => errors.push(if first.span.start as usize <= head_end { first.clone() } else { e }),
     }
     let b = Builder { source };
     for (i, &start) in starts.iter().enumerate() {
@@ -74,7 +76,7 @@ pub fn parse_recovering(source: SourceId, text: &str) -> (RuleFile, Vec<RuleErro
         let mut alone: String = text[..start].bytes().map(|c| if c == b'\n' { '\n' } else { ' ' }).collect();
         alone.push_str(&text[start..end]);
         let parsed = PolicyParser::parse(Rule::decl_alone, &alone)
-            .map_err(|e| stray_brace(syntax_error(source, &alone, e), &alone))
+            .map_err(|e| explain_decl_error(stray_brace(syntax_error(source, &alone, e), &alone), &alone, start))
             .and_then(|mut pairs| {
                 let decl = pairs.next().and_then(|p| p.into_inner().find(|q| !matches!(q.as_rule(), Rule::EOI)));
                 match decl {
@@ -95,6 +97,42 @@ pub fn parse_recovering(source: SourceId, text: &str) -> (RuleFile, Vec<RuleErro
         errors.push(first);
     }
     (out, errors)
+}
+
+/// A declaration that fails at its first word (pest names the declarations it expected) or
+/// after its last line (a block left open) is described by its shape instead.
+fn explain_decl_error(e: RuleError, text: &str, start: usize) -> RuleError {
+    let first_line = text[start..].lines().next().unwrap_or("").trim_end();
+    let line_span = Span::new(e.span.source, start, start + first_line.len());
+    let keyword = first_line.split_whitespace().next().unwrap_or("");
+    let content_end = start + text[start..].trim_end().len();
+    if e.span.start as usize == start {
+        return RuleError::new("syntax", format!("this `{keyword}` declaration does not parse"), line_span)
+            .with_label("here")
+            .with_help(format!("it reads: {}", decl_shape(keyword)));
+    }
+    if e.span.start as usize >= content_end && e.message.contains("`}`") {
+        return RuleError::new("syntax", format!("`{}` is not closed: `}}` is missing before the next declaration", first_line.trim_end_matches('{').trim_end()), line_span)
+            .with_label("opened here")
+            .with_help("close the block with `}` on a line of its own");
+    }
+    e
+}
+
+/// What a declaration looks like, for a diagnostic.
+fn decl_shape(keyword: &str) -> &'static str {
+    match keyword {
+        "tiers" => "`tiers a < b < c | d` (`<` orders, `|` makes peers)",
+        "set" => "`set <name> {`, one name or glob per line, `}`; or `set <name> from builder <builder>`",
+        "builder" => "`builder <name> {`, then `phase`, `tier`, `list`, `topological` or `names` lines, `}`",
+        "classify" => "`classify <name> {`, one layer per line (`<tier> if dir is <dir>`, `<tier> if name in <set>`, `infer earliest consumer via build, host`, `else <tier>`), `}`",
+        "check" => "`check <id> halt {` (or `advisory`), one clause per line, `}`",
+        "gate" => "`gate <id> \"<title>\" {`, one check id per line, `}`",
+        "waive" => "`waive <check> for <name> {`, then `reason`, `approver`, `expires` lines, `}`",
+        "divergence" => "`divergence <package> drops <dependency> {`, then `reason` and `approver` lines, `}`",
+        "phase" => "`phase <name> {`, then `run`, `builtin`, `after`, `checkpoint`, `optional`, `title` lines, `}`",
+        _ => "`patterns <group> {`, one `<kind> \"<template>\"` per line, `}`",
+    }
 }
 
 /// pest reports a line that does not fit a block at the line's start ("expected `}`"):
