@@ -170,7 +170,8 @@ fn decl_starts(text: &str) -> Vec<usize> {
     let mut at = 0;
     for line in text.split_inclusive('\n') {
         let word = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
-        if DECL_KEYWORDS.contains(&word) {
+        let spaced = line[word.len()..].starts_with([' ', '\t']);
+        if DECL_KEYWORDS.contains(&word) && spaced {
             out.push(at);
         }
         at += line.len();
@@ -778,4 +779,26 @@ fn unescape(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declarations_start_with_a_keyword_and_a_blank_in_the_first_column() {
+        let text = "policy 1\nset a {\n  x\nset-b\n}\n  check c halt {\ncheck d halt {\n}\n";
+        let starts: Vec<&str> = decl_starts(text).iter().map(|&i| text[i..].lines().next().unwrap_or("")).collect();
+        assert_eq!(starts, ["set a {", "check d halt {"]);
+    }
+
+    #[test]
+    fn recovery_keeps_the_other_declarations_and_silences_the_broken_names() {
+        let text = "policy 1\n\nset a {\n  x {\n}\n\nset b {\n  y\n}\n\ntiers p < < q\n";
+        let (file, errors) = parse_recovering(SourceId(0), text);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(file.decls.len(), 1, "set b is kept");
+        assert_eq!(file.broken, ["a", "tiers", "p", "q"]);
+        assert_eq!(file.version.map(|v| v.0), Some(1));
+    }
 }
