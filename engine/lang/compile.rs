@@ -356,10 +356,10 @@ impl Compiler {
         if let Some(i) = self.policy.tiers.index(name) {
             return Some((format!("the tier `{name}`"), self.policy.tiers.spans.get(i as usize).copied()));
         }
-        if let Some((true, span)) = is_set.map(|set| (self.classify_names.get(name).is_some_and(|c| *c < set), self.classify_names.get(name))) {
-            return Some((format!("the classification `{name}`"), span.copied()));
+        match (is_set, self.classify_names.get(name)) {
+            (Some(set), Some(&class)) if class < set => Some((format!("the classification `{name}`"), Some(class))),
+            _ => None,
         }
-        None
     }
 
     fn refuse_name(&mut self, what: &str, name: &Name, taken: &str, first: Option<Span>) {
