@@ -42,7 +42,12 @@ impl Outcome {
     pub fn halting(&self) -> usize {
         self.gates.iter().map(GateResult::halting).sum()
     }
+    /// 2 when a check was stopped by its step budget (the rules are unusable as written),
+    /// else 1 when a finding halts.
     pub fn exit_code(&self) -> i32 {
+        if self.findings().any(|f| f.check == crate::eval::run::BUDGET_CHECK) {
+            return 2;
+        }
         i32::from(self.halting() > 0)
     }
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
@@ -103,6 +108,7 @@ pub fn evaluate_full(
     // Room for what is added to the checks' findings, so the list is never copied to grow.
     let mut all: Vec<Finding> = engine.run_all(shadowed.len() + policy.waivers.len());
     all.extend(shadowed);
+    all.extend(ungated_checks(policy));
     apply_waivers(policy, &mut all, today, DomainId::Tree);
 
     let mut gates: Vec<GateResult> = policy
@@ -150,11 +156,35 @@ pub fn evaluate_full(
 fn reads_build_logs(check: &crate::lang::compile::CheckDef) -> bool {
     use crate::lang::compile::{CExpr, Step};
     check.steps.iter().any(|s| match s {
-        Step::For(_, CExpr::Relation(r)) => {
+        Step::For(_, CExpr::Relation(r)) | Step::Join { source: CExpr::Relation(r), .. } => {
             matches!(crate::eval::schema::RELATIONS.get(*r).map(|d| d.name), Some("build_logs" | "log_hits"))
         }
         _ => false,
     })
+}
+
+/// A tree check that no gate lists still runs, but reports under "Rule files" rather than
+/// in the gate its author meant: an advisory says so.
+fn ungated_checks(policy: &Policy) -> Vec<Finding> {
+    (0..policy.checks.len())
+        .filter(|&i| policy.checks[i].domain == DomainId::Tree && policy.gate_of(i).is_none())
+        .map(|i| {
+            let c = &policy.checks[i];
+            Finding {
+                check: "check-without-gate".into(),
+                severity: Severity::Advisory,
+                gate: None,
+                subject: c.id.clone(),
+                object: None,
+                message: format!("check `{}` is in no gate: its findings are reported under \"Rule files\"", c.id),
+                help: Some("list it in the gate it belongs to (rules/gates.pol)".into()),
+                at: Some(c.span),
+                rule: Some(c.span),
+                because: None,
+                waiver: WaiverState::None,
+            }
+        })
+        .collect()
 }
 
 fn shadowed_entries(engine: &Engine) -> Vec<Finding> {

@@ -92,10 +92,12 @@ impl Registered {
         let files = self.texts.len();
         for (id, text) in self.texts {
             match text {
-                Ok(text) => match syntax::parse(id, &text) {
-                    Ok(f) => parsed.push(f),
-                    Err(e) => errors.push(e),
-                },
+                Ok(text) => {
+                    // Recovers at the next declaration: one diagnostic per broken one.
+                    let (f, mut broken) = syntax::parse_recovering(id, &text);
+                    errors.append(&mut broken);
+                    parsed.push(f);
+                }
                 Err(msg) => errors.push(RuleError::new("unreadable", msg, Span::new(id, 0, 0)).with_label("this file")),
             }
         }

@@ -124,6 +124,21 @@ pub fn aggregate(store: &Path, db_path: &Path) -> Result<(usize, Vec<String>), D
         };
         let trusted = print.mtime_ns.max(print.ctime_ns) < started_ns.saturating_sub(RACY_NS);
         match Record::from_json(&bytes) {
+            // A record is stored as `<name>.json`: one named otherwise would silently
+            // replace the record of the package it names (and the check would keep
+            // asking to aggregate the file), so the whole run is refused, nothing written.
+            Ok(r) if f.file_stem().and_then(|s| s.to_str()) != Some(r.name.as_str()) => {
+                let file = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                return Err(err(
+                    f,
+                    format!(
+                        "the record is named `{}` but its file is `{}`; nothing was aggregated (rename the file to `{}.json`, or fix its `name`)",
+                        crate::visible::visible(&r.name),
+                        crate::visible::visible(&file),
+                        crate::visible::visible(&r.name)
+                    ),
+                ));
+            }
             Ok(r) => rows.push((r, sha256_hex(&bytes), trusted.then_some(print))),
             Err(e) => skipped.push(format!("{}: not an audit record ({e})", f.display())),
         }

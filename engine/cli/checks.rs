@@ -53,9 +53,11 @@ pub fn run(args: &ChecksArgs) -> i32 {
         ("shadowed-entry", "a list entry an earlier classification layer already decides for another tier"),
         ("waiver-expired", "a waiver past its expiry: the finding it waived applies again"),
         ("waiver-unused", "a waiver that matches no finding"),
+        ("check-without-gate", "a tree check that no gate lists (its findings go under \"Rule files\")"),
     ] {
         text += &row(id, "advisory", "(rules)", "stable", about);
     }
+    text += &row(crate::eval::run::BUDGET_CHECK, "halt", "(rules)", "stable", "a check stopped by its step budget (a runaway rule): exit 2");
     super::out(&text);
     0
 }

@@ -61,7 +61,7 @@ fn cases_in(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Findings the engine itself makes about rule files (not declared as checks).
-const ENGINE_CHECKS: &[&str] = &["shadowed-entry", "waiver-expired", "waiver-unused"];
+const ENGINE_CHECKS: &[&str] = &["shadowed-entry", "waiver-expired", "waiver-unused", "check-without-gate", "step-budget"];
 
 pub fn run(args: &TestArgs) -> i32 {
     let dirs = if args.cases.is_empty() { vec![PathBuf::from("rules/tests")] } else { args.cases.clone() };

@@ -204,6 +204,8 @@ pub static KINDS: &[KindDef] = &[
             "index": Ty::Int => "its position in the list (0-based)",
             "builder": Ty::Rec(BUILDER) => "the builder whose list it is in",
             "package": Ty::Rec(PACKAGE) => "the recipe it names, none when absent",
+            "extra": Ty::Str => "what follows the name on its line (a line names one package), none when nothing does",
+            "extra_at": Ty::Loc => "where that text is written, none when nothing follows",
         },
     },
     KindDef {
@@ -420,6 +422,7 @@ pub static FUNCTIONS: &[FnDef] = &[
     FnDef { name: "phase_index", params: &[Ty::Str], ret: Ty::Int, method: false, domain: Some(DomainId::Tree), doc: "the position of a phase in the declared phase order" },
     FnDef { name: "field", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Loc, method: true, domain: Some(DomainId::Tree), doc: "where a top-level key is written (the file when absent)" },
     FnDef { name: "has", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the package.yml has this top-level key" },
+    FnDef { name: "empty", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the package.yml writes this top-level key with no value (`key:` alone, `null`, `~`, `\"\"`)" },
     FnDef { name: "has_function", params: &[Ty::Rec(BUILD_SCRIPT), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the build.sh defines this function" },
 ];
 
@@ -430,3 +433,54 @@ pub fn relation(name: &str) -> Option<(usize, &'static RelationDef)> {
 pub fn function(name: &str) -> Option<(usize, &'static FnDef)> {
     FUNCTIONS.iter().enumerate().find(|(_, f)| f.name == name)
 }
+
+/// The values a closed field can take: listed here, or the declared tiers (a tier-valued
+/// string field). A rule comparing such a field with a string literal outside the set never
+/// matches anything, so the compiler refuses it (with did-you-mean).
+pub enum Values {
+    Listed(&'static [&'static str]),
+    Tiers,
+}
+
+/// Closed fields: (record kind, field, its values). Must name every value the fact
+/// adapters produce (engine/facts/tree.rs, engine/facts/pkm.rs).
+pub static ENUMS: &[(Kind, &str, Values)] = &[
+    (PACKAGE, "tier", Values::Tiers),
+    (PACKAGE, "dir", Values::Tiers),
+    (DEP, "kind", Values::Listed(&["build", "host", "runtime"])),
+    (BUILDER, "kind", Values::Listed(&["static", "topological", "named"])),
+    (BUILDER, "tier", Values::Tiers),
+    (TIER, "name", Values::Tiers),
+    (AUDIT, "tier", Values::Tiers),
+    (ARCHIVE_ENTRY, "type", Values::Listed(&["file", "dir", "symlink"])),
+    (ARCHIVE_ENTRY, "root_type", Values::Listed(&["absent", "file", "dir", "symlink-to-dir", "symlink", "other"])),
+    (
+        SUPERSEDE,
+        "state",
+        Values::Listed(&[
+            "itself",
+            "earlier in the install queue",
+            "later in the install queue",
+            "installed",
+            "neither installed nor earlier in the install queue",
+        ]),
+    ),
+    (SCAN, "status", Values::Listed(&["scanned", "pending", "missing", "unsupported", "failed", "no-source"])),
+    (LOG_HIT, "class", Values::Listed(&["detection", "summary"])),
+];
+
+/// The closed value set of a record field, if it has one.
+pub fn enum_of(kind: Kind, field: usize) -> Option<&'static Values> {
+    let name = kind.def().fields.get(field)?.name;
+    ENUMS.iter().find(|(k, f, _)| *k == kind && *f == name).map(|(_, _, v)| v)
+}
+
+/// The recipe schema: the top-level keys of a package.yml that igos and the build know.
+/// `p.has("...")` and `p.field("...")` name one of these (or an item of the rules'
+/// `known_fields` set), so a misspelt key is a rule error, not a check that flags everything.
+pub static RECIPE_KEYS: &[&str] = &[
+    "build_artifacts", "build_style", "bundled_deps", "configure_flags", "dependencies", "description",
+    "direct_install", "homepage", "install_func", "iso_include", "license", "name", "pass_number", "patches",
+    "payload_license", "pending_acquisition", "release", "skip_tracking", "source", "supersedes", "target_triple",
+    "tests", "tier", "validation", "verify_paths", "version", "working_dir",
+];

@@ -28,6 +28,8 @@ struct EntryFacts<'a> {
     index: u32,
     builder: u32,
     package: Option<u32>,
+    /// What follows the name on its list line, and where.
+    extra: Option<(&'a str, Span)>,
 }
 
 /// A parsed `.audit-override` file.
@@ -163,13 +165,16 @@ impl<'a> TreeFacts<'a> {
                         kind = "static";
                         match lists.get(file.as_str()) {
                             Some(l) => {
+                                let mut extra = l.extra.iter().peekable();
                                 for (i, (n, span)) in l.entries.iter().enumerate() {
+                                    let extra = extra.next_if(|(at, _, _)| *at == i).map(|(_, t, s)| (t.as_str(), *s));
                                     entries.push(EntryFacts {
                                         name: n.as_str(),
                                         span: *span,
                                         index: i as u32,
                                         builder: bi as u32,
                                         package: lookup(n),
+                                        extra,
                                     });
                                 }
                             }
@@ -489,6 +494,8 @@ impl<'a> Domain for TreeFacts<'a> {
                     "index" => Value::Int(e.index as i64),
                     "builder" => Value::Rec(Rec { kind: schema::BUILDER, idx: e.builder }),
                     "package" => Self::package_rec(e.package),
+                    "extra" => Value::opt_str(e.extra.map(|(t, _)| t)),
+                    "extra_at" => e.extra.map(|(_, s)| Value::Loc(s)).unwrap_or(Value::None),
                     _ => Value::None,
                 }
             }
@@ -711,6 +718,10 @@ impl<'a> Domain for TreeFacts<'a> {
                 (Some(r), Some(key)) if r.kind == schema::PACKAGE => {
                     Value::Bool(self.pkg(r.idx).keys.iter().any(|(k, _)| k == key))
                 }
+                _ => Value::Bool(false),
+            },
+            "empty" => match (rec(0), s(1)) {
+                (Some(r), Some(key)) if r.kind == schema::PACKAGE => Value::Bool(self.pkg(r.idx).empty_keys.iter().any(|k| k == key)),
                 _ => Value::Bool(false),
             },
             "has_function" => match (rec(0), s(1)) {

@@ -13,6 +13,9 @@ pub struct Name {
 pub struct RuleFile {
     pub version: Option<(u32, Span)>,
     pub decls: Vec<Decl>,
+    /// Names declared by declarations that did not parse (reported as syntax errors):
+    /// their uses elsewhere report nothing more.
+    pub broken: Vec<String>,
 }
 
 #[derive(Debug)]

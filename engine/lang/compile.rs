@@ -117,6 +117,12 @@ pub enum Step {
     For(usize, CExpr),
     Where(CExpr),
     Let(usize, CExpr),
+    /// Bind `slot` to each item of `source` (which depends on no variable) whose `keys`,
+    /// evaluated on the item, hash like `probes`, evaluated on what is bound before: an
+    /// equality between two generators' fields answered from an index built once per run
+    /// (a hash join) instead of a scan per outer item. The equalities stay as filters
+    /// after it, so the index only narrows and the findings are those of the plain loop.
+    Join { slot: usize, source: CExpr, keys: Vec<CExpr>, probes: Vec<CExpr> },
 }
 
 #[derive(Debug, Clone)]
@@ -239,6 +245,12 @@ struct Compiler {
     set_index: HashMap<String, usize>,
     builder_index: HashMap<String, usize>,
     classify_index: HashMap<String, usize>,
+    /// Classifications by name, known before the sets are declared (a set may not take one's name).
+    classify_names: HashMap<String, Span>,
+    /// Names whose declaration was refused or did not parse: their uses report nothing more.
+    broken: std::collections::HashSet<String>,
+    /// Per check, the gate that lists it first and where (a check belongs to one gate).
+    gated: HashMap<usize, (String, Span)>,
 }
 
 impl Compiler {
@@ -255,6 +267,12 @@ impl Compiler {
             }
         }
         let decls: Vec<&Decl> = files.iter().flat_map(|f| f.decls.iter()).collect();
+        self.broken.extend(files.iter().flat_map(|f| f.broken.iter().cloned()));
+        for d in &decls {
+            if let Decl::Classify(cl) = d {
+                self.classify_names.entry(cl.name.text.clone()).or_insert(cl.name.span);
+            }
+        }
         // Pass 1: declarations that others refer to, in dependency order.
         for d in &decls {
             if let Decl::Tiers(t) = d {
@@ -320,6 +338,43 @@ impl Compiler {
         true
     }
 
+    /// What a set or classification name would shadow in expressions: a relation, a
+    /// function, a tier, a built-in constant, or (for a set) a classification. Such a name
+    /// is refused at its declaration, once; otherwise every use of the shadowed name would
+    /// be an error of its own far from the cause (`set packages { a }` gave 174 of them).
+    /// `is_set`: the set's span (a set is refused for a classification declared before it).
+    fn taken_name(&self, name: &str, is_set: Option<Span>) -> Option<(String, Option<Span>)> {
+        if let Some((_, r)) = schema::relation(name) {
+            return Some((format!("the relation `{name}` ({})", r.doc), None));
+        }
+        if let Some((_, f)) = schema::function(name) {
+            return Some((format!("the function `{name}` ({})", f.doc), None));
+        }
+        if ["none", "true", "false", "unclear"].contains(&name) {
+            return Some((format!("the constant `{name}`"), None));
+        }
+        if let Some(i) = self.policy.tiers.index(name) {
+            return Some((format!("the tier `{name}`"), self.policy.tiers.spans.get(i as usize).copied()));
+        }
+        match (is_set, self.classify_names.get(name)) {
+            (Some(set), Some(&class)) if class < set => Some((format!("the classification `{name}`"), Some(class))),
+            _ => None,
+        }
+    }
+
+    fn refuse_name(&mut self, what: &str, name: &Name, taken: &str, first: Option<Span>) {
+        let mut e = RuleError::new("name-collision", format!("a {what} cannot be named `{}`: that is {taken}", name.text), name.span)
+            .with_label("this name is taken")
+            .with_help(format!("rename the {what}; every use of `{}` means {taken}", name.text));
+        if let Some(first) = first {
+            e = e.with_related(first, "declared here");
+        }
+        self.errors.push(e);
+        // Its uses (meant for it or for what it shadows) say nothing more: one mistake,
+        // one diagnostic.
+        self.broken.insert(name.text.clone());
+    }
+
     fn tiers(&mut self, t: &TiersDecl) {
         if !self.policy.tiers.names.is_empty() {
             let first = self.policy.tiers.spans.first().copied().unwrap_or(t.span);
@@ -346,6 +401,9 @@ impl Compiler {
     fn tier(&mut self, n: &Name) -> Option<u16> {
         if let Some(i) = self.policy.tiers.index(&n.text) {
             return Some(i);
+        }
+        if self.broken.contains(&n.text) || (self.policy.tiers.names.is_empty() && self.broken.contains("tiers")) {
+            return None; // its declaration did not parse: reported there
         }
         let suggestion = did_you_mean(&n.text, self.policy.tiers.names.iter().map(String::as_str));
         self.errors.push(unknown(n, "tier", suggestion));
@@ -440,6 +498,10 @@ impl Compiler {
     }
 
     fn set(&mut self, s: &SetDecl) {
+        if let Some((taken, first)) = self.taken_name(&s.name.text, Some(s.name.span)) {
+            self.refuse_name("set", &s.name, &taken, first);
+            return;
+        }
         if !self.declare("set", &s.name) {
             return;
         }
@@ -454,6 +516,7 @@ impl Compiler {
         match &s.body {
             SetBody::FromBuilder(b) => match self.builder_index.get(&b.text) {
                 Some(&i) => set.from_builder = Some(i),
+                None if self.broken.contains(&b.text) => {}
                 None => {
                     let names: Vec<&str> = self.builder_index.keys().map(String::as_str).collect();
                     self.errors.push(unknown(b, "builder", did_you_mean(&b.text, names)));
@@ -491,7 +554,13 @@ impl Compiler {
     }
 
     fn classify(&mut self, cl: &ClassifyDecl) {
+        if let Some((taken, first)) = self.taken_name(&cl.name.text, None) {
+            self.refuse_name("classification", &cl.name, &taken, first);
+            return;
+        }
         if !self.declare("classification", &cl.name) {
+            // Its uses say nothing more (a set of that name still resolves).
+            self.broken.insert(cl.name.text.clone());
             return;
         }
         let mut layers = vec![];
@@ -510,6 +579,7 @@ impl Compiler {
                                 layers.push(CLayer::InSet { tier: t, set: s, span: set.span })
                             }
                         }
+                        None if self.broken.contains(&set.text) => {}
                         None => {
                             let names: Vec<&str> = self.set_index.keys().map(String::as_str).collect();
                             self.errors.push(unknown(set, "set", did_you_mean(&set.text, names)));
@@ -581,9 +651,15 @@ impl Compiler {
                     }
                 }
                 Clause::Where(e) => {
-                    if let Some((ce, ty, deps)) = self.expr(e, &scope) {
-                        self.want_bool(ty, e.span);
-                        steps.push((Step::Where(ce), deps));
+                    // Each conjunct is its own filter, run as soon as its own variables
+                    // are bound (and an equality between generators can become a join).
+                    let mut parts = vec![];
+                    conjuncts(e, &mut parts);
+                    for e in parts {
+                        if let Some((ce, ty, deps)) = self.expr(e, &scope) {
+                            self.want_bool(ty, e.span);
+                            steps.push((Step::Where(ce), deps));
+                        }
                     }
                 }
                 Clause::Let(var, e) => match self.expr(e, &scope) {
@@ -620,7 +696,8 @@ impl Compiler {
             let is_for = matches!(step, Step::For(..));
             (*depth, is_for, *i)
         });
-        let steps = indexed.into_iter().map(|(_, (s, _))| s).collect::<Vec<_>>();
+        let mut steps = indexed.into_iter().map(|(_, (s, _))| s).collect::<Vec<_>>();
+        plan_joins(&mut steps);
         // A clause that is there but failed to compile has its own diagnostic already.
         let written = |want: fn(&Clause) -> bool| ch.clauses.iter().any(want);
         if !written(|c| matches!(c, Clause::For(_))) {
@@ -782,6 +859,9 @@ impl Compiler {
                     );
                     return None;
                 }
+                if !self.closed_literals(*op, (l, &lc, lt), (r, &rc, rt)) {
+                    return None;
+                }
                 Some((CExpr::Bin(*op, Box::new(lc), Box::new(rc)), Ty::Bool, depth))
             }
         }
@@ -796,6 +876,9 @@ impl Compiler {
         }
         if let Some(&s) = self.set_index.get(name) {
             return Some((CExpr::Set(s), Ty::Set, 0));
+        }
+        if self.broken.contains(name) {
+            return None; // reported where it was declared
         }
         if let Some(t) = self.policy.tiers.index(name) {
             return Some((CExpr::Const(Const::Tier(Some(t))), Ty::Tier, 0));
@@ -827,6 +910,13 @@ impl Compiler {
         span: Span,
         scope: &Scope,
     ) -> Option<(CExpr, Ty, usize)> {
+        if self.broken.contains(&f.text) {
+            return None; // reported where it was declared
+        }
+        let key_arg = match args.last().map(|a| (&a.kind, a.span)) {
+            Some((ExprKind::Str(k), span)) if recv.is_some() && matches!(f.text.as_str(), "has" | "field" | "empty") => Some((k.clone(), span)),
+            _ => None,
+        };
         // The name first: an unknown function is reported even when an argument fails too.
         let known = self.classify_index.contains_key(&f.text) || schema::function(&f.text).is_some();
         if !known {
@@ -893,13 +983,105 @@ impl Compiler {
                 return None;
             }
         }
+        if let Some((key, kspan)) = key_arg {
+            if !self.recipe_key(&key, kspan, &f.text) {
+                return None;
+            }
+        }
         Some((CExpr::Call(id, compiled.into_iter().map(|c| c.0).collect()), def.ret, depth))
+    }
+
+    /// `p.has("...")` and `p.field("...")` name a key of the recipe schema (or of the
+    /// rules' `known_fields` set): a misspelt key would be absent from every recipe.
+    fn recipe_key(&mut self, key: &str, span: Span, method: &str) -> bool {
+        let extra: Vec<&str> = match self.set_index.get("known_fields") {
+            Some(&i) => self.policy.sets[i].exact.iter().map(|(n, _)| n.as_str()).collect(),
+            None => vec![],
+        };
+        if schema::RECIPE_KEYS.contains(&key) || extra.contains(&key) {
+            return true;
+        }
+        let suggestion = did_you_mean(key, schema::RECIPE_KEYS.iter().copied().chain(extra.iter().copied()));
+        let help = match suggestion {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "a recipe key is one of the recipe schema's (engine/eval/schema.rs) or of the set `known_fields`".to_string(),
+        };
+        let e = RuleError::new("unknown-name", format!("`{key}` is not a package.yml key, so `{method}` would ask every recipe for nothing"), span)
+            .with_label("unknown recipe key")
+            .with_help(help);
+        self.errors.push(e);
+        false
+    }
+
+    /// The values a closed expression can take (a tier, an enumerated field), described.
+    fn closed_values(&self, c: &CExpr, ty: Ty) -> Option<(String, Vec<String>)> {
+        let tiers = || self.policy.tiers.names.clone();
+        if self.policy.tiers.names.is_empty() && ty == Ty::Tier {
+            return None;
+        }
+        if ty == Ty::Tier {
+            let mut v = tiers();
+            v.push("unclear".into());
+            return Some(("a tier".into(), v));
+        }
+        let CExpr::Field(_, kind, i) = c else { return None };
+        let field = kind.def().fields.get(*i)?.name;
+        let name = kind.def().name;
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        let what = format!("{article} {name}'s `{field}`");
+        match schema::enum_of(*kind, *i)? {
+            schema::Values::Listed(v) => Some((what, v.iter().map(|s| s.to_string()).collect())),
+            schema::Values::Tiers if self.policy.tiers.names.is_empty() => None,
+            schema::Values::Tiers => Some((format!("{what} (a tier)"), tiers())),
+        }
+    }
+
+    /// A closed value compared with a string literal outside its values: the comparison
+    /// is constant (`natural_tier(p) == "coer"` never holds), so it is refused. False when
+    /// an error was reported.
+    fn closed_literals(&mut self, op: BinOp, l: (&Expr, &CExpr, Ty), r: (&Expr, &CExpr, Ty)) -> bool {
+        if !matches!(op, BinOp::Eq | BinOp::Ne | BinOp::In | BinOp::NotIn) {
+            return true;
+        }
+        let literals = |e: &Expr| -> Vec<(String, Span)> {
+            match &e.kind {
+                ExprKind::Str(s) => vec![(s.clone(), e.span)],
+                ExprKind::List(items) if matches!(op, BinOp::In | BinOp::NotIn) => items
+                    .iter()
+                    .filter_map(|i| match &i.kind {
+                        ExprKind::Str(s) => Some((s.clone(), i.span)),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => vec![],
+            }
+        };
+        let mut ok = true;
+        for (closed, other) in [(l, r), (r, l)] {
+            let Some((what, values)) = self.closed_values(closed.1, closed.2) else { continue };
+            for (lit, span) in literals(other.0) {
+                if values.iter().any(|v| *v == lit) {
+                    continue;
+                }
+                let help = match did_you_mean(&lit, values.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("its values are: {}", values.join(", ")),
+                };
+                self.errors.push(
+                    RuleError::new("type", format!("{what} is never \"{lit}\", so this comparison is constant"), span)
+                        .with_label("not one of its values")
+                        .with_help(help),
+                );
+                ok = false;
+            }
+        }
+        ok
     }
 
     /// A gate or waiver names a check that is not in the policy. A check that was declared
     /// but did not compile has its own errors already, so naming it adds none.
     fn unknown_check(&mut self, c: &Name) {
-        if self.names.contains_key(&format!("check:{}", c.text)) {
+        if self.names.contains_key(&format!("check:{}", c.text)) || self.broken.contains(&c.text) {
             return;
         }
         let names: Vec<&str> = self.policy.checks.iter().map(|c| c.id.as_str()).collect();
@@ -913,7 +1095,27 @@ impl Compiler {
         let mut checks = vec![];
         for c in &g.checks {
             match self.policy.check(&c.text) {
-                Some(i) => checks.push(i),
+                Some(i) => match self.gated.get(&i) {
+                    // A check reports in one gate: listed in a second, that gate would
+                    // print "pass" while the check fails.
+                    Some((gate, first)) => {
+                        let message = if *gate == g.id.text {
+                            format!("check `{}` is listed twice in gate `{gate}`", c.text)
+                        } else {
+                            format!("check `{}` is listed in two gates, `{gate}` and `{}`", c.text, g.id.text)
+                        };
+                        self.errors.push(
+                            RuleError::new("duplicate", message, c.span)
+                                .with_label("listed again")
+                                .with_related(*first, "first listed here")
+                                .with_help("a check belongs to one gate: remove one of the two lines"),
+                        )
+                    }
+                    None => {
+                        self.gated.insert(i, (g.id.text.clone(), c.span));
+                        checks.push(i);
+                    }
+                },
                 None => self.unknown_check(c),
             }
         }
@@ -996,6 +1198,80 @@ impl Compiler {
             approver: d.fields.approver.as_ref().map(|a| a.0.clone()),
             span: d.span,
         });
+    }
+}
+
+/// `a and b and c` as its parts.
+fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match &e.kind {
+        ExprKind::Binary(BinOp::And, l, r) => {
+            conjuncts(l, out);
+            conjuncts(r, out);
+        }
+        _ => out.push(e),
+    }
+}
+
+/// The variable slots an expression reads.
+fn vars_of(e: &CExpr, out: &mut Vec<usize>) {
+    match e {
+        CExpr::Var(s) => out.push(*s),
+        CExpr::Const(_) | CExpr::Set(_) | CExpr::Relation(_) => {}
+        CExpr::List(items) | CExpr::Call(_, items) => items.iter().for_each(|i| vars_of(i, out)),
+        CExpr::Field(r, _, _) | CExpr::Classify(_, r) | CExpr::Not(r) => vars_of(r, out),
+        CExpr::Bin(_, l, r) => {
+            vars_of(l, out);
+            vars_of(r, out);
+        }
+    }
+}
+
+/// Turn a generator that is filtered by equalities with what is bound before it into a
+/// hash join: `for p in packages, d in deps where d.consumer.name == p.name` looks the
+/// deps of `p` up in an index of `deps` by `consumer.name` instead of scanning them all
+/// for every `p`. Only generators over fixed facts (no variable in the source) nested
+/// inside another qualify; the equalities stay as filters.
+fn plan_joins(steps: &mut [Step]) {
+    let mut bound: Vec<usize> = vec![];
+    for j in 0..steps.len() {
+        let (slot, source) = match &steps[j] {
+            Step::For(slot, source) => (*slot, source.clone()),
+            Step::Let(slot, _) | Step::Join { slot, .. } => {
+                bound.push(*slot);
+                continue;
+            }
+            Step::Where(_) => continue,
+        };
+        let mut source_vars = vec![];
+        vars_of(&source, &mut source_vars);
+        let nested = !bound.is_empty();
+        let (mut keys, mut probes) = (vec![], vec![]);
+        if nested && source_vars.is_empty() {
+            for step in &steps[j + 1..] {
+                let Step::Where(CExpr::Bin(BinOp::Eq, a, b)) = step else {
+                    if matches!(step, Step::Where(_)) {
+                        continue;
+                    }
+                    break;
+                };
+                let (mut va, mut vb) = (vec![], vec![]);
+                vars_of(a, &mut va);
+                vars_of(b, &mut vb);
+                let item_only = |v: &[usize]| !v.is_empty() && v.iter().all(|&x| x == slot);
+                let outer_only = |v: &[usize]| v.iter().all(|x| bound.contains(x));
+                if item_only(&va) && outer_only(&vb) {
+                    keys.push((**a).clone());
+                    probes.push((**b).clone());
+                } else if item_only(&vb) && outer_only(&va) {
+                    keys.push((**b).clone());
+                    probes.push((**a).clone());
+                }
+            }
+        }
+        if !keys.is_empty() {
+            steps[j] = Step::Join { slot, source, keys, probes };
+        }
+        bound.push(slot);
     }
 }
 

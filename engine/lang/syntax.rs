@@ -47,6 +47,152 @@ pub fn parse(source: SourceId, text: &str) -> Result<RuleFile, RuleError> {
     Ok(out)
 }
 
+/// Parse one rule file, recovering from syntax errors at the next top-level declaration
+/// (a line that starts with a declaration's keyword): each declaration that does not parse
+/// is one diagnostic, and every other declaration is kept. The names the broken ones
+/// declare are listed in `RuleFile::broken`, so their uses elsewhere add no errors.
+pub fn parse_recovering(source: SourceId, text: &str) -> (RuleFile, Vec<RuleError>) {
+    let first = match parse(source, text) {
+        Ok(f) => return (f, vec![]),
+        Err(e) => e,
+    };
+    let starts = decl_starts(text);
+    let Some(&head_end) = starts.first() else { return (RuleFile::default(), vec![first]) };
+    if first.kind == "too-deep" {
+        return (RuleFile::default(), vec![first]);
+    }
+    let mut out = RuleFile::default();
+    let mut errors = vec![];
+    match parse(source, &text[..head_end]) {
+        Ok(head) => out.version = head.version,
+        // The whole file's error says it better when it is in the header (a missing
+        // `policy 1` is found at the first declaration).
+        Err(e) => errors.push(if first.span.start as usize <= head_end { first.clone() } else { e }),
+    }
+    let b = Builder { source };
+    for (i, &start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(text.len());
+        // The declaration at its own offsets: what precedes it blanked, lines kept.
+        let mut alone: String = text[..start].bytes().map(|c| if c == b'\n' { '\n' } else { ' ' }).collect();
+        alone.push_str(&text[start..end]);
+        let parsed = PolicyParser::parse(Rule::decl_alone, &alone)
+            .map_err(|e| explain_decl_error(stray_brace(syntax_error(source, &alone, e), &alone), &alone, start))
+            .and_then(|mut pairs| {
+                let decl = pairs.next().and_then(|p| p.into_inner().find(|q| !matches!(q.as_rule(), Rule::EOI)));
+                match decl {
+                    Some(d) => b.decl(d),
+                    None => Err(internal(Span::new(source, start, end))),
+                }
+            });
+        match parsed {
+            Ok(d) => out.decls.push(d),
+            Err(e) => {
+                out.broken.extend(declared_names(&text[start..end]));
+                errors.push(e);
+            }
+        }
+    }
+    if errors.is_empty() {
+        // Each declaration parses alone but not together (two on one line...).
+        errors.push(first);
+    }
+    (out, errors)
+}
+
+/// A declaration that fails at its first word (pest names the declarations it expected) or
+/// after its last line (a block left open) is described by its shape instead.
+fn explain_decl_error(e: RuleError, text: &str, start: usize) -> RuleError {
+    let first_line = text[start..].lines().next().unwrap_or("").trim_end();
+    let line_span = Span::new(e.span.source, start, start + first_line.len());
+    let keyword = first_line.split_whitespace().next().unwrap_or("");
+    let content_end = start + text[start..].trim_end().len();
+    if e.span.start as usize == start {
+        return RuleError::new("syntax", format!("this `{keyword}` declaration does not parse"), line_span)
+            .with_label("here")
+            .with_help(format!("it reads: {}", decl_shape(keyword)));
+    }
+    if e.span.start as usize >= content_end && e.message.contains("`}`") {
+        return RuleError::new("syntax", format!("`{}` is not closed: `}}` is missing before the next declaration", first_line.trim_end_matches('{').trim_end()), line_span)
+            .with_label("opened here")
+            .with_help("close the block with `}` on a line of its own");
+    }
+    e
+}
+
+/// What a declaration looks like, for a diagnostic.
+fn decl_shape(keyword: &str) -> &'static str {
+    match keyword {
+        "tiers" => "`tiers a < b < c | d` (`<` orders, `|` makes peers)",
+        "set" => "`set <name> {`, one name or glob per line, `}`; or `set <name> from builder <builder>`",
+        "builder" => "`builder <name> {`, then `phase`, `tier`, `list`, `topological` or `names` lines, `}`",
+        "classify" => "`classify <name> {`, one layer per line (`<tier> if dir is <dir>`, `<tier> if name in <set>`, `infer earliest consumer via build, host`, `else <tier>`), `}`",
+        "check" => "`check <id> halt {` (or `advisory`), one clause per line, `}`",
+        "gate" => "`gate <id> \"<title>\" {`, one check id per line, `}`",
+        "waive" => "`waive <check> for <name> {`, then `reason`, `approver`, `expires` lines, `}`",
+        "divergence" => "`divergence <package> drops <dependency> {`, then `reason` and `approver` lines, `}`",
+        "phase" => "`phase <name> {`, then `run`, `builtin`, `after`, `checkpoint`, `optional`, `title` lines, `}`",
+        _ => "`patterns <group> {`, one `<kind> \"<template>\"` per line, `}`",
+    }
+}
+
+/// pest reports a line that does not fit a block at the line's start ("expected `}`"):
+/// when that line holds a `{`, the brace is the mistake, so the diagnostic points at it.
+fn stray_brace(e: RuleError, text: &str) -> RuleError {
+    if !e.message.starts_with("expected `}`") && !e.message.starts_with("expected end of file") {
+        return e;
+    }
+    let start = e.span.start as usize;
+    let line_end = text.get(start..).and_then(|r| r.find('\n')).map_or(text.len(), |n| start + n);
+    let line = text.get(start..line_end).unwrap_or("");
+    let code = line.split('#').next().unwrap_or("");
+    match code.rfind('{') {
+        Some(at) => {
+            let at = start + at;
+            RuleError::new("syntax", "unexpected `{`: a block is opened only at the end of its declaration's first line", Span::new(e.span.source, at, at + 1))
+                .with_label("stray `{`")
+                .with_help("remove it; a block opened with `{` is closed by `}` on a line of its own")
+        }
+        None if e.message.starts_with("expected end of file") => {
+            // Alone, a declaration is followed by the next one: say that, not "end of file".
+            let found = e.message.split_once("found ").map_or("", |(_, f)| f).to_string();
+            RuleError { message: format!("expected a new declaration at the start of a line, found {found}"), ..e }
+        }
+        None => e,
+    }
+}
+
+const DECL_KEYWORDS: [&str; 10] =
+    ["tiers", "set", "builder", "classify", "check", "gate", "waive", "divergence", "phase", "patterns"];
+
+/// Byte offsets of the lines that start, in the first column, with a declaration keyword.
+fn decl_starts(text: &str) -> Vec<usize> {
+    let mut out = vec![];
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let word = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
+        let spaced = line[word.len()..].starts_with([' ', '\t']);
+        if DECL_KEYWORDS.contains(&word) && spaced {
+            out.push(at);
+        }
+        at += line.len();
+    }
+    out
+}
+
+/// The names a declaration that did not parse meant to declare (its first line's name,
+/// every tier of a `tiers` line).
+fn declared_names(decl: &str) -> Vec<String> {
+    let line = decl.lines().next().unwrap_or("");
+    let line = line.split('#').next().unwrap_or("");
+    let words: Vec<&str> =
+        line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).filter(|w| !w.is_empty()).collect();
+    match words.as_slice() {
+        ["tiers", tiers @ ..] => std::iter::once("tiers").chain(tiers.iter().copied()).map(String::from).collect(),
+        [_, name, ..] => vec![name.to_string()],
+        _ => vec![],
+    }
+}
+
 /// The byte offset where brackets first nest deeper than [`MAX_BRACKET_DEPTH`] on one line.
 /// Nothing in the language spans lines except blocks (fixed depth), so a line scanner
 /// suffices: strings are skipped (a `{` inside one opens a template hole, whose code may
@@ -633,4 +779,26 @@ fn unescape(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declarations_start_with_a_keyword_and_a_blank_in_the_first_column() {
+        let text = "policy 1\nset a {\n  x\nset-b\n}\n  check c halt {\ncheck d halt {\n}\n";
+        let starts: Vec<&str> = decl_starts(text).iter().map(|&i| text[i..].lines().next().unwrap_or("")).collect();
+        assert_eq!(starts, ["set a {", "check d halt {"]);
+    }
+
+    #[test]
+    fn recovery_keeps_the_other_declarations_and_silences_the_broken_names() {
+        let text = "policy 1\n\nset a {\n  x {\n}\n\nset b {\n  y\n}\n\ntiers p < < q\n";
+        let (file, errors) = parse_recovering(SourceId(0), text);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(file.decls.len(), 1, "set b is kept");
+        assert_eq!(file.broken, ["a", "tiers", "p", "q"]);
+        assert_eq!(file.version.map(|v| v.0), Some(1));
+    }
 }

@@ -119,6 +119,8 @@ pub struct Package {
     pub build_style: Option<String>,
     /// Top-level keys in file order, span = the key.
     pub keys: Vec<(std::borrow::Cow<'static, str>, Span)>,
+    /// Top-level keys written with no value (`license:`, `version: null`, `~`, `""`).
+    pub empty_keys: Vec<std::borrow::Cow<'static, str>>,
     /// `name:` when it is a string, else the directory name.
     pub name: String,
     /// The version as written (sysprof's 46.0 stays "46.0").
@@ -157,6 +159,9 @@ pub struct BuilderList {
     pub source: SourceId,
     /// Package names in build order.
     pub entries: Vec<(String, Span)>,
+    /// What follows the name on an entry's line (a line names one package; `tree zip`
+    /// would drop `zip`), by entry index. A trailing `# comment` is not counted.
+    pub extra: Vec<(usize, String, Span)>,
     /// `# invokes: igos-build.py --tier <tier>`
     pub invokes_tier: Option<(String, Span)>,
 }
@@ -672,6 +677,7 @@ fn build_package(
         tier: None,
         build_style: None,
         keys: vec![],
+        empty_keys: vec![],
         name: r.name.clone(),
         version_text: None,
         version_is_string: false,
@@ -739,6 +745,7 @@ fn build_package(
     let pos = positions::scan(&text);
     let span = |r: (usize, usize)| Span::new(file, r.0, r.1);
     p.keys = pos.keys.iter().map(|(k, r)| (key_name(k), span(*r))).collect();
+    p.empty_keys = pos.empty.iter().map(|k| key_name(k)).collect();
     let key_span = |k: &str| pos.keys.iter().find(|(x, _)| *x == k).map(|(_, r)| span(*r)).unwrap_or(whole);
     for (key, message) in wrong_types(&recipe) {
         problems.push(LoadProblem { kind: ProblemKind::WrongType, message, span: key_span(key) });
@@ -824,6 +831,7 @@ fn build_package(
 
 fn parse_list(file_name: &str, source: SourceId, text: &str) -> BuilderList {
     let mut entries = vec![];
+    let mut extra = vec![];
     let mut invokes_tier = None;
     let mut off = 0;
     for raw in text.split_inclusive('\n') {
@@ -847,9 +855,16 @@ fn parse_list(file_name: &str, source: SourceId, text: &str) -> BuilderList {
         }
         let name = t.split_whitespace().next().unwrap_or(t);
         let at = line.find(name).unwrap_or(0);
+        let after = &line[at + name.len()..];
+        let rest = after.find(" #").or_else(|| after.find("\t#")).map_or(after, |c| &after[..c]);
+        if !rest.trim().is_empty() {
+            let lead = rest.len() - rest.trim_start().len();
+            let from = start + at + name.len() + lead;
+            extra.push((entries.len(), rest.trim().to_string(), Span::new(source, from, from + rest.trim().len())));
+        }
         entries.push((name.to_string(), Span::new(source, start + at, start + at + name.len())));
     }
-    BuilderList { file_name: file_name.to_string(), source, entries, invokes_tier }
+    BuilderList { file_name: file_name.to_string(), source, entries, extra, invokes_tier }
 }
 
 #[cfg(test)]

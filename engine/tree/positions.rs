@@ -12,6 +12,8 @@ pub type Range = (usize, usize);
 pub struct Positions<'t> {
     /// Top-level keys in file order.
     pub keys: Vec<(&'t str, Range)>,
+    /// Top-level keys written with no value: `key:` alone, `null`, `~`, `""`, `''`.
+    pub empty: Vec<&'t str>,
     /// List items by path, (`dependencies`, `build`) or (`verify_paths`, ``)..., in order.
     lists: Vec<(Path<'t>, Vec<(&'t str, Range)>)>,
     /// Keys inside `source:` entries: (entry index, key) -> the value's range.
@@ -59,6 +61,23 @@ fn value_range(line: &str, start: usize) -> Option<(&str, Range)> {
     let end = super::block_yaml::find_pair(v, b" #").unwrap_or(v.len());
     let t = v[..end].trim_end();
     Some((t, (start + lead, start + lead + t.len())))
+}
+
+/// The value after `key:` is nothing, `null` or `~` (YAML's null) or an empty string, and
+/// no indented block (nor a list at column 0) follows on the next lines.
+fn is_empty_value(line: &str, start: usize, rest: &str) -> bool {
+    let v = line[start..].trim_start();
+    let v = if v.starts_with('#') { "" } else { v[..super::block_yaml::find_pair(v, b" #").unwrap_or(v.len())].trim_end() };
+    match v {
+        "null" | "Null" | "NULL" | "~" | "\"\"" | "''" => true,
+        "" => {
+            // A block value follows when the next line that says something is indented or
+            // a `- ` item.
+            let next = rest.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+            !next.is_some_and(|l| l.starts_with([' ', '\t', '-']))
+        }
+        _ => false,
+    }
 }
 
 /// Items of a flow list `[a, b, "c"]` starting at byte `start` of `line`.
@@ -115,6 +134,9 @@ pub fn scan(text: &str) -> Positions<'_> {
             };
             let key = line[..colon].trim().trim_matches(|c| c == '"' || c == '\'');
             pos.keys.push((key, (line_start, line_start + colon)));
+            if is_empty_value(line, colon + 1, after) {
+                pos.empty.push(key);
+            }
             if line[colon + 1..].trim_start().starts_with('[') {
                 let items = flow_items(line, colon + 1);
                 pos.list((key, "")).extend(shift(items, line_start));
