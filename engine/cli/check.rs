@@ -59,6 +59,10 @@ pub struct CheckArgs {
     /// With --baseline: fail only on halting findings that are not in the baseline (ratchet).
     #[arg(long, requires = "baseline")]
     pub new_only: bool,
+    /// Audit a built root (a chroot or an image directory) with rules/image.pol instead of
+    /// validating the tree: verify_paths present, pkm's records intact, setuid and unowned files.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["baseline", "since", "report"])]
+    pub image: Option<PathBuf>,
 }
 
 /// The rules directory `igos` uses when none is given: ./rules if it holds rule files.
@@ -124,6 +128,9 @@ pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loade
 }
 
 pub fn run(args: &CheckArgs) -> i32 {
+    if let Some(image) = &args.image {
+        return super::build::image_audit(args, image);
+    }
     if let Some(rev) = &args.baseline {
         return super::baseline::run(rev, &args.root, args.rules.as_deref(), args.new_only);
     }
