@@ -452,3 +452,20 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_cycle_is_a_rule_error_in_every_command() {
+    // Not only `igos build`: checking, listing and explaining with these rules is refused too.
+    for args in [
+        vec!["check", "--rules", "tests/fixtures/phases/cycle"],
+        vec!["checks", "--rules", "tests/fixtures/phases/cycle"],
+        vec!["explain", "--rules", "tests/fixtures/phases/cycle", "bat"],
+        vec!["build", "--plan", "--rules", "tests/fixtures/phases/cycle"],
+    ] {
+        let o = igos(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("the phases form a cycle: b → c → b"), "{args:?}: {err}");
+        assert!(err.contains("tests/fixtures/phases/cycle/phases.pol:11:9"), "{args:?}: {err}");
+    }
+}
