@@ -233,7 +233,8 @@ fn a_removed_or_replaced_file_halts() {
     assert_eq!(audit(&t, &[]).status.code(), Some(1));
     assert_eq!(
         finding_checks(&t),
-        ["verify-path-missing hello", "installed-file-missing hello", "installed-file-type hello"]
+        ["verify-path-missing hello", "verify-path-missing hello", "installed-file-missing hello", "installed-file-type hello"],
+        "both verify paths: README is gone, and /usr/bin/hello names the image's /etc/passwd, which is not there"
     );
 }
 
@@ -336,4 +337,27 @@ fn the_build_runs_the_audit_before_squashfs_and_stops_on_a_halt() {
     assert!(out.contains("[2/3] image-audit FAILED with exit code 1"), "{out}");
     assert!(!out.contains("squashfs packed"), "squashfs never runs on a failed audit:\n{out}");
     assert!(text(&o.stderr).contains("resume with: igos build --root tree --rules rules --state state --image img"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn verify_paths_follow_the_images_own_links_and_never_leave_it() {
+    let t = built_image("image-links");
+    // A merged-/usr root: /lib is a link. An absolute link is the image's, not the host's;
+    // `..` stops at the image root.
+    symlink("usr", t.path().join("img/lib")).unwrap();
+    symlink("/usr/share", t.path().join("img/opt")).unwrap();
+    symlink("../../..", t.path().join("img/up")).unwrap();
+    let recipe = HELLO.replace(
+        "  - /usr/share/hello/README\n",
+        "  - /lib/bin/hello\n  - /opt/hello/README\n  - /up/usr/bin/hello-su\n  - /lib/bin/nothing\n",
+    );
+    t.write("tree/packages/toolchain/hello/package.yml", &recipe);
+    let o = audit(&t, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    assert_eq!(
+        finding_checks(&t),
+        ["verify-path-missing hello", "unowned-file /lib", "unowned-file /opt", "unowned-file /up"],
+        "only /lib/bin/nothing is missing"
+    );
+    assert!(text(&o.stdout).contains("verify path /lib/bin/nothing"), "{}", text(&o.stdout));
 }

@@ -27,7 +27,11 @@ Examples:
   igos build                                 # run every required phase
   igos build --start-at core --stop-after base
   igos build --publish                       # also the optional phases (publish)
-  igos build --start-at toolchain            # resume at a failed phase (the hint prints this)
+  igos build                                 # after a failure: skips what the checkpoints cover
+  igos build --plan                          # ... and says which phases it would skip, and why
+  igos build --from-scratch                  # ignore the checkpoints
+  igos build --start-at toolchain            # start at a phase (validate still runs first)
+  igos build --image /mnt/igos               # the root the image-audit phase audits
   touch build/state/STOP                     # from another shell: stop before the next phase
 
 The embedded default tree is harmless to run: its rules/phases.pol declares commands that
@@ -43,13 +47,19 @@ How a run goes:
               in the environment.
   <state>/current-phase names the phase running, the one that failed, or (after a
   successful run) the last one run;
-  <state>/checkpoints/<phase> is written when a `checkpoint` phase succeeds;
+  image-audit runs `igos check --image` in-process (rules/image.pol) over --image, default
+              <root>/build/image (skipped, saying so, when that default does not exist).
+  <state>/checkpoints/<phase> is written when a `checkpoint` phase succeeds: what every
+  phase up to it ran with (declaration, rules, recipes/lists/scripts, igos version). The
+  next run skips the phases up to the last checkpoint that still holds and prints why it
+  runs a phase again (\"rules changed since the checkpoint of core\"). Validate always runs,
+  --start-at included, unless --skip-validate (a warning, also in <state>/logs/validate.log).
   <state>/STOP, checked before each phase, stops the run cleanly (the file is removed).
 
 Exit codes:
   0   every selected phase succeeded (or --plan)
-  N   the exit code of the phase that failed (validate: 1 a halting finding, 2 unusable
-      input); a resume hint names the phase to start at
+  N   the exit code of the phase that failed (validate and image-audit: 1 a halting
+      finding, 2 unusable input); a resume hint repeats the command
   2   the rules or the phase graph are unusable, or a phase name is unknown
   75  a stop file stopped the run between two phases";
 

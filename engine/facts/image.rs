@@ -5,8 +5,6 @@
 //! Everything is indexed once here; the one thing read on demand is a file's SHA-256
 //! (engine/image hashes a path the first time a check asks for it).
 
-use std::collections::HashMap;
-
 use crate::check::{GateResult, Outcome};
 use crate::eval::domain::Domain;
 use crate::eval::schema::{self, DomainId, Kind};
@@ -48,15 +46,17 @@ impl<'a> ImageFacts<'a> {
         let db_files: &[crate::image::InstalledFile] = image.database.as_ref().map_or(&[], |d| &d.files);
         let installed: std::collections::HashSet<&str> =
             image.database.iter().flat_map(|d| d.packages.iter().map(String::as_str)).collect();
-        let mut by_path: HashMap<&str, u32> = HashMap::with_capacity(db_files.len());
-        for (i, f) in db_files.iter().enumerate() {
-            let e = by_path.entry(f.path.as_str()).or_insert(i as u32);
-            if db_files[*e as usize].kind == "dir" && f.kind != "dir" {
-                *e = i as u32;
+        // pkm deploys through the root's directory links (`lib/x` lands in `usr/lib/x` when
+        // lib -> usr/lib), so a recorded path is looked up the same way.
+        let image_of: Vec<Option<u32>> = db_files.iter().map(|f| image.resolve(&f.path, false).map(|i| i as u32)).collect();
+        let mut recorded: Vec<Option<u32>> = vec![None; image.files.len()];
+        for (d, at) in image_of.iter().enumerate() {
+            let Some(at) = at else { continue };
+            let slot = &mut recorded[*at as usize];
+            if slot.is_none_or(|was| db_files[was as usize].kind == "dir" && db_files[d].kind != "dir") {
+                *slot = Some(d as u32);
             }
         }
-        let recorded = image.files.iter().map(|f| by_path.get(f.path.as_str()).copied()).collect();
-        let image_of = db_files.iter().map(|f| image.find(&f.path).map(|i| i as u32)).collect();
         let tree_facts = TreeFacts::new(tree, policy);
         let mut verify = vec![];
         for (idx, p) in tree.packages.iter().enumerate() {
@@ -73,7 +73,7 @@ impl<'a> ImageFacts<'a> {
                     built: phase.is_some_and(|ph| built_phases.contains(&ph)),
                     pending: p.pending.as_ref().is_some_and(|(r, _)| !r.trim().is_empty()),
                     installed: installed.contains(p.name.as_str()),
-                    image: image.find(path).map(|i| i as u32),
+                    image: image.resolve(path, true).map(|i| i as u32),
                     span: *span,
                 });
             }

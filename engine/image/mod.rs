@@ -81,6 +81,40 @@ impl Image {
         self.by_path.get(path.trim_start_matches('/').trim_end_matches('/')).map(|&i| i as usize)
     }
 
+    /// What `path` names inside the image, following the image's own symlinks on the way
+    /// (`/lib -> usr/lib`; an absolute target is taken from the image root, `..` never goes
+    /// above it), the last component too when `follow_last`. Lexical over the walk: nothing
+    /// is read, so no link can lead outside. None when nothing is there (or over 40 links).
+    pub fn resolve(&self, path: &str, follow_last: bool) -> Option<usize> {
+        let split = |p: &str| p.split('/').filter(|c| !c.is_empty() && *c != ".").map(str::to_string).collect::<Vec<_>>();
+        let mut rest: std::collections::VecDeque<String> = split(path).into();
+        let mut at: Vec<String> = vec![];
+        let mut links = 0;
+        while let Some(c) = rest.pop_front() {
+            if c == ".." {
+                at.pop();
+                continue;
+            }
+            at.push(c);
+            let f = &self.files[self.find(&at.join("/"))?];
+            if f.kind == "symlink" && (follow_last || !rest.is_empty()) {
+                links += 1;
+                if links > 40 {
+                    return None;
+                }
+                let target = f.target.as_deref()?;
+                at.pop();
+                if target.starts_with('/') {
+                    at.clear();
+                }
+                for (k, part) in split(target).into_iter().enumerate() {
+                    rest.insert(k, part);
+                }
+            }
+        }
+        self.find(&at.join("/"))
+    }
+
     /// The SHA-256 (lowercase hex) of a regular file, computed on first request; None when
     /// the path is not a regular file or cannot be read now.
     pub fn sha256(&self, i: usize) -> Option<&str> {
@@ -175,15 +209,19 @@ fn hash_at(root: BorrowedFd<'_>, f: &ImageFile) -> Result<String, rustix::io::Er
     }
     let mut file = std::fs::File::from(fd);
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
+    thread_local! {
+        // One read buffer per thread: a fresh zeroed one per file costs more than hashing
+        // a small file.
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 1 << 16]);
+    }
+    BUF.with_borrow_mut(|buf| loop {
+        match file.read(buf) {
+            Ok(0) => return Ok(()),
             Ok(n) => hasher.update(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => return Err(rustix::io::Errno::IO),
         }
-    }
+    })?;
     Ok(crate::archive::hex(&hasher.finalize()))
 }
 
