@@ -1,6 +1,7 @@
 //! The `image_audit` group: `igos check --image` (rules/image.pol, every recorded file hashed)
 //! on a 100,000-file image beside `pkm verify` on the same files, `sha256sum` of them as the
-//! floor, and `pacman -Qkk` when pacman is installed. Run with `cargo bench --bench image_bench`.
+//! floor, and `pacman -Qkk` on a pacman package of the same files when pacman, bsdtar and
+//! root are there (otherwise the row says which is missing). Run with `cargo bench --bench image_bench`.
 //!
 //! The image is real: a DESTDIR of 100,000 files packed by `igos pack` (the library call),
 //! trusted with `pkm sync` and installed with `pkm --root <image> install`. Every tool runs
@@ -64,6 +65,52 @@ fn generate(dest: &Path) -> u64 {
 
 fn have(tool: &str) -> bool {
     Command::new("sh").arg("-c").arg(format!("command -v {tool} >/dev/null 2>&1")).status().map(|s| s.success()).unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+/// A pacman package of `payload` built by hand as makepkg would (`.PKGINFO`, a gzipped mtree
+/// `.MTREE` with sha256 digests, the files, owner 0:0), and a pacman.conf without signatures.
+fn build_pacman_pkg(work: &Path, payload: &Path, bytes: u64) -> PathBuf {
+    let meta = work.join("pacmeta");
+    fs::create_dir_all(&meta).expect("mkdir");
+    let pkginfo = format!(
+        "pkgname = benchpkg\npkgbase = benchpkg\npkgver = 1.0-1\npkgdesc = image audit benchmark payload\n\
+         url = https://intergenos.invalid\nbuilddate = 0\npackager = image_bench\nsize = {bytes}\narch = any\nlicense = GPL\n"
+    );
+    fs::write(meta.join(".PKGINFO"), pkginfo).expect("write .PKGINFO");
+    let own = ["--uid", "0", "--gid", "0", "--uname", "root", "--gname", "root"];
+    run_ok(
+        Command::new("bsdtar")
+            .current_dir(&meta)
+            .args(["-czf", ".MTREE", "--format=mtree", "--options=!all,use-set,type,uid,gid,mode,time,size,md5,sha256,link"])
+            .args(own)
+            .args([".PKGINFO", "-C"])
+            .arg(payload)
+            .arg("usr"),
+        "bsdtar (.MTREE)",
+    );
+    let pkg = work.join("benchpkg-1.0-1-any.pkg.tar.gz");
+    run_ok(
+        Command::new("bsdtar").current_dir(&meta).arg("-czf").arg(&pkg).args(own).args([".MTREE", ".PKGINFO", "-C"]).arg(payload).arg("usr"),
+        "bsdtar (package)",
+    );
+    fs::write(work.join("pacman.conf"), "[options]\nArchitecture = auto\nSigLevel = Never\nLocalFileSigLevel = Never\n").expect("pacman.conf");
+    pkg
+}
+
+fn pacman_args(root: &Path, work: &Path) -> Vec<String> {
+    let r = root.display().to_string();
+    let mut v: Vec<String> = vec!["--root".into(), r.clone(), "--dbpath".into(), format!("{r}/var/lib/pacman"), "--config".into()];
+    v.push(work.join("pacman.conf").display().to_string());
+    for (flag, dir) in [("--cachedir", "var/cache/pacman/pkg"), ("--logfile", "var/log/pacman.log"), ("--hookdir", "etc/pacman.d/hooks"), ("--gpgdir", "etc/pacman.d/gnupg")] {
+        v.push(flag.into());
+        v.push(format!("{r}/{dir}"));
+    }
+    v.push("--noconfirm".into());
+    v
 }
 
 fn run_ok(cmd: &mut Command, what: &str) {
@@ -137,10 +184,26 @@ fn main() {
     let (t_audit, c_audit) = time(&audit);
     let (t_verify, c_verify) = time(&verify);
     let (t_floor, _) = time(&floor);
-    let pacman = if have("pacman") {
-        "pacman is installed, but this bench builds no pacman database for the image: not run".to_string()
+    // pacman -Qkk over the same files: a pacman package of the same DESTDIR, installed by
+    // `pacman -U` into a root of its own (as pkm_bench does; needs root and bsdtar).
+    let pacman: Result<(Duration, Option<i32>), String> = if !have("pacman") {
+        Err("skipped: pacman is not installed".into())
+    } else if !have("bsdtar") {
+        Err("skipped: bsdtar is not installed (it builds the pacman package)".into())
+    } else if !is_root() {
+        Err("skipped: pacman -U needs root".into())
     } else {
-        "skipped: pacman is not installed on this machine".to_string()
+        let pkg = build_pacman_pkg(&work, &dest, bytes);
+        let pacroot = work.join("pacroot");
+        for d in ["var/lib/pacman", "var/cache/pacman/pkg", "var/log", "etc/pacman.d/hooks"] {
+            fs::create_dir_all(pacroot.join(d)).expect("pacman dirs");
+        }
+        run_ok(Command::new("pacman").args(pacman_args(&pacroot, &work)).args(["-U", "--nodeps", "--noscriptlet"]).arg(&pkg), "pacman -U");
+        Ok(time(&|| {
+            let mut c = Command::new("pacman");
+            c.args(pacman_args(&pacroot, &work)).args(["-Qkk", "benchpkg"]);
+            c
+        }))
     };
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!("\nimage_audit: {FILES} files ({:.1} MB) installed by pkm, {cores} cores, median of {RUNS} warm runs\n", bytes as f64 / 1e6);
@@ -157,6 +220,9 @@ fn main() {
     row("igos check --image", "walk (lstat every path), pkm.db, every recorded file's SHA-256, type, mode, link, verify paths, setuid, unowned", t_audit, c_audit);
     row("pkm verify", "every recorded file's SHA-256, type, link", t_verify, c_verify);
     row("sha256sum (xargs -P)", "the hashes alone (the floor)", t_floor, Some(0));
-    println!("| pacman -Qkk | - | - | - | {pacman} |");
+    match pacman {
+        Ok((d, code)) => row("pacman -Qkk", "the package's mtree: type, mode, owner, size, mtime, link, md5 and sha256 of every file", d, code),
+        Err(why) => println!("| pacman -Qkk | - | - | - | {why} |"),
+    }
     let _ = fs::remove_dir_all(&work);
 }
