@@ -360,4 +360,10 @@ fn verify_paths_follow_the_images_own_links_and_never_leave_it() {
         "only /lib/bin/nothing is missing"
     );
     assert!(text(&o.stdout).contains("verify path /lib/bin/nothing"), "{}", text(&o.stdout));
+    // A link loop is a path that is not there, not a hang.
+    symlink("loop-b", t.path().join("img/loop-a")).unwrap();
+    symlink("loop-a", t.path().join("img/loop-b")).unwrap();
+    t.write("tree/packages/toolchain/hello/package.yml", &HELLO.replace("  - /usr/bin/hello\n", "  - /loop-a/x\n"));
+    assert_eq!(audit(&t, &[]).status.code(), Some(1));
+    assert!(finding_checks(&t).contains(&"verify-path-missing hello".to_string()));
 }
