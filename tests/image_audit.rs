@@ -367,3 +367,30 @@ fn verify_paths_follow_the_images_own_links_and_never_leave_it() {
     assert_eq!(audit(&t, &[]).status.code(), Some(1));
     assert!(finding_checks(&t).contains(&"verify-path-missing hello".to_string()));
 }
+
+#[test]
+fn a_file_swapped_for_a_link_after_the_walk_is_not_hashed_through_it() {
+    // The walk saw a regular file; by the time a check asks for its hash it is a link to a
+    // file outside the image (or a directory on the way is). The hash is refused, not taken
+    // of the outside file.
+    let t = TempDir::new("image-swap");
+    t.write("img/usr/bin/tool", "inside\n");
+    t.write("outside/secret", "outside\n");
+    let image = igos::image::load(&t.path().join("img")).expect("load");
+    let i = image.find("usr/bin/tool").expect("walked");
+    fs::remove_file(t.path().join("img/usr/bin/tool")).unwrap();
+    symlink(t.path().join("outside/secret"), t.path().join("img/usr/bin/tool")).unwrap();
+    assert_eq!(image.sha256(i), None, "the final link is not followed");
+    // Again, with the directory on the way swapped (a fresh load: a hash is computed once).
+    fs::remove_file(t.path().join("img/usr/bin/tool")).unwrap();
+    t.write("img/usr/bin/tool", "inside\n");
+    let image = igos::image::load(&t.path().join("img")).expect("load");
+    let i = image.find("usr/bin/tool").expect("walked");
+    fs::rename(t.path().join("img/usr/bin"), t.path().join("outside/bin")).unwrap();
+    symlink(t.path().join("outside/bin"), t.path().join("img/usr/bin")).unwrap();
+    assert_eq!(image.sha256(i), None, "a directory link on the way is not followed");
+    assert!(t.path().join("img/usr/bin/tool").exists(), "(through the link the file is there)");
+    // A fresh load sees the links as links and walks none of them.
+    let image = igos::image::load(&t.path().join("img")).expect("load");
+    assert_eq!(image.files.iter().map(|f| (f.path.as_str(), f.kind)).collect::<Vec<_>>(), [("usr", "dir"), ("usr/bin", "symlink")]);
+}
