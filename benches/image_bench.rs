@@ -205,6 +205,9 @@ fn main() {
             c
         }))
     };
+    // One more audit with IGOS_TIMINGS: where its time goes.
+    let o = audit().env("IGOS_TIMINGS", "1").output().expect("audit with timings");
+    let breakdown = String::from_utf8_lossy(&o.stderr).into_owned();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!("\nimage_audit: {FILES} files ({:.1} MB) installed by pkm, {cores} cores, median of {RUNS} warm runs\n", bytes as f64 / 1e6);
     println!("| tool | what it checks | wall | exit | vs pkm verify |");
@@ -224,5 +227,6 @@ fn main() {
         Ok((d, code)) => row("pacman -Qkk", "the package's mtree: type, mode, owner, size, mtime, link, md5 and sha256 of every file", d, code),
         Err(why) => println!("| pacman -Qkk | - | - | - | {why} |"),
     }
+    println!("\nwhere one `igos check --image` run spends its time (IGOS_TIMINGS=1):\n\n```\n{}```", breakdown);
     let _ = fs::remove_dir_all(&work);
 }

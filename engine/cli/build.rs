@@ -452,20 +452,35 @@ impl Runner<'_> {
 /// built root, the tree at `args.root` giving the recipes; the same reports as validate.
 pub fn image_audit(args: &CheckArgs, image: &Path) -> i32 {
     let style = args.color.style();
+    // IGOS_TIMINGS=1: where the audit's time goes, on stderr.
+    let timings = std::env::var_os("IGOS_TIMINGS").is_some();
+    let mut last = Instant::now();
+    let mut lap = |what: &str| {
+        if timings {
+            super::err(&format!("  {what}: {:.2} ms\n", last.elapsed().as_secs_f64() * 1e3));
+        }
+        last = Instant::now();
+    };
     let l = match super::check::load(&args.root, args.rules.as_deref(), style) {
         Ok(l) => l,
         Err(code) => return code,
     };
+    lap("rules and tree");
     let img = match crate::image::load(image) {
         Ok(i) => i,
         Err(e) => {
             return fail(style, "image::unusable", e.0, Some("pass the built root (a chroot or an image directory) with --image".into()))
         }
     };
+    lap("image walk and pkm database");
     let policy = &l.rules.policy;
     let built = crate::facts::image::built_phases(policy);
     let facts = crate::facts::image::ImageFacts::new(&img, &l.tree, policy, &built);
+    lap("facts indexed");
+    crate::facts::image::prefetch(policy, &facts);
+    lap("hashes (every core)");
     let outcome = crate::facts::image::evaluate(policy, &facts, &crate::check::today());
+    lap("checks evaluated");
     match args.format {
         Format::Json => super::out(&crate::report::check_report::json(&outcome, &l.sources)),
         Format::Sarif => super::out(&crate::report::ci_formats::sarif(&outcome, policy, &l.sources)),

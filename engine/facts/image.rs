@@ -245,7 +245,7 @@ pub fn evaluate(policy: &Policy, facts: &ImageFacts<'_>, today: &str) -> Outcome
 
 /// When a check reads an image file's `sha256`, hash the files pkm records on every core
 /// first (the engine evaluates one check on one thread; the hashes are what takes time).
-fn prefetch(policy: &Policy, facts: &ImageFacts<'_>) {
+pub fn prefetch(policy: &Policy, facts: &ImageFacts<'_>) {
     let (field, _) = schema::IMAGE_FILE.field("sha256").unwrap_or((usize::MAX, &schema::KINDS[0].fields[0]));
     let reads = policy.checks.iter().filter(|c| c.domain == DomainId::Image).any(|c| {
         c.steps.iter().any(|s| match s {
