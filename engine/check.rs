@@ -114,6 +114,8 @@ pub fn evaluate_full(
     let mut gates: Vec<GateResult> = policy
         .gates
         .iter()
+        // A gate of another domain's checks (the image audit) is not a validate gate.
+        .filter(|g| g.checks.is_empty() || g.checks.iter().any(|&c| policy.checks[c].domain == DomainId::Tree))
         .map(|g| GateResult {
             id: g.id.clone(),
             title: g.title.clone(),

@@ -14,6 +14,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("rules/audit.pol", include_str!("../rules/audit.pol")),
     ("rules/builders.pol", include_str!("../rules/builders.pol")),
     ("rules/gates.pol", include_str!("../rules/gates.pol")),
+    ("rules/image.pol", include_str!("../rules/image.pol")),
     ("rules/phases.pol", include_str!("../rules/phases.pol")),
     ("rules/pkm.pol", include_str!("../rules/pkm.pol")),
     ("rules/recipes.pol", include_str!("../rules/recipes.pol")),
@@ -103,6 +104,8 @@ impl Registered {
         }
         let (policy, mut semantic) = compile::compile(&parsed);
         errors.append(&mut semantic);
+        // The phase graph is part of the rules: a cycle is a rule error in every command.
+        errors.extend(crate::phases::graph::PhaseGraph::build(&policy).1);
         Rules { policy, errors, files }
     }
 }

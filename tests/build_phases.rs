@@ -14,7 +14,8 @@ use igos::report::diagnostic::{self, Style};
 use igos::rules;
 use igos::source::SourceMap;
 
-const SEED_ORDER: [&str; 20] = [
+/// The seeds' twenty phases, and the pre-squashfs image audit before squashfs.
+const SEED_ORDER: [&str; 21] = [
     "validate",
     "verify-sources",
     "setup",
@@ -32,6 +33,7 @@ const SEED_ORDER: [&str; 20] = [
     "bootloader",
     "image",
     "manifest",
+    "image-audit",
     "squashfs",
     "ukis-verity",
     "iso",
@@ -89,7 +91,7 @@ fn read(path: impl AsRef<Path>) -> String {
 // ---- the plan ------------------------------------------------------------------------
 
 #[test]
-fn plan_lists_the_twenty_phases_of_the_seeds_in_order() {
+fn plan_lists_the_phases_of_the_seeds_in_order() {
     let o = igos(&["build", "--plan"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
@@ -105,9 +107,9 @@ fn publish_appends_the_optional_phase() {
     let o = igos(&["build", "--plan", "--publish"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let names = planned(&stdout(&o));
-    assert_eq!(names.len(), 21);
+    assert_eq!(names.len(), 22);
     assert_eq!(names.last().map(String::as_str), Some("publish"));
-    assert_eq!(&names[..20], SEED_ORDER);
+    assert_eq!(&names[..21], SEED_ORDER);
 }
 
 #[test]
@@ -117,8 +119,8 @@ fn graph_order_is_the_declaration_order_of_the_project_rules() {
     let (graph, errors) = PhaseGraph::build(&loaded.policy);
     assert!(errors.is_empty(), "{errors:?}");
     let names: Vec<&str> = graph.order().iter().map(|&i| loaded.policy.phases[i].name.as_str()).collect();
-    assert_eq!(&names[..20], SEED_ORDER);
-    assert_eq!(names[20], "publish");
+    assert_eq!(&names[..21], SEED_ORDER);
+    assert_eq!(names[21], "publish");
 }
 
 #[test]
@@ -150,7 +152,7 @@ fn start_at_and_stop_after_cut_the_plan() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert_eq!(planned(&out), ["setup", "toolchain", "chroot-prep", "chroot-tools", "core"]);
-    assert!(out.contains("   3/20 setup"), "positions are in the whole plan:\n{out}");
+    assert!(out.contains("   3/21 setup"), "positions are in the whole plan:\n{out}");
     assert!(out.contains("skipped before --start-at: validate, verify-sources"), "{out}");
 }
 
@@ -176,17 +178,18 @@ fn the_default_rules_run_harmlessly_past_validate() {
         "verify-sources",
         "--stop-after",
         "toolchain",
+        "--skip-validate",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("[3/20] setup — Create the build root"), "{out}");
+    assert!(out.contains("[3/21] setup — Create the build root"), "{out}");
     assert!(out.contains("would run scripts/setup.sh"), "{out}");
     assert!(!out.contains("chroot-prep"), "stops after toolchain:\n{out}");
     for p in ["verify-sources", "setup", "toolchain"] {
         assert!(read(state.join("logs").join(format!("{p}.log"))).contains("would run scripts/"));
     }
     assert!(!state.join("logs/chroot-prep.log").exists());
-    assert!(!state.join("logs/validate.log").exists());
+    assert!(read(state.join("logs/validate.log")).contains("warning: --skip-validate"), "the skip is in the run's log");
     // checkpoints only for checkpoint phases
     assert!(state.join("checkpoints/setup").exists());
     assert!(state.join("checkpoints/toolchain").exists());
@@ -201,7 +204,7 @@ fn the_default_rules_run_harmlessly_past_validate() {
 #[test]
 fn default_state_dir_is_under_the_root() {
     let root = temp_dir("default-state");
-    let o = igos(&["build", "--root", root.to_str().unwrap(), "--start-at", "setup", "--stop-after", "setup"]);
+    let o = igos(&["build", "--root", root.to_str().unwrap(), "--start-at", "setup", "--stop-after", "setup", "--skip-validate"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(read(root.join("build/state/current-phase")), "setup\n");
     assert!(root.join("build/state/logs/setup.log").exists());
@@ -324,7 +327,7 @@ fn a_failing_phase_gives_its_exit_code_and_a_resume_hint() {
     assert!(out.contains("first ran"), "{out}");
     assert!(out.contains("[2/3] breaks FAILED with exit code 3"), "{out}");
     assert!(!out.contains("never ran"), "the run stops at the failure:\n{out}");
-    let hint = format!("resume with: igos build --start-at breaks --rules tests/fixtures/phases/failing --state {state_s}");
+    let hint = format!("resume with: igos build --rules tests/fixtures/phases/failing --state {state_s}");
     assert!(err.contains(&hint), "{err}");
     // stdout and stderr of the phase, in order, in its log
     assert_eq!(read(state.join("logs/breaks.log")), "to stdout\nto stderr\n");
@@ -349,14 +352,16 @@ fn a_stop_file_stops_cleanly_between_phases() {
     assert_eq!(o.status.code(), Some(75), "{}\n{}", stdout(&o), stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("found before phase `second`: stopped cleanly"), "{err}");
-    assert!(err.contains("resume with: igos build --start-at second"), "{err}");
+    assert!(err.contains("resume with: igos build --rules tests/fixtures/phases/stop --state"), "{err}");
     assert!(!stdout(&o).contains("second ran"));
     assert!(!state.join("STOP").exists(), "the honoured stop file is removed");
     assert!(state.join("checkpoints/first").exists(), "the phase before the stop completed");
     assert_eq!(read(state.join("current-phase")), "first\n");
 
-    let o = igos(&["build", "--rules", &fixture("stop"), "--state", state_s, "--start-at", "second"]);
+    // The hint as printed: the checkpoint of `first` holds, so the run starts at `second`.
+    let o = igos(&["build", "--rules", &fixture("stop"), "--state", state_s]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("[1/2] first skipped: the checkpoint of first holds"), "{}", stdout(&o));
     assert!(stdout(&o).contains("second ran"));
     assert_eq!(read(state.join("current-phase")), "second\n");
     let _ = std::fs::remove_dir_all(&dir);
@@ -395,7 +400,7 @@ fn a_validate_failure_creates_nothing() {
     let err = stderr(&o);
     assert!(err.contains("phase `validate` failed"), "{err}");
     assert!(err.contains("nothing was created"), "{err}");
-    assert!(err.contains("resume with: igos build --start-at validate --root"), "{err}");
+    assert!(err.contains("resume with: igos build --root"), "{err}");
     assert!(!stdout(&o).contains("verify-sources"), "no phase after validate starts");
     assert!(!root.join("build").exists(), "not even the state directory");
     let _ = std::fs::remove_dir_all(&root);
@@ -427,9 +432,10 @@ fn the_whole_default_plan_runs_on_the_embedded_tree() {
     let o = igos(&["build", "--root", root.to_str().unwrap(), "--state", state.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("[1/20] validate ok"), "{out}");
-    assert!(out.contains("[20/20] iso ok"), "{out}");
-    assert!(out.contains("igos build: 20 phase(s) ok"), "{out}");
+    assert!(out.contains("[1/21] validate ok"), "{out}");
+    assert!(out.contains("warning: skipped: no image at"), "the embedded tree builds no image:\n{out}");
+    assert!(out.contains("[21/21] iso ok"), "{out}");
+    assert!(out.contains("igos build: 21 phase(s) ok"), "{out}");
     assert_eq!(read(state.join("current-phase")), "iso\n");
     let _ = std::fs::remove_dir_all(&root);
 }
@@ -444,5 +450,22 @@ fn copy_dir(from: &Path, to: &Path) {
         } else {
             std::fs::copy(entry.path(), target).unwrap();
         }
+    }
+}
+
+#[test]
+fn a_cycle_is_a_rule_error_in_every_command() {
+    // Not only `igos build`: checking, listing and explaining with these rules is refused too.
+    for args in [
+        vec!["check", "--rules", "tests/fixtures/phases/cycle"],
+        vec!["checks", "--rules", "tests/fixtures/phases/cycle"],
+        vec!["explain", "--rules", "tests/fixtures/phases/cycle", "bat"],
+        vec!["build", "--plan", "--rules", "tests/fixtures/phases/cycle"],
+    ] {
+        let o = igos(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("the phases form a cycle: b → c → b"), "{args:?}: {err}");
+        assert!(err.contains("tests/fixtures/phases/cycle/phases.pol:11:9"), "{args:?}: {err}");
     }
 }

@@ -12,7 +12,7 @@ fn project_rules_compile_without_errors() {
         loaded.errors.iter().map(|e| diagnostic::render(&diagnostic::rule_error(&sources, e), Style::PLAIN)).collect();
     assert!(loaded.errors.is_empty(), "rule errors:\n{}", rendered.join("\n"));
     assert!(loaded.policy.gates.len() >= 5);
-    assert_eq!(loaded.policy.phases.len(), 21);
+    assert_eq!(loaded.policy.phases.len(), 22, "the seeds' twenty, the image audit and publish");
 }
 
 #[test]

@@ -62,6 +62,10 @@ pub struct CheckArgs {
     /// With a baseline: fail only on halting findings that are not in the baseline (ratchet).
     #[arg(long)]
     pub new_only: bool,
+    /// Audit a built root (a chroot or an image directory) with rules/image.pol instead of
+    /// validating the tree: verify_paths present, pkm's records intact, setuid and unowned files.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["baseline", "baseline_rules", "baseline_tree", "since", "report", "new_only"])]
+    pub image: Option<PathBuf>,
     #[command(flatten)]
     pub review: ReviewArgs,
 }
@@ -144,6 +148,9 @@ pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loade
 }
 
 pub fn run(args: &CheckArgs) -> i32 {
+    if let Some(image) = &args.image {
+        return super::build::image_audit(args, image);
+    }
     if args.baseline.is_some() || args.review.baseline_rules.is_some() || args.review.baseline_tree.is_some() {
         return super::baseline::run(args);
     }

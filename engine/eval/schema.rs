@@ -59,6 +59,8 @@ pub struct KindDef {
 pub enum DomainId {
     Tree,
     Pkm,
+    /// The built root: its files, pkm's database in it, the recipes' verify_paths.
+    Image,
 }
 
 pub struct RelationDef {
@@ -118,6 +120,10 @@ pub const DIVERGENCE: Kind = Kind(20);
 pub const BUILD_LOG: Kind = Kind(21);
 pub const LOG_HIT: Kind = Kind(22);
 pub const SET_ENTRY: Kind = Kind(23);
+pub const IMAGE_FILE: Kind = Kind(24);
+pub const INSTALLED_FILE: Kind = Kind(25);
+pub const IMAGE_VERIFY_PATH: Kind = Kind(26);
+pub const IMAGE_DATABASE: Kind = Kind(27);
 
 pub static KINDS: &[KindDef] = &[
     KindDef {
@@ -381,6 +387,57 @@ pub static KINDS: &[KindDef] = &[
             "package": Ty::Rec(PACKAGE) => "the recipe of that name, none when the tree has none",
         },
     },
+    KindDef {
+        name: "image_file",
+        fields: fields! {
+            "path": Ty::Str => "the path in the image, relative to its root",
+            "type": Ty::Str => "file, dir, symlink or other",
+            "mode": Ty::Str => "the permission bits in octal, setuid/setgid/sticky included (`4755`)",
+            "setuid": Ty::Bool => "the setuid or setgid bit is set",
+            "uid": Ty::Int => "the owner's user id",
+            "gid": Ty::Int => "the owner's group id",
+            "target": Ty::Str => "a symlink's target, none otherwise",
+            "sha256": Ty::Str => "a regular file's SHA-256 (computed when a check asks), none otherwise",
+            "package": Ty::Str => "the package pkm records for the path, none when no package owns it",
+            "recorded": Ty::Rec(INSTALLED_FILE) => "pkm's record of the path, none when no package owns it",
+            "declared_setuid": Ty::Bool => "pkm's record of the path has the setuid or setgid bit (its package ships it so)",
+        },
+    },
+    KindDef {
+        name: "installed_file",
+        fields: fields! {
+            "path": Ty::Str => "the path pkm records, relative to the root",
+            "package": Ty::Str => "the package that owns it",
+            "type": Ty::Str => "file, dir or symlink, as recorded",
+            "mode": Ty::Str => "the recorded permission bits in octal",
+            "sha256": Ty::Str => "the recorded SHA-256 of a file, none otherwise",
+            "target": Ty::Str => "the recorded target of a symlink, none otherwise",
+            "config": Ty::Bool => "pkm records it as a configuration file",
+            "image": Ty::Rec(IMAGE_FILE) => "what the image has at the path, none when nothing",
+        },
+    },
+    KindDef {
+        name: "image_verify_path",
+        fields: fields! {
+            "path": Ty::Str => "the declared path, as written in verify_paths",
+            "package": Ty::Str => "the recipe's name",
+            "tier": Ty::Str => "the recipe's declared tier",
+            "phase": Ty::Str => "the build phase that builds the recipe, none when no builder reaches it",
+            "built": Ty::Bool => "that phase runs before the image audit (so the recipe was built)",
+            "pending": Ty::Bool => "the recipe has a non-empty pending_acquisition reason",
+            "installed": Ty::Bool => "pkm's database in the image records a package of that name",
+            "image": Ty::Rec(IMAGE_FILE) => "what the image has at the path, none when nothing",
+        },
+    },
+    KindDef {
+        name: "image_database",
+        fields: fields! {
+            "present": Ty::Bool => "the image has pkm's database (var/lib/igos/pkm.db)",
+            "path": Ty::Str => "where it is in the image",
+            "packages": Ty::Int => "installed packages it records",
+            "files": Ty::Int => "paths it records",
+        },
+    },
 ];
 
 pub static RELATIONS: &[RelationDef] = &[
@@ -401,6 +458,10 @@ pub static RELATIONS: &[RelationDef] = &[
     RelationDef { name: "queue", kind: QUEUED, domain: DomainId::Pkm, doc: "the install queue, in order" },
     RelationDef { name: "archive_entries", kind: ARCHIVE_ENTRY, domain: DomainId::Pkm, doc: "every entry of every queued archive" },
     RelationDef { name: "supersedes", kind: SUPERSEDE, domain: DomainId::Pkm, doc: "every SUPERSEDES declaration in the queue" },
+    RelationDef { name: "image_files", kind: IMAGE_FILE, domain: DomainId::Image, doc: "every path of the built root (`--image`), by path" },
+    RelationDef { name: "installed_files", kind: INSTALLED_FILE, domain: DomainId::Image, doc: "every path pkm's database in the image records, by package and path" },
+    RelationDef { name: "image_verify_paths", kind: IMAGE_VERIFY_PATH, domain: DomainId::Image, doc: "every verify_paths entry of every recipe, with what the image has there" },
+    RelationDef { name: "image_database", kind: IMAGE_DATABASE, domain: DomainId::Image, doc: "pkm's database in the image (one record)" },
 ];
 
 pub static FUNCTIONS: &[FnDef] = &[

@@ -1,4 +1,5 @@
 //! Fact domains: adapters that expose loaded data to the engine.
 
+pub mod image;
 pub mod pkm;
 pub mod tree;

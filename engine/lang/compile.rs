@@ -422,8 +422,10 @@ impl Compiler {
             );
         }
         if let Some(b) = &p.builtin {
-            if b.text != "check" {
-                self.errors.push(unknown(b, "builtin action", did_you_mean(&b.text, ["check"])));
+            // The in-process actions of `igos build` (engine/cli/build.rs).
+            const BUILTINS: [&str; 2] = ["check", "image-audit"];
+            if !BUILTINS.contains(&b.text.as_str()) {
+                self.errors.push(unknown(b, "builtin action", did_you_mean(&b.text, BUILTINS)));
             }
         }
         self.policy.phases.push(PhaseDef {

@@ -3,12 +3,15 @@
 //! ```text
 //! current-phase          the phase running now, or the one that failed (one line)
 //! STOP                   created by an operator: the run stops before the next phase
-//! checkpoints/<phase>    written when a `checkpoint` phase succeeds
+//! checkpoints/<phase>    written when a `checkpoint` phase succeeds: what it ran with
+//!                        (phases/checkpoint.rs)
 //! logs/<phase>.log       the phase command's stdout and stderr
 //! ```
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+use super::checkpoint::Record;
 
 pub const PHASE_FILE: &str = "current-phase";
 pub const STOP_FILE: &str = "STOP";
@@ -56,11 +59,31 @@ impl StateDir {
     pub fn record_current(&self, phase: &str) -> io::Result<()> {
         write_atomically(&self.phase_file(), format!("{phase}\n").as_bytes())
     }
-    /// Record that a checkpoint phase finished.
-    pub fn record_checkpoint(&self, phase: &str) -> io::Result<()> {
-        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        write_atomically(&self.checkpoint(phase), format!("{phase} completed at unix time {secs}\n").as_bytes())
+    /// Record that a checkpoint phase finished, with what it ran with.
+    pub fn record_checkpoint(&self, record: &Record) -> io::Result<()> {
+        write_atomically(&self.checkpoint(&record.phase), record.render().as_bytes())
     }
+    /// The record of a phase's checkpoint: None when there is none, Some(None) when the
+    /// file is not a record this igos can read.
+    pub fn read_checkpoint(&self, phase: &str) -> Option<Option<Record>> {
+        let text = std::fs::read_to_string(self.checkpoint(phase)).ok()?;
+        Some(Record::parse(&text))
+    }
+    /// A phase is about to run again: its checkpoint and those of the phases after it no
+    /// longer describe what is on disk.
+    pub fn forget_checkpoints<'a>(&self, phases: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
+        for p in phases {
+            match std::fs::remove_file(self.checkpoint(p)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Write via a temporary file and a rename, so a reader never sees half a file.
