@@ -486,6 +486,8 @@ pub fn image_audit(args: &CheckArgs, image: &Path) -> i32 {
         Format::Json => super::out(&crate::report::check_report::json(&outcome, &l.sources)),
         Format::Sarif => super::out(&crate::report::ci_formats::sarif(&outcome, policy, &l.sources)),
         Format::Github => super::out(&crate::report::ci_formats::github(&outcome, &l.sources)),
+        Format::Markdown => super::out(&crate::report::markdown::render(&outcome, &l.sources, None, &args.review.link_base)),
+        Format::Concise => super::out_with(|w| crate::report::concise::write(w, &outcome, &l.sources)),
         Format::Human => {
             let header = format!(
                 "igos check --image: {} paths in {}, {} packages recorded, recipes in {}, rules {}",

@@ -250,6 +250,9 @@ pub fn prefetch(policy: &Policy, facts: &ImageFacts<'_>) {
     let reads = policy.checks.iter().filter(|c| c.domain == DomainId::Image).any(|c| {
         c.steps.iter().any(|s| match s {
             Step::For(_, e) | Step::Where(e) | Step::Let(_, e) => reads_field(e, schema::IMAGE_FILE, field),
+            Step::Join { source, keys, probes, .. } => {
+                std::iter::once(source).chain(keys).chain(probes).any(|e| reads_field(e, schema::IMAGE_FILE, field))
+            }
         })
     });
     if !reads {
