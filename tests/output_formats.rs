@@ -99,12 +99,12 @@ fn sarif_validates_against_the_oasis_schema() {
 }
 
 /// Every JSON report validates against its documented schema
-/// (engine/report/igos-check-1.schema.json): a tree with halting, advisory and waived
+/// (engine/distro/report/igos-check-1.schema.json): a tree with halting, advisory and waived
 /// findings, and the corpus when it is here.
 #[test]
 fn json_validates_against_its_documented_schema() {
     let project = support::project_dir();
-    let schema_text = std::fs::read_to_string(project.join("engine/report/igos-check-1.schema.json")).expect("the schema file");
+    let schema_text = std::fs::read_to_string(project.join("engine/distro/report/igos-check-1.schema.json")).expect("the schema file");
     let schema: serde_json::Value = serde_json::from_str(&schema_text).expect("the schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
     let validate = |what: &str, doc: &serde_json::Value| {

@@ -2,4 +2,5 @@
 
 pub mod image;
 pub mod pkm;
-pub mod tree;
+
+pub use igos_distro::facts::tree;

@@ -6,7 +6,7 @@
 //!
 //! With no reference there are no facts: the gate says `skipped: no previous build`.
 
-pub mod pattern;
+pub use crate::lang::pattern;
 pub mod reference;
 
 use std::collections::HashMap;

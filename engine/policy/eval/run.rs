@@ -32,8 +32,8 @@ pub struct Engine<'p, 'd> {
 }
 
 /// The default step budget of a check: far above what a real check takes (the largest of
-/// the project's rules takes 20,635 steps on the 813-recipe corpus, so about 2.5 million at
-/// 100,000 recipes), far below what an accidental cross product asks for (813^3 = 537
+/// the project's rules takes 20,635 steps on its 813-record conformance corpus, so about 2.5 million at
+/// 100,000 records), far below what an accidental cross product asks for (813^3 = 537
 /// million on the corpus). A second or two of evaluation, a few hundred MB of findings.
 pub const STEP_BUDGET: u64 = 50_000_000;
 
@@ -121,8 +121,8 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             Some(input) => policy.classifications.iter().map(|cl| classify::classify(cl, &sets, &input)).collect(),
             None => vec![],
         };
-        let set_items = sets.iter().map(|b| Arc::new(b.items.iter().map(|(n, _)| Value::Str(*n)).collect())).collect();
-        let today = Arc::from(crate::check::today().as_str());
+        let set_items = sets.iter().map(|b| Arc::new(b.items.iter().map(|(n, _)| Value::Str(n)).collect())).collect();
+        let today = Arc::from(crate::date::today().as_str());
         let relations = (0..schema::RELATIONS.len()).map(|_| OnceLock::new()).collect();
         let step_budget = std::env::var("IGOS_STEP_BUDGET").ok().and_then(|b| b.parse().ok()).unwrap_or(STEP_BUDGET);
         Engine { policy, domain, sets, classes, relations, set_items, today, step_budget }

@@ -2,7 +2,7 @@
 //!
 //! SipHash, std's default, resists hash flooding from untrusted keys; these keys are the
 //! tree's own package names, looked up millions of times per check, and SipHash was 4% of
-//! `igos check` at 100,000 recipes. A crafted tree can only slow its own check down.
+//! a check of 100,000 records. Crafted names can only slow their own check down.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};

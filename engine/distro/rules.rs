@@ -11,17 +11,17 @@ use crate::source::{SourceFile, SourceId, SourceMap, Span};
 
 /// The project's `rules/`, compiled in. A test keeps this list equal to the directory.
 pub const BUILT_IN: &[(&str, &str)] = &[
-    ("rules/audit.pol", include_str!("../rules/audit.pol")),
-    ("rules/builders.pol", include_str!("../rules/builders.pol")),
-    ("rules/gates.pol", include_str!("../rules/gates.pol")),
-    ("rules/image.pol", include_str!("../rules/image.pol")),
-    ("rules/phases.pol", include_str!("../rules/phases.pol")),
-    ("rules/pkm.pol", include_str!("../rules/pkm.pol")),
-    ("rules/recipes.pol", include_str!("../rules/recipes.pol")),
-    ("rules/scan.pol", include_str!("../rules/scan.pol")),
-    ("rules/scanb.pol", include_str!("../rules/scanb.pol")),
-    ("rules/tiers.pol", include_str!("../rules/tiers.pol")),
-    ("rules/waivers.pol", include_str!("../rules/waivers.pol")),
+    ("rules/audit.pol", include_str!("../../rules/audit.pol")),
+    ("rules/builders.pol", include_str!("../../rules/builders.pol")),
+    ("rules/gates.pol", include_str!("../../rules/gates.pol")),
+    ("rules/image.pol", include_str!("../../rules/image.pol")),
+    ("rules/phases.pol", include_str!("../../rules/phases.pol")),
+    ("rules/pkm.pol", include_str!("../../rules/pkm.pol")),
+    ("rules/recipes.pol", include_str!("../../rules/recipes.pol")),
+    ("rules/scan.pol", include_str!("../../rules/scan.pol")),
+    ("rules/scanb.pol", include_str!("../../rules/scanb.pol")),
+    ("rules/tiers.pol", include_str!("../../rules/tiers.pol")),
+    ("rules/waivers.pol", include_str!("../../rules/waivers.pol")),
 ];
 
 pub const EXTENSION: &str = "pol";

@@ -211,7 +211,7 @@ pub struct LogPattern {
     pub group: String,
     pub kind: String,
     pub text: String,
-    pub template: crate::scanb::pattern::Template,
+    pub template: super::pattern::Template,
     /// The template as written in the rule file.
     pub span: Span,
 }
@@ -1062,7 +1062,7 @@ impl Compiler {
         for (closed, other) in [(l, r), (r, l)] {
             let Some((what, values)) = self.closed_values(closed.1, closed.2) else { continue };
             for (lit, span) in literals(other.0) {
-                if values.iter().any(|v| *v == lit) {
+                if values.contains(&lit) {
                     continue;
                 }
                 let help = match did_you_mean(&lit, values.iter().map(String::as_str)) {
@@ -1174,7 +1174,7 @@ impl Compiler {
             if !self.declare("log pattern", kind) {
                 continue;
             }
-            match crate::scanb::pattern::Template::parse(text) {
+            match super::pattern::Template::parse(text) {
                 Ok(template) => self.policy.log_patterns.push(LogPattern {
                     group: d.name.text.clone(),
                     kind: kind.text.clone(),

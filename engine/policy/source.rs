@@ -33,7 +33,7 @@ pub struct SourceFile {
     pub name: String,
     pub text: Arc<str>,
     /// Byte offset of the start of each line, computed on first use and kept (never rescan
-    /// the text per lookup; most of 100,000 recipe files are never shown, so never indexed).
+    /// the text per lookup; most of 100,000 data files are never shown, so never indexed).
     line_index: OnceLock<Arc<[u32]>>,
 }
 

@@ -1,5 +1,5 @@
 //! What the engine needs from a fact domain. The engine never reads files: a domain
-//! adapter (tree, pkm) holds facts already loaded and answers these questions.
+//! adapter holds facts already loaded and answers these questions.
 
 use crate::eval::schema::DomainId;
 use crate::eval::value::{Rec, Value};

@@ -1,6 +1,6 @@
 //! Work shared out over the cores in contiguous chunks, results in the input's order.
 //!
-//! The per-package passes (reading, parsing, indexing, classifying 100,000 recipes) are
+//! The per-record passes (reading, parsing, indexing, classifying 100,000 records) are
 //! independent per item; each worker takes one contiguous chunk, so the output order is
 //! the input order and nothing depends on scheduling.
 

@@ -1,6 +1,9 @@
 //! Rule-file text to syntax tree: the pest grammar in `grammar/policy.pest`, and an adapter
 //! from pest errors to our own positioned errors (byte offsets only: pest's `line_col`
 //! rescans the input on every call, our `SourceFile` has a line index).
+// A `RuleError` is large, and returned only when a rule file is wrong (once per mistake):
+// boxing it would cost every caller a deref for nothing measurable.
+#![allow(clippy::result_large_err)]
 
 use pest::iterators::Pair;
 use pest::Parser as _;
@@ -10,7 +13,7 @@ use super::error::RuleError;
 use crate::source::{SourceId, Span};
 
 #[derive(pest_derive::Parser)]
-#[grammar = "grammar/policy.pest"]
+#[grammar = "../../grammar/policy.pest"]
 struct PolicyParser;
 
 /// Parse one rule file. A syntax error stops this file (pest cannot recover), but the

@@ -902,7 +902,7 @@ mod tests {
             "name: ~\nversion: ''\npending_acquisition:\nverify_paths: []\ndependencies:\n  build: x\n".into(),
             "name: x\nsource:\n- url: u\n  sha256: 00ab\n- x\nversion: 7\nrelease: 007\n".into(),
         ];
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("packages");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packages");
         for tier in std::fs::read_dir(&root).unwrap().flatten() {
             for recipe in std::fs::read_dir(tier.path()).into_iter().flatten().flatten() {
                 if let Ok(t) = std::fs::read_to_string(recipe.path().join("package.yml")) {

@@ -107,7 +107,7 @@ fn now_utc() -> String {
         return t;
     }
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let date = crate::check::civil_date(secs.div_euclid(86_400));
+    let date = crate::date::civil_date(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
     format!("{date}T{:02}:{:02}:{:02}Z", s / 3600, (s / 60) % 60, s % 60)
 }

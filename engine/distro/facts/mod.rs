@@ -1,0 +1,3 @@
+//! Fact domains: adapters that expose loaded data to the engine.
+
+pub mod tree;
