@@ -104,8 +104,13 @@ impl Registered {
         }
         let (policy, mut semantic) = compile::compile(&parsed);
         errors.append(&mut semantic);
-        // The phase graph is part of the rules: a cycle is a rule error in every command.
-        errors.extend(crate::phases::graph::PhaseGraph::build(&policy).1);
+        // The phase graph is part of the rules: a cycle is a rule error in every command. It
+        // is judged only on rules that compiled clean: a builder lost to a syntax error would
+        // otherwise leave its tier "unbuilt", a second diagnostic for one mistake.
+        let compiled_clean = errors.is_empty();
+        if compiled_clean {
+            errors.extend(crate::phases::graph::PhaseGraph::build(&policy).1);
+        }
         Rules { policy, errors, files }
     }
 }
