@@ -8,9 +8,11 @@
 //! See ARCHITECTURE.md for the crate graph, the code map and the invariants every module keeps.
 
 pub mod cli;
+pub mod domains;
 pub mod facts;
 pub mod image;
 pub mod pkm;
 
-pub use igos_distro::{archive, audit, check, explain, input, pack, phases, report, rules, scan, scanb, tarball, tree, visible};
+pub use igos_distro::{archive, audit, check, explain, input, pack, phases, report, scan, scanb, tarball, tree, visible};
+pub use domains::rules;
 pub use igos_policy::{date, eval, fasthash, finding, fmt, lang, parallel, source};

@@ -115,7 +115,7 @@ pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loade
     // corpus's wall time). Rule errors are still reported first, and alone.
     let (loaded, tree) = std::thread::scope(|s| {
         // The main thread's stack size: parsing recurses as deep as the grammar allows.
-        let compiling = std::thread::Builder::new().stack_size(8 << 20).spawn_scoped(s, move || registered.compile());
+        let compiling = std::thread::Builder::new().stack_size(8 << 20).spawn_scoped(s, move || registered.compile(&crate::domains::schema()));
         let tree = tree::load_tree(root, &mut sources);
         (compiling.ok().and_then(|h| h.join().ok()), tree)
     });

@@ -3,7 +3,6 @@
 
 use crate::eval::classify;
 use crate::eval::run::{apply_waivers, Engine};
-use crate::eval::schema::DomainId;
 use crate::facts::tree::TreeFacts;
 use crate::finding::{Finding, WaiverState};
 use crate::lang::ast::Severity;
@@ -109,13 +108,13 @@ pub fn evaluate_full(
     let mut all: Vec<Finding> = engine.run_all(shadowed.len() + policy.waivers.len());
     all.extend(shadowed);
     all.extend(ungated_checks(policy));
-    apply_waivers(policy, &mut all, today, DomainId::Tree);
+    apply_waivers(policy, &mut all, today, crate::facts::tree::TREE.id);
 
     let mut gates: Vec<GateResult> = policy
         .gates
         .iter()
         // A gate of another domain's checks (the image audit) is not a validate gate.
-        .filter(|g| g.checks.is_empty() || g.checks.iter().any(|&c| policy.checks[c].domain == DomainId::Tree))
+        .filter(|g| g.checks.is_empty() || g.checks.iter().any(|&c| policy.checks[c].domain == crate::facts::tree::TREE.id))
         .map(|g| GateResult {
             id: g.id.clone(),
             title: g.title.clone(),
@@ -159,7 +158,8 @@ fn reads_build_logs(check: &crate::lang::compile::CheckDef) -> bool {
     use crate::lang::compile::{CExpr, Step};
     check.steps.iter().any(|s| match s {
         Step::For(_, CExpr::Relation(r)) | Step::Join { source: CExpr::Relation(r), .. } => {
-            matches!(crate::eval::schema::RELATIONS.get(*r).map(|d| d.name), Some("build_logs" | "log_hits"))
+            r.domain == crate::facts::tree::TREE.id
+                && matches!(crate::facts::tree::TREE.relations.get(r.index).map(|d| d.name), Some("build_logs" | "log_hits"))
         }
         _ => false,
     })
@@ -169,7 +169,7 @@ fn reads_build_logs(check: &crate::lang::compile::CheckDef) -> bool {
 /// in the gate its author meant: an advisory says so.
 fn ungated_checks(policy: &Policy) -> Vec<Finding> {
     (0..policy.checks.len())
-        .filter(|&i| policy.checks[i].domain == DomainId::Tree && policy.gate_of(i).is_none())
+        .filter(|&i| policy.checks[i].domain == crate::facts::tree::TREE.id && policy.gate_of(i).is_none())
         .map(|i| {
             let c = &policy.checks[i];
             Finding {

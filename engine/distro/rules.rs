@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::eval::schema::Schema;
 use crate::lang::compile::{self, Policy};
 use crate::lang::error::RuleError;
 use crate::lang::syntax;
@@ -32,9 +33,10 @@ pub struct Rules {
     pub files: usize,
 }
 
-/// Read every `*.pol` file of `dir` (sorted by name), or the built-in rules when `dir` is None.
-pub fn load(dir: Option<&Path>, sources: &mut SourceMap) -> Result<Rules, String> {
-    Ok(read(dir, sources)?.compile())
+/// Read every `*.pol` file of `dir` (sorted by name), or the built-in rules when `dir` is
+/// None, and compile them for the domains of `schema`.
+pub fn load(dir: Option<&Path>, schema: &Schema, sources: &mut SourceMap) -> Result<Rules, String> {
+    Ok(read(dir, sources)?.compile(schema))
 }
 
 /// Rule files read and registered in the source map, not yet parsed: compiling needs no
@@ -67,8 +69,8 @@ pub fn read(dir: Option<&Path>, sources: &mut SourceMap) -> Result<Registered, S
 }
 
 /// Parse and compile named rule texts (also used by tests and tools).
-pub fn compile_texts(texts: Vec<(String, Result<String, String>)>, sources: &mut SourceMap) -> Rules {
-    register(texts, sources).compile()
+pub fn compile_texts(texts: Vec<(String, Result<String, String>)>, schema: &Schema, sources: &mut SourceMap) -> Rules {
+    register(texts, sources).compile(schema)
 }
 
 fn register(texts: Vec<(String, Result<String, String>)>, sources: &mut SourceMap) -> Registered {
@@ -87,7 +89,7 @@ fn register(texts: Vec<(String, Result<String, String>)>, sources: &mut SourceMa
 
 impl Registered {
     /// Parse every file and compile the policy, collecting every error.
-    pub fn compile(self) -> Rules {
+    pub fn compile(self, schema: &Schema) -> Rules {
         let mut errors = vec![];
         let mut parsed = vec![];
         let files = self.texts.len();
@@ -102,7 +104,7 @@ impl Registered {
                 Err(msg) => errors.push(RuleError::new("unreadable", msg, Span::new(id, 0, 0)).with_label("this file")),
             }
         }
-        let (policy, mut semantic) = compile::compile(&parsed);
+        let (policy, mut semantic) = compile::compile(&parsed, schema);
         errors.append(&mut semantic);
         // The phase graph is part of the rules: a cycle is a rule error in every command. It
         // is judged only on rules that compiled clean: a builder lost to a syntax error would

@@ -7,7 +7,7 @@
 
 use crate::check::{GateResult, Outcome};
 use crate::eval::domain::Domain;
-use crate::eval::schema::{self, DomainId, Kind};
+use crate::eval::schema::{DomainDef, Kind};
 use crate::eval::value::{Rec, Value};
 use crate::facts::tree::TreeFacts;
 use crate::finding::Finding;
@@ -60,10 +60,7 @@ impl<'a> ImageFacts<'a> {
         let tree_facts = TreeFacts::new(tree, policy);
         let mut verify = vec![];
         for (idx, p) in tree.packages.iter().enumerate() {
-            let phase = match tree_facts.call("build_phase", &[Value::Rec(Rec { kind: schema::PACKAGE, idx: idx as u32 })]) {
-                Value::Str(s) => policy.phase_index(s).map(|i| policy.phases[i].name.as_str()),
-                _ => None,
-            };
+            let phase = tree_facts.build_phase(idx as u32).and_then(|s| policy.phase_index(s)).map(|i| policy.phases[i].name.as_str());
             for (path, span) in p.verify_paths.iter().flatten() {
                 verify.push(VerifyFact {
                     path,
@@ -86,112 +83,96 @@ impl<'a> ImageFacts<'a> {
     fn db_file(&self, i: u32) -> Option<&'a crate::image::InstalledFile> {
         self.image.database.as_ref()?.files.get(i as usize)
     }
+}
 
-    fn rec(kind: Kind, idx: Option<u32>) -> Value<'static> {
-        idx.map_or(Value::None, |idx| Value::Rec(Rec { kind, idx }))
+igos_policy::domain! {
+    pub static IMAGE = "image", "the built root (`--image`): its files, pkm's database in it, the recipes' verify_paths joined to both";
+    impl<'a> ImageFacts<'a>;
+    kinds {
+        IMAGE_FILE "image_file" "a path of the built root" {
+            @show |f, i| f.image.files.get(i as usize).map(|x| format!("/{}", x.path)).unwrap_or_default();
+            path: Str = "the path in the image, relative to its root", |f, i| f.image.files[i as usize].path.as_str();
+            r#type: Str = "file, dir, symlink or other", |f, i| f.image.files[i as usize].kind;
+            mode: Str = "the permission bits in octal, setuid/setgid/sticky included (`4755`)", |f, i| f.modes[i as usize].as_str();
+            setuid: Bool = "the setuid or setgid bit is set", |f, i| { let x = &f.image.files[i as usize]; x.kind == "file" && x.mode & 0o6000 != 0 };
+            uid: Int = "the owner's user id", |f, i| f.image.files[i as usize].uid;
+            gid: Int = "the owner's group id", |f, i| f.image.files[i as usize].gid;
+            target: Str = "a symlink's target, none otherwise", |f, i| f.image.files[i as usize].target.as_deref();
+            sha256: Str = "a regular file's SHA-256 (computed when a check asks), none otherwise", |f, i| f.image.sha256(i as usize);
+            package: Str = "the package pkm records for the path, none when no package owns it", |f, i| f.recorded_file(i).map(|d| d.package.as_str());
+            recorded: Rec(INSTALLED_FILE) = "pkm's record of the path, none when no package owns it", |f, i| f.recorded[i as usize];
+            declared_setuid: Bool = "pkm's record of the path has the setuid or setgid bit (its package ships it so)", |f, i| f.recorded_file(i).is_some_and(|d| d.mode & 0o6000 != 0);
+        }
+        INSTALLED_FILE "installed_file" "a path pkm's database in the image records" {
+            @show |f, i| f.db_file(i).map(|d| format!("/{}", d.path)).unwrap_or_default();
+            path: Str = "the path pkm records, relative to the root", |f, i| f.db_file(i).map(|d| d.path.as_str());
+            package: Str = "the package that owns it", |f, i| f.db_file(i).map(|d| d.package.as_str());
+            r#type: Str = "file, dir or symlink, as recorded", |f, i| f.db_file(i).map(|d| d.kind.as_str());
+            mode: Str = "the recorded permission bits in octal", |f, i| f.recorded_modes[i as usize].as_str();
+            sha256: Str = "the recorded SHA-256 of a file, none otherwise", |f, i| f.db_file(i).and_then(|d| d.sha256.as_deref());
+            target: Str = "the recorded target of a symlink, none otherwise", |f, i| f.db_file(i).and_then(|d| d.target.as_deref());
+            config: Bool = "pkm records it as a configuration file", |f, i| f.db_file(i).is_some_and(|d| d.config);
+            image: Rec(IMAGE_FILE) = "what the image has at the path, none when nothing", |f, i| f.image_of[i as usize];
+        }
+        IMAGE_VERIFY_PATH "image_verify_path" "a verify_paths entry of a recipe, with what the image has there" {
+            @show |f, i| f.verify[i as usize].package.to_string();
+            @at |f, i| f.verify.get(i as usize).map(|v| v.span);
+            path: Str = "the declared path, as written in verify_paths", |f, i| f.verify[i as usize].path;
+            package: Str = "the recipe's name", |f, i| f.verify[i as usize].package;
+            tier: Str = "the recipe's declared tier", |f, i| f.verify[i as usize].tier;
+            phase: Str = "the build phase that builds the recipe, none when no builder reaches it", |f, i| f.verify[i as usize].phase;
+            built: Bool = "that phase runs before the image audit (so the recipe was built)", |f, i| f.verify[i as usize].built;
+            pending: Bool = "the recipe has a non-empty pending_acquisition reason", |f, i| f.verify[i as usize].pending;
+            installed: Bool = "pkm's database in the image records a package of that name", |f, i| f.verify[i as usize].installed;
+            image: Rec(IMAGE_FILE) = "what the image has at the path, none when nothing", |f, i| f.verify[i as usize].image;
+        }
+        IMAGE_DATABASE "image_database" "pkm's database in the image" {
+            @show |f, i| DATABASE.to_string();
+            present: Bool = "the image has pkm's database (var/lib/igos/pkm.db)", |f, i| f.image.database.is_some();
+            path: Str = "where it is in the image", |f, i| DATABASE;
+            packages: Int = "installed packages it records", |f, i| f.image.database.as_ref().map_or(0, |d| d.packages.len());
+            files: Int = "paths it records", |f, i| f.image.database.as_ref().map_or(0, |d| d.files.len());
+        }
+    }
+    relations {
+        image_files: IMAGE_FILE = "every path of the built root (`--image`), by path", |f| f.image.files.len();
+        installed_files: INSTALLED_FILE = "every path pkm's database in the image records, by package and path", |f| f.image_of.len();
+        image_verify_paths: IMAGE_VERIFY_PATH = "every verify_paths entry of every recipe, with what the image has there", |f| f.verify.len();
+        image_database: IMAGE_DATABASE = "pkm's database in the image (one record)", |f| 1;
+    }
+    functions {}
+}
+
+impl ImageFacts<'_> {
+    /// pkm's record of image file `i`, if any.
+    fn recorded_file(&self, i: u32) -> Option<&crate::image::InstalledFile> {
+        self.recorded[i as usize].and_then(|d| self.db_file(d))
     }
 }
 
 impl Domain for ImageFacts<'_> {
-    fn id(&self) -> DomainId {
-        DomainId::Image
+    fn def(&self) -> &'static DomainDef {
+        &IMAGE
     }
 
     fn relation(&self, rel: usize) -> Vec<Value<'_>> {
-        let recs = |kind, n: usize| (0..n as u32).map(|idx| Value::Rec(Rec { kind, idx })).collect();
-        match schema::RELATIONS[rel].name {
-            "image_files" => recs(schema::IMAGE_FILE, self.image.files.len()),
-            "installed_files" => recs(schema::INSTALLED_FILE, self.image_of.len()),
-            "image_verify_paths" => recs(schema::IMAGE_VERIFY_PATH, self.verify.len()),
-            "image_database" => recs(schema::IMAGE_DATABASE, 1),
-            _ => vec![],
-        }
+        self.registered_relation(rel)
     }
 
     fn field(&self, r: Rec, field: usize) -> Value<'_> {
-        let name = r.kind.def().fields.get(field).map(|f| f.name).unwrap_or("");
-        let i = r.idx as usize;
-        match r.kind {
-            schema::IMAGE_FILE => {
-                let Some(f) = self.image.files.get(i) else { return Value::None };
-                let rec = self.recorded[i].and_then(|d| self.db_file(d));
-                match name {
-                    "path" => Value::Str(&f.path),
-                    "type" => Value::Str(f.kind),
-                    "mode" => Value::Str(&self.modes[i]),
-                    "setuid" => Value::Bool(f.kind == "file" && f.mode & 0o6000 != 0),
-                    "uid" => Value::Int(i64::from(f.uid)),
-                    "gid" => Value::Int(i64::from(f.gid)),
-                    "target" => Value::opt_str(f.target.as_deref()),
-                    "sha256" => Value::opt_str(self.image.sha256(i)),
-                    "package" => Value::opt_str(rec.map(|d| d.package.as_str())),
-                    "recorded" => Self::rec(schema::INSTALLED_FILE, self.recorded[i]),
-                    "declared_setuid" => Value::Bool(rec.is_some_and(|d| d.mode & 0o6000 != 0)),
-                    _ => Value::None,
-                }
-            }
-            schema::INSTALLED_FILE => {
-                let Some(d) = self.db_file(r.idx) else { return Value::None };
-                match name {
-                    "path" => Value::Str(&d.path),
-                    "package" => Value::Str(&d.package),
-                    "type" => Value::Str(&d.kind),
-                    "mode" => Value::Str(&self.recorded_modes[i]),
-                    "sha256" => Value::opt_str(d.sha256.as_deref()),
-                    "target" => Value::opt_str(d.target.as_deref()),
-                    "config" => Value::Bool(d.config),
-                    "image" => Self::rec(schema::IMAGE_FILE, self.image_of[i]),
-                    _ => Value::None,
-                }
-            }
-            schema::IMAGE_VERIFY_PATH => {
-                let Some(v) = self.verify.get(i) else { return Value::None };
-                match name {
-                    "path" => Value::Str(v.path),
-                    "package" => Value::Str(v.package),
-                    "tier" => Value::opt_str(v.tier),
-                    "phase" => Value::opt_str(v.phase),
-                    "built" => Value::Bool(v.built),
-                    "pending" => Value::Bool(v.pending),
-                    "installed" => Value::Bool(v.installed),
-                    "image" => Self::rec(schema::IMAGE_FILE, v.image),
-                    _ => Value::None,
-                }
-            }
-            schema::IMAGE_DATABASE => {
-                let db = self.image.database.as_ref();
-                match name {
-                    "present" => Value::Bool(db.is_some()),
-                    "path" => Value::Str(DATABASE),
-                    "packages" => Value::Int(db.map_or(0, |d| d.packages.len() as i64)),
-                    "files" => Value::Int(db.map_or(0, |d| d.files.len() as i64)),
-                    _ => Value::None,
-                }
-            }
-            _ => Value::None,
-        }
+        self.registered_field(r, field)
     }
 
-    fn call<'s>(&'s self, _name: &str, _args: &[Value<'s>]) -> Value<'s> {
-        Value::None
+    fn call<'s>(&'s self, f: usize, args: &[Value<'s>]) -> Value<'s> {
+        self.registered_call(f, args)
     }
 
     fn display(&self, r: Rec) -> String {
-        let i = r.idx as usize;
-        match r.kind {
-            schema::IMAGE_FILE => self.image.files.get(i).map(|f| format!("/{}", f.path)).unwrap_or_default(),
-            schema::INSTALLED_FILE => self.db_file(r.idx).map(|d| format!("/{}", d.path)).unwrap_or_default(),
-            schema::IMAGE_VERIFY_PATH => self.verify.get(i).map(|v| v.package.to_string()).unwrap_or_default(),
-            schema::IMAGE_DATABASE => DATABASE.to_string(),
-            _ => String::new(),
-        }
+        self.registered_display(r)
     }
 
     fn location(&self, r: Rec) -> Option<Span> {
-        match r.kind {
-            schema::IMAGE_VERIFY_PATH => self.verify.get(r.idx as usize).map(|v| v.span),
-            _ => None,
-        }
+        self.registered_location(r)
     }
 }
 
@@ -219,8 +200,8 @@ pub fn evaluate(policy: &Policy, facts: &ImageFacts<'_>, today: &str) -> Outcome
     let mut engine = crate::eval::run::Engine::new(policy, facts);
     engine.today = today.into();
     let mut all = engine.run_all(policy.waivers.len());
-    crate::eval::run::apply_waivers(policy, &mut all, today, DomainId::Image);
-    let is_image = |c: &usize| policy.checks[*c].domain == DomainId::Image;
+    crate::eval::run::apply_waivers(policy, &mut all, today, IMAGE.id);
+    let is_image = |c: &usize| policy.checks[*c].domain == IMAGE.id;
     let mut gates: Vec<GateResult> = policy
         .gates
         .iter()
@@ -246,13 +227,12 @@ pub fn evaluate(policy: &Policy, facts: &ImageFacts<'_>, today: &str) -> Outcome
 /// When a check reads an image file's `sha256`, hash the files pkm records on every core
 /// first (the engine evaluates one check on one thread; the hashes are what takes time).
 pub fn prefetch(policy: &Policy, facts: &ImageFacts<'_>) {
-    let (field, _) = schema::IMAGE_FILE.field("sha256").unwrap_or((usize::MAX, &schema::KINDS[0].fields[0]));
-    let reads = policy.checks.iter().filter(|c| c.domain == DomainId::Image).any(|c| {
+    let file = Kind(&IMAGE_FILE);
+    let field = file.field("sha256").map_or(usize::MAX, |(i, _)| i);
+    let reads = policy.checks.iter().filter(|c| c.domain == IMAGE.id).any(|c| {
         c.steps.iter().any(|s| match s {
-            Step::For(_, e) | Step::Where(e) | Step::Let(_, e) => reads_field(e, schema::IMAGE_FILE, field),
-            Step::Join { source, keys, probes, .. } => {
-                std::iter::once(source).chain(keys).chain(probes).any(|e| reads_field(e, schema::IMAGE_FILE, field))
-            }
+            Step::For(_, e) | Step::Where(e) | Step::Let(_, e) => reads_field(e, file, field),
+            Step::Join { source, keys, probes, .. } => std::iter::once(source).chain(keys).chain(probes).any(|e| reads_field(e, file, field)),
         })
     });
     if !reads {

@@ -3,7 +3,7 @@
 //! evaluates `rules/pkm.pol` over these facts; this adapter does no I/O.
 
 use crate::eval::domain::Domain;
-use crate::eval::schema::{self, DomainId};
+use crate::eval::schema::{DomainDef, Values};
 use crate::eval::value::{Rec, Value};
 use crate::source::Span;
 
@@ -60,129 +60,116 @@ impl<'a> PkmDomain<'a> {
         PkmDomain { facts, entries, supersedes }
     }
 
-    fn queued(q: u32) -> Value<'static> {
-        Value::Rec(Rec { kind: schema::QUEUED, idx: q })
+    fn entry(&self, i: u32) -> (u32, &'a EntryFact) {
+        let (q, e) = self.entries[i as usize];
+        (q, &self.facts.queue[q as usize].entries[e as usize])
+    }
+
+    /// (the successor's queue position, the predecessor's name)
+    fn supersede(&self, i: u32) -> (u32, &'a str) {
+        let (q, s) = self.supersedes[i as usize];
+        (q, self.facts.queue[q as usize].supersedes[s as usize].as_str())
+    }
+
+    fn state(&self, i: u32) -> SupersedeState {
+        let (q, pred) = self.supersede(i);
+        let at = self.facts.queue.iter().position(|p| p.name == pred);
+        if pred == self.facts.queue[q as usize].name {
+            SupersedeState::Itself
+        } else if at.is_some_and(|i| i > q as usize) {
+            SupersedeState::Later
+        } else if at.is_some() {
+            SupersedeState::Earlier
+        } else if self.facts.installed.iter().any(|i| i == pred) {
+            SupersedeState::Installed
+        } else {
+            SupersedeState::Absent
+        }
     }
 }
 
+igos_policy::closed! {
+    /// Where a SUPERSEDES predecessor is, seen from its successor in the queue.
+    pub enum SupersedeState {
+        Itself = "itself",
+        Earlier = "earlier in the install queue",
+        Later = "later in the install queue",
+        Installed = "installed",
+        Absent = "neither installed nor earlier in the install queue",
+    }
+}
+
+/// The types an archive entry has.
+const ENTRY_TYPES: Values = Values::Listed(&["file", "dir", "symlink"]);
+/// What the root can have at an entry's path.
+const ROOT_TYPES: Values = Values::Listed(&["absent", "file", "dir", "symlink-to-dir", "symlink", "other"]);
+
+igos_policy::domain! {
+    pub static PKM = "pkm", "pkm's install queue: what each archive ships and what the root and the database hold at those paths";
+    impl<'a> PkmDomain<'a>;
+    kinds {
+        QUEUED "queued" "a package of the install queue" {
+            @show |f, i| f.facts.queue[i as usize].name.clone();
+            @at |f, i| f.facts.queue.get(i as usize)?.span;
+            name: Str = "the package name in the archive's manifest", |f, i| f.facts.queue[i as usize].name.as_str();
+            position: Int = "its place in the install queue (0-based)", |f, i| i;
+            archive: Str = "the archive file", |f, i| f.facts.queue[i as usize].archive.as_str();
+            supersedes: Strs = "the package names its SUPERSEDES declares", |f, i| &f.facts.queue[i as usize].supersedes;
+            entries: List(ARCHIVE_ENTRY) = "the files, directories and links it ships",
+                |f, i| f.entries.iter().enumerate().filter(|(_, (q, _))| *q == i).map(|(e, _)| e as u32);
+            installed: Bool = "a package of this name is installed", |f, i| f.facts.queue[i as usize].installed;
+        }
+        ARCHIVE_ENTRY "archive_entry" "a file, directory or link a queued archive ships" {
+            @show |f, i| format!("/{}", f.entry(i).1.path);
+            @at |f, i| f.entry(i).1.span;
+            path: Str = "the path, relative to the root", |f, i| f.entry(i).1.path.as_str();
+            r#type: Str [ENTRY_TYPES] = "file, dir or symlink", |f, i| f.entry(i).1.kind;
+            package: Rec(QUEUED) = "the queued package that ships it", |f, i| f.entry(i).0;
+            root_type: Str [ROOT_TYPES] = "what the root has at that path now: absent, file, dir, symlink-to-dir, symlink", |f, i| f.entry(i).1.root_type;
+            owner: Str = "who owns the path when this package installs: an earlier package of the queue, else the installed owner; none when unowned",
+                |f, i| f.entry(i).1.owner.as_deref();
+        }
+        SUPERSEDE "supersede" "a SUPERSEDES declaration of a queued package" {
+            @show |f, i| f.supersede(i).1.to_string();
+            @at |f, i| f.facts.queue[f.supersede(i).0 as usize].span;
+            name: Str = "the predecessor named by SUPERSEDES", |f, i| f.supersede(i).1;
+            successor: Rec(QUEUED) = "the queued package that supersedes it", |f, i| f.supersede(i).0;
+            installed: Bool = "a package of that name is installed (superseded or not)", |f, i| f.facts.installed.iter().any(|x| x == f.supersede(i).1);
+            queue_position: Int = "its place in the queue, none when not queued", |f, i| f.facts.queue.iter().position(|p| p.name == f.supersede(i).1);
+            state: Enum(SupersedeState) = "where the predecessor is, seen from its successor", |f, i| f.state(i);
+        }
+    }
+    relations {
+        queue: QUEUED = "the install queue, in order", |f| f.facts.queue.len();
+        archive_entries: ARCHIVE_ENTRY = "every entry of every queued archive", |f| f.entries.len();
+        supersedes: SUPERSEDE = "every SUPERSEDES declaration in the queue", |f| f.supersedes.len();
+    }
+    functions {}
+}
+
 impl<'a> Domain for PkmDomain<'a> {
-    fn id(&self) -> DomainId {
-        DomainId::Pkm
+    fn def(&self) -> &'static DomainDef {
+        &PKM
     }
 
     fn relation(&self, rel: usize) -> Vec<Value<'_>> {
-        let recs = |kind, n: usize| (0..n as u32).map(|idx| Value::Rec(Rec { kind, idx })).collect();
-        match schema::RELATIONS[rel].name {
-            "queue" => recs(schema::QUEUED, self.facts.queue.len()),
-            "archive_entries" => recs(schema::ARCHIVE_ENTRY, self.entries.len()),
-            "supersedes" => recs(schema::SUPERSEDE, self.supersedes.len()),
-            _ => vec![],
-        }
+        self.registered_relation(rel)
     }
 
     fn field(&self, r: Rec, field: usize) -> Value<'_> {
-        let name = r.kind.def().fields.get(field).map(|f| f.name).unwrap_or("");
-        match r.kind {
-            schema::QUEUED => {
-                let Some(q) = self.facts.queue.get(r.idx as usize) else { return Value::None };
-                match name {
-                    "name" => Value::Str(&q.name),
-                    "position" => Value::Int(i64::from(r.idx)),
-                    "archive" => Value::Str(&q.archive),
-                    "supersedes" => Value::list(q.supersedes.iter().map(|s| Value::Str(s)).collect()),
-                    "entries" => Value::list(
-                        self.entries
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, (qi, _))| *qi == r.idx)
-                            .map(|(i, _)| Value::Rec(Rec { kind: schema::ARCHIVE_ENTRY, idx: i as u32 }))
-                            .collect(),
-                    ),
-                    "installed" => Value::Bool(q.installed),
-                    _ => Value::None,
-                }
-            }
-            schema::ARCHIVE_ENTRY => {
-                let Some(&(q, e)) = self.entries.get(r.idx as usize) else { return Value::None };
-                let entry = &self.facts.queue[q as usize].entries[e as usize];
-                match name {
-                    "path" => Value::Str(&entry.path),
-                    "type" => Value::Str(entry.kind),
-                    "package" => Self::queued(q),
-                    "root_type" => Value::Str(entry.root_type),
-                    "owner" => Value::opt_str(entry.owner.as_deref()),
-                    _ => Value::None,
-                }
-            }
-            schema::SUPERSEDE => {
-                let Some(&(q, s)) = self.supersedes.get(r.idx as usize) else { return Value::None };
-                let pred = &self.facts.queue[q as usize].supersedes[s as usize];
-                match name {
-                    "name" => Value::Str(pred),
-                    "successor" => Self::queued(q),
-                    "installed" => Value::Bool(self.facts.installed.iter().any(|i| i == pred)),
-                    "queue_position" => self
-                        .facts
-                        .queue
-                        .iter()
-                        .position(|p| &p.name == pred)
-                        .map(|i| Value::Int(i as i64))
-                        .unwrap_or(Value::None),
-                    "state" => {
-                        let at = self.facts.queue.iter().position(|p| &p.name == pred);
-                        Value::Str(if pred == &self.facts.queue[q as usize].name {
-                            "itself"
-                        } else if at.is_some_and(|i| i > q as usize) {
-                            "later in the install queue"
-                        } else if at.is_some() {
-                            "earlier in the install queue"
-                        } else if self.facts.installed.iter().any(|i| i == pred) {
-                            "installed"
-                        } else {
-                            "neither installed nor earlier in the install queue"
-                        })
-                    }
-                    _ => Value::None,
-                }
-            }
-            _ => Value::None,
-        }
+        self.registered_field(r, field)
     }
 
-    fn call<'s>(&'s self, _name: &str, _args: &[Value<'s>]) -> Value<'s> {
-        Value::None
+    fn call<'s>(&'s self, f: usize, args: &[Value<'s>]) -> Value<'s> {
+        self.registered_call(f, args)
     }
 
     fn display(&self, r: Rec) -> String {
-        match r.kind {
-            schema::QUEUED => self.facts.queue.get(r.idx as usize).map(|q| q.name.clone()).unwrap_or_default(),
-            schema::ARCHIVE_ENTRY => self
-                .entries
-                .get(r.idx as usize)
-                .map(|&(q, e)| format!("/{}", self.facts.queue[q as usize].entries[e as usize].path))
-                .unwrap_or_default(),
-            schema::SUPERSEDE => self
-                .supersedes
-                .get(r.idx as usize)
-                .map(|&(q, s)| self.facts.queue[q as usize].supersedes[s as usize].clone())
-                .unwrap_or_default(),
-            _ => String::new(),
-        }
+        self.registered_display(r)
     }
 
     fn location(&self, r: Rec) -> Option<Span> {
-        match r.kind {
-            schema::QUEUED => self.facts.queue.get(r.idx as usize)?.span,
-            schema::ARCHIVE_ENTRY => {
-                let &(q, e) = self.entries.get(r.idx as usize)?;
-                self.facts.queue[q as usize].entries[e as usize].span
-            }
-            schema::SUPERSEDE => {
-                let &(q, _) = self.supersedes.get(r.idx as usize)?;
-                self.facts.queue[q as usize].span
-            }
-            _ => None,
-        }
+        self.registered_location(r)
     }
 }
 
@@ -191,6 +178,6 @@ pub fn evaluate(policy: &crate::lang::compile::Policy, facts: &PkmFacts, today: 
     let domain = PkmDomain::new(facts);
     let mut engine = crate::eval::run::Engine::new(policy, &domain);
     let mut findings = engine.run_all(policy.waivers.len());
-    crate::eval::run::apply_waivers(policy, &mut findings, today, DomainId::Pkm);
+    crate::eval::run::apply_waivers(policy, &mut findings, today, PKM.id);
     findings
 }

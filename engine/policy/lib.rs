@@ -1,10 +1,10 @@
 //! The policy language and its evaluator, generic over the facts it is given.
 //!
-//! This crate depends on no other crate of igos and does no I/O: rule texts come in as
-//! strings, facts through the [`eval::domain::Domain`] trait, and findings go out as
-//! [`finding::Finding`] values. It is meant to know no distribution either; the fact schema
-//! (`eval/schema.rs`) and the data-key check of `lang/compile.rs` still name the distribution's
-//! record kinds until the domains register their own. `tests/purity.rs` keeps it so.
+//! This crate depends on no other crate of igos, knows no distribution and does no I/O:
+//! rule texts come in as strings, the record kinds, relations and functions rules talk
+//! about are registered by the domains that own them ([`eval::schema::DomainDef`], written
+//! with [`domain!`]), facts come in through the [`eval::domain::Domain`] trait, and findings
+//! go out as [`finding::Finding`] values. `tests/purity.rs` keeps it so.
 
 pub mod date;
 pub mod eval;

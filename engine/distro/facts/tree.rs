@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use crate::fasthash::FastMap;
 
 use crate::eval::domain::{ClassifyInput, Domain};
-use crate::eval::schema::{self, DomainId, Kind};
+use crate::eval::schema::{Closed as _, DomainDef, KeySet, Values};
 use crate::eval::value::{Rec, Value};
+use crate::lang::pattern::Capture;
 use crate::lang::compile::{Policy, Reach};
 use crate::lang::glob;
 use crate::source::Span;
@@ -15,7 +16,7 @@ use crate::tree::{BuildSh, DepKind, Package, Tree};
 
 struct BuilderFacts<'a> {
     available: bool,
-    kind: &'static str,
+    kind: BuilderKind,
     entries: std::ops::Range<u32>,
     first_entry: FastMap<&'a str, u32>,
     names: Vec<&'a str>,
@@ -156,13 +157,13 @@ impl<'a> TreeFacts<'a> {
         for (bi, b) in policy.builders.iter().enumerate() {
             let start = entries.len() as u32;
             let mut available = true;
-            let mut kind = "named";
+            let mut kind = BuilderKind::Named;
             let mut names = vec![];
             let mut topological = false;
             for r in &b.reach {
                 match r {
                     Reach::List(file, _) => {
-                        kind = "static";
+                        kind = BuilderKind::Static;
                         match lists.get(file.as_str()) {
                             Some(l) => {
                                 let mut extra = l.extra.iter().peekable();
@@ -182,7 +183,7 @@ impl<'a> TreeFacts<'a> {
                         }
                     }
                     Reach::Topological(file, _) => {
-                        kind = "topological";
+                        kind = BuilderKind::Topological;
                         let invokes = lists
                             .get(file.as_str())
                             .and_then(|l| l.invokes_tier.as_ref())
@@ -284,33 +285,58 @@ impl<'a> TreeFacts<'a> {
         self.audit_rows.get(package as usize).copied().flatten()
     }
 
-    fn log_hit(&self, i: usize) -> Option<&'a crate::scanb::LogHit> {
-        self.scan_b?.hits.get(i)
+    fn log_hit(&self, i: u32) -> Option<(&'a crate::scanb::LogHit, &'a crate::scanb::ScanBFacts, &'a crate::lang::compile::LogPattern)> {
+        let s = self.scan_b?;
+        let h = s.hits.get(i as usize)?;
+        Some((h, s, self.policy.log_patterns.get(h.pattern as usize)?))
     }
 
-    fn upstream(&self, i: usize) -> Option<(&'a crate::scan::UpstreamDep, &crate::scan::reconcile::Resolved)> {
-        let r = self.resolved.get(i)?;
+    fn build_log(&self, i: u32) -> Option<&'a crate::scanb::BuildLog> {
+        self.scan_b?.logs.get(i as usize)
+    }
+
+    fn upstream(&self, i: u32) -> Option<(&'a crate::scan::UpstreamDep, &crate::scan::reconcile::Resolved)> {
+        let r = self.resolved.get(i as usize)?;
         let d = self.scan?.packages.get(r.package as usize)?.deps.get(r.dep as usize)?;
         Some((d, r))
+    }
+
+    fn scan_of(&self, i: u32) -> Option<&'a crate::scan::PackageScan> {
+        self.scan?.packages.get(i as usize)
+    }
+
+    fn override_of(&self, i: u32) -> Option<&Override> {
+        self.overrides.get(i as usize)?.as_ref()
     }
 
     fn pkg(&self, i: u32) -> &'a Package {
         &self.tree.packages[i as usize]
     }
 
-    fn recs(kind: Kind, range: std::ops::Range<u32>) -> Value<'static> {
-        Value::list(range.map(|idx| Value::Rec(Rec { kind, idx })).collect())
+    fn dep(&self, i: u32) -> &'a crate::tree::Dep {
+        let (p, di, _) = self.deps[i as usize];
+        &self.pkg(p).deps[di as usize]
     }
 
-    fn package_rec(i: Option<u32>) -> Value<'static> {
-        i.map(|idx| Value::Rec(Rec { kind: schema::PACKAGE, idx })).unwrap_or(Value::None)
+    fn source(&self, i: u32) -> &'a crate::tree::SourceEntry {
+        let (p, si) = self.sources[i as usize];
+        &self.pkg(p).sources[si as usize]
+    }
+
+    fn sh_function(&self, i: u32) -> Option<&'a crate::tree::ShFunction> {
+        let (p, fi) = self.functions[i as usize];
+        match &self.pkg(p).build_sh {
+            BuildSh::Parsed(b) => b.functions.get(fi as usize),
+            _ => None,
+        }
     }
 
     fn package_index(&self, name: &str) -> Option<u32> {
         self.by_name.get(name).copied()
     }
 
-    fn build_phase(&self, p: u32) -> Option<&'a str> {
+    /// The phase of the earliest builder that reaches the package.
+    pub fn build_phase(&self, p: u32) -> Option<&'a str> {
         self.reach[p as usize]
             .iter()
             .filter_map(|&b| self.policy.builders[b as usize].phase.as_deref())
@@ -318,7 +344,8 @@ impl<'a> TreeFacts<'a> {
     }
 
     /// The `i`th exact name over every set of the rules, in declaration order: (set, item).
-    fn set_entry(&self, mut i: usize) -> Option<(usize, &'a (String, Span))> {
+    fn set_entry(&self, i: u32) -> Option<(usize, &'a (String, Span))> {
+        let mut i = i as usize;
         for (k, set) in self.policy.sets.iter().enumerate() {
             match set.exact.get(i) {
                 Some(item) => return Some((k, item)),
@@ -328,486 +355,376 @@ impl<'a> TreeFacts<'a> {
         None
     }
 
-    fn package_field(&self, idx: u32, field: &str) -> Value<'a> {
-        let p = self.pkg(idx);
-        match field {
-            "name" => Value::Str(&p.name),
-            "dirname" => Value::Str(&p.dir_name),
-            "dir" => Value::Str(&p.dir_tier),
-            "tier" => Value::opt_str(p.tier.as_deref()),
-            "version" => Value::opt_str(p.version_text.as_deref()),
-            "version_is_string" => Value::Bool(p.version_is_string),
-            "build_style" => Value::opt_str(p.build_style.as_deref()),
-            "pending" => Value::Bool(p.pending.as_ref().is_some_and(|(r, _)| !r.trim().is_empty())),
-            "pending_reason" => Value::opt_str(p.pending.as_ref().map(|(r, _)| r.as_str())),
-            "parsed" => Value::Bool(p.parsed),
-            "deps" => Self::recs(schema::DEP, self.dep_range[idx as usize].clone()),
-            "sources" => Self::recs(schema::SOURCE, self.source_range[idx as usize].clone()),
-            "source_is_empty" => Value::Bool(p.source_is_empty_list),
-            "verify_paths" => Self::recs(schema::VERIFY_PATH, self.path_range[idx as usize].clone()),
-            "has_verify_paths" => Value::Bool(p.verify_paths.is_some()),
-            "keys" => Self::recs(schema::KEY, self.key_range[idx as usize].clone()),
-            "build_sh" => match p.build_sh {
-                BuildSh::Absent => Value::None,
-                _ => Value::Rec(Rec { kind: schema::BUILD_SCRIPT, idx }),
-            },
-            "same_name" => Value::list(match self.same_name.get(p.name.as_str()) {
-                Some(all) => all.iter().map(|&i| Value::Rec(Rec { kind: schema::PACKAGE, idx: i })).collect(),
-                None => vec![Value::Rec(Rec { kind: schema::PACKAGE, idx })],
-            }),
-            "file" => Value::Loc(p.file_span()),
-            "first_of_name" => Value::Bool(self.same_name.get(p.name.as_str()).is_none_or(|all| all.first() == Some(&idx))),
-            "same_name_dirs" => Value::list(match self.same_name.get(p.name.as_str()) {
-                Some(all) => all.iter().map(|&i| self.pkg(i)).map(|q| Value::Owned(format!("packages/{}/{}", q.dir_tier, q.dir_name).into())).collect(),
-                None => vec![Value::Owned(format!("packages/{}/{}", p.dir_tier, p.dir_name).into())],
-            }),
-            "audit" => match self.audit_row(idx) {
-                Some(_) => Value::Rec(Rec { kind: schema::AUDIT, idx }),
-                None => Value::None,
-            },
-            "audit_override" => match self.overrides.get(idx as usize) {
-                Some(Some(_)) => Value::Rec(Rec { kind: schema::OVERRIDE, idx }),
-                _ => Value::None,
-            },
-            _ => Value::None,
+    /// Every package declaring the name of package `i`, itself included, in tree order.
+    fn same_name_of(&self, i: u32) -> Vec<u32> {
+        match self.same_name.get(self.pkg(i).name.as_str()) {
+            Some(all) => all.clone(),
+            None => vec![i],
         }
+    }
+
+    /// The build dependencies package `i` declares, sorted, without duplicates.
+    fn declared_build_deps(&self, i: u32) -> Vec<&'a str> {
+        let mut v: Vec<&str> = self.pkg(i).deps.iter().filter(|d| d.kind == DepKind::Build).map(|d| d.name.as_str()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn tier_builders(&self, tier: u32) -> Vec<u32> {
+        let tier = self.policy.tiers.names.get(tier as usize).map(String::as_str).unwrap_or("");
+        self.policy
+            .builders
+            .iter()
+            .zip(&self.builders)
+            .enumerate()
+            .filter(|(_, (d, f))| f.available && d.tier.as_deref() == Some(tier))
+            .map(|(bi, _)| bi as u32)
+            .collect()
+    }
+
+    fn set_classifies(&self, set: usize) -> bool {
+        self.policy
+            .classifications
+            .iter()
+            .any(|c| c.layers.iter().any(|l| matches!(l, crate::lang::compile::CLayer::InSet { set: s, .. } if *s == set)))
+    }
+
+    fn divergence_scanned(&self, d: &crate::lang::compile::Divergence) -> bool {
+        self.scan.is_some_and(|s| {
+            s.packages.iter().zip(&self.tree.packages).any(|(ps, p)| ps.status == "scanned" && glob::matches(&d.package, &p.name))
+        })
     }
 }
 
+/// How strongly upstream asks for a dependency.
+fn strength(d: &crate::scan::UpstreamDep) -> &'static str {
+    match (d.found.required, d.found.conditional) {
+        (true, false) => "required",
+        (false, false) => "soft",
+        (true, true) => "conditional",
+        (false, true) => "soft, conditional",
+    }
+}
+
+/// The recipe schema: the top-level keys of a package.yml that igos and the build know.
+/// `p.has("...")` and `p.field("...")` name one of these (or an item of the rules'
+/// `known_fields` set), so a misspelt key is a rule error, not a check that flags everything.
+pub static RECIPE_KEYS: KeySet = KeySet {
+    keys: &[
+        "build_artifacts", "build_style", "bundled_deps", "configure_flags", "dependencies", "description",
+        "direct_install", "homepage", "install_func", "iso_include", "license", "name", "pass_number", "patches",
+        "payload_license", "pending_acquisition", "release", "skip_tracking", "source", "supersedes", "target_triple",
+        "tests", "tier", "validation", "verify_paths", "version", "working_dir",
+    ],
+    extended_by: Some("known_fields"),
+    what: "package.yml key",
+    each: "every recipe",
+    label: "unknown recipe key",
+    help: "a recipe key is one of the recipe schema's (engine/distro/facts/tree.rs) or of the set `known_fields`",
+};
+
+igos_policy::closed! {
+    /// How a builder reaches its packages.
+    pub enum BuilderKind { Static = "static", Topological = "topological", Named = "named" }
+}
+
+/// The status of a recipe's source scan (Gate 6).
+const SCAN_STATUS: Values = Values::Listed(&["scanned", "pending", "missing", "unsupported", "failed", "no-source"]);
+
+igos_policy::domain! {
+    pub static TREE = "tree", "the package tree: recipes, their dependencies, the builders' lists, the audit database, the source and log scans";
+    impl<'a> TreeFacts<'a>;
+    kinds {
+        PACKAGE "package" "a recipe: packages/<tier>/<name>/package.yml (and build.sh)" {
+            @show |f, i| f.pkg(i).name.clone();
+            @at |f, i| Some(f.pkg(i).file_span());
+            name: Str = "the recipe's name (yml `name:`, else its directory name)", |f, i| f.pkg(i).name.as_str();
+            dirname: Str = "the recipe's directory name", |f, i| f.pkg(i).dir_name.as_str();
+            dir: Str [Values::Tiers] = "the tier directory it lives in", |f, i| f.pkg(i).dir_tier.as_str();
+            tier: Str [Values::Tiers] = "the declared `tier:` (none when absent)", |f, i| f.pkg(i).tier.as_deref();
+            version: Str = "the version as written", |f, i| f.pkg(i).version_text.as_deref();
+            version_is_string: Bool = "true when the version is a YAML string, not a number", |f, i| f.pkg(i).version_is_string;
+            build_style: Str = "the declared build_style", |f, i| f.pkg(i).build_style.as_deref();
+            pending: Bool = "has a non-empty pending_acquisition reason", |f, i| f.pkg(i).pending.as_ref().is_some_and(|(r, _)| !r.trim().is_empty());
+            pending_reason: Str = "the pending_acquisition text, none when absent", |f, i| f.pkg(i).pending.as_ref().map(|(r, _)| r.as_str());
+            parsed: Bool = "the package.yml parsed as a YAML mapping", |f, i| f.pkg(i).parsed;
+            deps: List(DEP) = "build, host and runtime dependencies in file order", |f, i| f.dep_range[i as usize].clone();
+            sources: List(SOURCE) = "the source: entries", |f, i| f.source_range[i as usize].clone();
+            source_is_empty: Bool = "declares `source: []`", |f, i| f.pkg(i).source_is_empty_list;
+            verify_paths: List(VERIFY_PATH) = "the verify_paths: entries", |f, i| f.path_range[i as usize].clone();
+            has_verify_paths: Bool = "declares verify_paths:", |f, i| f.pkg(i).verify_paths.is_some();
+            keys: List(KEY) = "top-level keys in file order", |f, i| f.key_range[i as usize].clone();
+            build_sh: Rec(BUILD_SCRIPT) = "its build.sh, none when absent", |f, i| (!matches!(f.pkg(i).build_sh, BuildSh::Absent)).then_some(i);
+            same_name: List(PACKAGE) = "every recipe declaring this name (itself included)", |f, i| f.same_name_of(i);
+            audit: Rec(AUDIT) = "its record in the audit database, none when absent", |f, i| f.audit_row(i).map(|_| i);
+            audit_override: Rec(OVERRIDE) = "its .audit-override file, none when absent", |f, i| f.override_of(i).map(|_| i);
+            file: Loc = "the package.yml", |f, i| f.pkg(i).file_span();
+            first_of_name: Bool = "no recipe earlier in the tree declares this name (a duplicate is reported once, at its first copy)",
+                |f, i| f.same_name.get(f.pkg(i).name.as_str()).is_none_or(|all| all.first() == Some(&i));
+            same_name_dirs: Strs = "the directories (packages/<tier>/<dir>) of every recipe declaring this name",
+                |f, i| f.same_name_of(i).into_iter().map(|q| f.pkg(q)).map(|q| format!("packages/{}/{}", q.dir_tier, q.dir_name));
+        }
+        DEP "dep" "a declared dependency" {
+            @show |f, i| f.dep(i).name.clone();
+            @at |f, i| Some(f.dep(i).span);
+            name: Str = "the dependency as written", |f, i| f.dep(i).name.as_str();
+            kind: Enum(DepKind) = "build, host or runtime", |f, i| f.dep(i).kind;
+            consumer: Rec(PACKAGE) = "the package that declares it", |f, i| f.deps[i as usize].0;
+            target: Rec(PACKAGE) = "the recipe it names, none when no recipe has that name", |f, i| f.deps[i as usize].2;
+        }
+        SOURCE "source" "a `source:` entry of a recipe" {
+            @at |f, i| Some(f.source(i).span);
+            url: Str = "the url, none when absent", |f, i| f.source(i).url.as_deref();
+            sha256: Str = "the pinned sha256, none when absent", |f, i| f.source(i).sha256.as_deref();
+            package: Rec(PACKAGE) = "the recipe", |f, i| f.sources[i as usize].0;
+            url_at: Loc = "where the url is written", |f, i| { let s = f.source(i); s.url_span.unwrap_or(s.span) };
+            sha256_at: Loc = "where the sha256 is written", |f, i| { let s = f.source(i); s.sha256_span.unwrap_or(s.span) };
+        }
+        VERIFY_PATH "verify_path" "a `verify_paths:` entry of a recipe" {
+            @at |f, i| { let (p, vi) = f.paths[i as usize]; Some(f.pkg(p).verify_paths.as_ref()?.get(vi as usize)?.1) };
+            path: Str = "the declared path", |f, i| {
+                let (p, vi) = f.paths[i as usize];
+                f.pkg(p).verify_paths.as_ref().and_then(|v| v.get(vi as usize)).map(|(s, _)| s.as_str())
+            };
+            package: Rec(PACKAGE) = "the recipe", |f, i| f.paths[i as usize].0;
+        }
+        KEY "key" "a top-level key of a package.yml" {
+            @at |f, i| { let (p, ki) = f.keys[i as usize]; Some(f.pkg(p).keys[ki as usize].1) };
+            name: Str = "the top-level key", |f, i| { let (p, ki) = f.keys[i as usize]; &*f.pkg(p).keys[ki as usize].0 };
+            package: Rec(PACKAGE) = "the recipe", |f, i| f.keys[i as usize].0;
+        }
+        BUILD_SCRIPT "build_script" "a recipe's build.sh" {
+            @show |f, i| format!("{}/build.sh", f.pkg(i).name);
+            @at |f, i| Some(match &f.pkg(i).build_sh {
+                BuildSh::Parsed(b) => Span::new(b.file, 0, 0),
+                _ => f.pkg(i).file_span(),
+            });
+            known: Bool = "its text is available (the corpus lists build.sh files without their text)", |f, i| matches!(f.pkg(i).build_sh, BuildSh::Parsed(_));
+            header: Str = "the leading comment block", |f, i| match &f.pkg(i).build_sh {
+                BuildSh::Parsed(b) => Some(b.header_comment.as_str()),
+                _ => None,
+            };
+            functions: List(SH_FUNCTION) = "the shell functions it defines", |f, i| f.function_range[i as usize].clone();
+            package: Rec(PACKAGE) = "the recipe", |f, i| i;
+        }
+        SH_FUNCTION "sh_function" "a shell function a build.sh defines" {
+            @at |f, i| Some(f.sh_function(i)?.span);
+            name: Str = "the function name", |f, i| f.sh_function(i).map(|x| x.name.as_str());
+            stub: Bool = "its body does nothing (`:`, `true`, empty)", |f, i| f.sh_function(i).is_some_and(|x| x.is_stub);
+        }
+        ENTRY "entry" "a line of a builder's static list" {
+            @show |f, i| f.entries[i as usize].name.to_string();
+            @at |f, i| Some(f.entries[i as usize].span);
+            name: Str = "the package name listed", |f, i| f.entries[i as usize].name;
+            index: Int = "its position in the list (0-based)", |f, i| f.entries[i as usize].index;
+            builder: Rec(BUILDER) = "the builder whose list it is in", |f, i| f.entries[i as usize].builder;
+            package: Rec(PACKAGE) = "the recipe it names, none when absent", |f, i| f.entries[i as usize].package;
+            extra: Str = "what follows the name on its line (a line names one package), none when nothing does", |f, i| f.entries[i as usize].extra.map(|(t, _)| t);
+            extra_at: Loc = "where that text is written, none when nothing follows", |f, i| f.entries[i as usize].extra.map(|(_, s)| s);
+        }
+        BUILDER "builder" "a builder the rules declare" {
+            @show |f, i| f.policy.builders[i as usize].name.clone();
+            @at |f, i| Some(f.policy.builders[i as usize].span);
+            name: Str = "the builder's name in the rules", |f, i| f.policy.builders[i as usize].name.as_str();
+            phase: Str = "the build phase that runs it", |f, i| f.policy.builders[i as usize].phase.as_deref();
+            tier: Str [Values::Tiers] = "the tier it builds", |f, i| f.policy.builders[i as usize].tier.as_deref();
+            kind: Enum(BuilderKind) = "static, topological or named", |f, i| f.builders[i as usize].kind;
+            available: Bool = "its list file exists (and, for a topological builder, invokes its tier)", |f, i| f.builders[i as usize].available;
+            entries: List(ENTRY) = "its static list, in order", |f, i| f.builders[i as usize].entries.clone();
+        }
+        TIER "tier" "a tier of the declared order" {
+            @show |f, i| f.policy.tiers.names.get(i as usize).cloned().unwrap_or_default();
+            @at |f, i| f.policy.tiers.spans.get(i as usize).copied();
+            name: Str [Values::Tiers] = "the tier", |f, i| f.policy.tiers.names.get(i as usize).map(String::as_str).unwrap_or("");
+            package_count: Int = "recipes declaring this tier", |f, i| f.tier_counts.get(i as usize).copied().unwrap_or(0);
+            builders: List(BUILDER) = "available builders that build this tier", |f, i| f.tier_builders(i);
+        }
+        PROBLEM "problem" "a file of the tree that could not be read as facts" {
+            @show |f, i| f.tree.problems[i as usize].kind.id().to_string();
+            @at |f, i| Some(f.tree.problems[i as usize].span);
+            kind: Str = "what went wrong reading the file (yaml-syntax, not-a-mapping, ...)", |f, i| f.tree.problems[i as usize].kind.id();
+            message: Str = "the reader's message", |f, i| f.tree.problems[i as usize].message.as_str();
+        }
+        AUDIT "audit" "a recipe's record in the audit database" {
+            @show |f, i| f.pkg(i).name.clone();
+            @at |f, i| Some(f.pkg(i).key_span("version").unwrap_or_else(|| f.pkg(i).file_span()));
+            version: Str = "the audited version", |f, i| f.audit_row(i).map(|r| r.version.as_str());
+            tier: Str [Values::Tiers] = "the audited tier", |f, i| f.audit_row(i).map(|r| r.tier.as_str());
+            build_deps: Strs = "the audited build dependencies, sorted", |f, i| f.audit_row(i).map_or(&[][..], |r| &r.build_deps[..]);
+            added: Strs = "build dependencies the recipe declares that the audit does not have", |f, i| match f.audit_row(i) {
+                Some(row) => f.declared_build_deps(i).into_iter().filter(|d| !row.build_deps.iter().any(|x| x == d)).collect(),
+                None => vec![],
+            };
+            removed: Strs = "build dependencies the audit has that the recipe no longer declares", |f, i| match f.audit_row(i) {
+                Some(row) => {
+                    let declared = f.declared_build_deps(i);
+                    row.build_deps.iter().filter(|x| !declared.contains(&x.as_str())).map(String::as_str).collect()
+                }
+                None => vec![],
+            };
+        }
+        AUDIT_DB "audit_database" "the audit database" {
+            @show |f, i| f.audit.map(|a| a.db_path.clone()).unwrap_or_default();
+            present: Bool = "the audit database exists", |f, i| f.audit.is_some_and(|a| a.db.is_some());
+            path: Str = "where the database is", |f, i| f.audit.map(|a| a.db_path.as_str());
+            store: Str = "where the audit store is", |f, i| f.audit.map(|a| a.store_path.as_str());
+            pending: Strs = "store records not in the database (audited but not aggregated)", |f, i| f.audit.map_or(&[][..], |a| &a.pending[..]);
+        }
+        OVERRIDE "audit_override" "a recipe's .audit-override file" {
+            @show |f, i| f.pkg(i).name.clone();
+            @at |f, i| Some(Span::new(f.pkg(i).audit_override?, 0, 0));
+            reason: Str = "why the package's audit checks are skipped", |f, i| f.override_of(i).map(|o| o.reason.as_str());
+            approved_by: Str = "who approved it", |f, i| f.override_of(i).map(|o| o.approved_by.as_str());
+            expires_at: Str = "YYYY-MM-DD after which it no longer applies", |f, i| f.override_of(i).map(|o| o.expires_at.as_str());
+            valid: Bool = "the file is a JSON object with a reason, an approver and a valid date", |f, i| f.override_of(i).is_some_and(|o| o.problem.is_none());
+            problem: Str = "why it is not valid", |f, i| f.override_of(i).and_then(|o| o.problem.as_deref());
+        }
+        UPSTREAM_DEP "upstream_dep" "a dependency an upstream build file checks for (Scan A.2)" {
+            @show |f, i| f.upstream(i).map(|(d, _)| d.found.name.clone()).unwrap_or_default();
+            @at |f, i| Some(f.upstream(i)?.0.span);
+            name: Str = "the upstream name as written (pkg-config module, library, header, program, cmake package)", |f, i| f.upstream(i).map(|(d, _)| d.found.name.as_str());
+            kind: Str = "pkg-config, lib, header, meson-dep, program or cmake-package", |f, i| f.upstream(i).map(|(d, _)| d.found.kind.as_str());
+            required: Bool = "upstream fails without it (no soft fallback)", |f, i| f.upstream(i).is_some_and(|(d, _)| d.found.required);
+            conditional: Bool = "the check is inside if/fi, AS_IF, AS_CASE, AC_ARG_WITH/ENABLE, meson if/endif or cmake if()/endif()",
+                |f, i| f.upstream(i).is_some_and(|(d, _)| d.found.conditional);
+            strength: Str = "required, soft, conditional or soft, conditional", |f, i| f.upstream(i).map(|(d, _)| strength(d));
+            file: Str = "the build file inside the tarball, e.g. configure.ac", |f, i| f.upstream(i).map(|(d, _)| d.file.as_str());
+            line: Int = "the line in that file", |f, i| f.upstream(i).map(|(d, _)| d.found.line);
+            package: Rec(PACKAGE) = "the recipe whose tarball it was found in", |f, i| f.upstream(i).map(|(_, r)| r.package);
+            recipe: Rec(PACKAGE) = "the first recipe that provides the name (equal name, a set alias_<recipe>, a normalised name), none when unresolved",
+                |f, i| f.upstream(i).and_then(|(_, r)| r.recipes.first().copied());
+            recipes: List(PACKAGE) = "every recipe that provides the name", |f, i| f.upstream(i).map(|(_, r)| r.recipes.clone()).unwrap_or_default();
+            provided_by: Loc = "why the recipe provides it: the alias set item that admits the name, else the recipe's package.yml",
+                |f, i| f.upstream(i).and_then(|(_, r)| match (r.because, r.recipes.first()) {
+                    (Some(span), _) => Some(span),
+                    (None, Some(&p)) => Some(f.pkg(p).file_span()),
+                    _ => None,
+                });
+            declared: Bool = "one of those recipes is the package itself or in its build or host dependencies", |f, i| f.upstream(i).is_some_and(|(_, r)| r.declared);
+            divergence: Rec(DIVERGENCE) = "the divergence record for this package and dependency, none when absent", |f, i| f.upstream(i).and_then(|(_, r)| r.divergence);
+        }
+        SCAN "scan" "what the source scan made of a recipe's tarball" {
+            @show |f, i| f.pkg(i).name.clone();
+            @at |f, i| Some(f.pkg(i).key_span("source").unwrap_or_else(|| f.pkg(i).file_span()));
+            package: Rec(PACKAGE) = "the recipe", |f, i| i;
+            tarball: Str = "its first source's tarball name, none without a source url", |f, i| f.scan_of(i).and_then(|s| s.tarball.as_deref());
+            status: Str [SCAN_STATUS] = "scanned, missing, unsupported, failed or no-source", |f, i| f.scan_of(i).map(|s| s.status);
+            problem: Str = "why it was not scanned", |f, i| f.scan_of(i).and_then(|s| s.problem.as_deref());
+        }
+        SCAN_SOURCES "scan_sources" "the sources directory of the scan" {
+            @show |f, i| f.scan.map(|s| s.dir.clone()).unwrap_or_default();
+            dir: Str = "the sources directory", |f, i| f.scan.map(|s| s.dir.as_str());
+            present: Bool = "at least one recipe's tarball is there", |f, i| f.scan.is_some_and(|s| s.present);
+            missing: Strs = "recipes whose tarball is not there", |f, i| f.scan.map_or(&[][..], |s| &s.missing[..]);
+            missing_first: Strs = "the first ten of them (for a short message)", |f, i| f.scan.map_or(&[][..], |s| &s.missing[..]).iter().take(10);
+            scanned: Int = "tarballs scanned", |f, i| f.scan.map(|s| s.scanned);
+            cached: Int = "of those, read from the scan cache", |f, i| f.scan.map(|s| s.cache_hits);
+        }
+        DIVERGENCE "divergence" "a divergence record of the rules: a package that drops a dependency on purpose" {
+            @show |f, i| f.policy.divergences.get(i as usize).map(|d| format!("{} drops {}", d.package, d.dependency)).unwrap_or_default();
+            @at |f, i| Some(f.policy.divergences.get(i as usize)?.span);
+            package: Str = "the package (a name or glob)", |f, i| f.policy.divergences[i as usize].package.as_str();
+            dependency: Str = "the dependency it drops (a recipe or upstream name, or a glob)", |f, i| f.policy.divergences[i as usize].dependency.as_str();
+            reason: Str = "the inline justification", |f, i| f.policy.divergences[i as usize].reason.as_str();
+            approver: Str = "who approved it, none when not given", |f, i| f.policy.divergences[i as usize].approver.as_deref();
+            scanned: Bool = "a package it names had its tarball scanned", |f, i| f.divergence_scanned(&f.policy.divergences[i as usize]);
+            used: Bool = "it matched an upstream dependency the package does not declare", |f, i| f.resolved.iter().any(|r| r.divergence == Some(i) && !r.declared);
+        }
+        BUILD_LOG "build_log" "a package of the reference build and its log (Scan B)" {
+            @show |f, i| f.build_log(i).map(|l| l.package.clone()).unwrap_or_default();
+            @at |f, i| Some(f.build_log(i)?.span);
+            package: Str = "the package of the reference (the last good build)", |f, i| f.build_log(i).map(|l| l.package.as_str());
+            version: Str = "its version in the reference", |f, i| f.build_log(i).map(|l| l.version.as_str());
+            log: Str = "its build log, as recorded", |f, i| f.build_log(i).map(|l| l.log.as_str());
+            present: Bool = "the log file can be read", |f, i| f.build_log(i).is_some_and(|l| l.present);
+            recipe: Rec(PACKAGE) = "the recipe of that name in the tree, none when gone", |f, i| f.build_log(i).and_then(|l| l.recipe);
+        }
+        LOG_HIT "log_hit" "a build log line a `patterns` template matched (Scan B)" {
+            @show |f, i| f.log_hit(i).map(|(h, _, _)| h.name.clone()).unwrap_or_default();
+            @at |f, i| Some(f.log_hit(i)?.0.span);
+            package: Str = "the package whose build log it is", |f, i| f.log_hit(i).map(|(h, s, _)| s.logs[h.log as usize].package.as_str());
+            log: Rec(BUILD_LOG) = "the build log", |f, i| f.log_hit(i).map(|(h, _, _)| h.log);
+            group: Str = "the `patterns` block of the matching pattern (autotools, meson, ...)", |f, i| f.log_hit(i).map(|(_, _, p)| p.group.as_str());
+            kind: Str = "the matching pattern's kind", |f, i| f.log_hit(i).map(|(_, _, p)| p.kind.as_str());
+            class: Enum(Capture) = "detection (`{name}`: something not found) or summary (`{feature}`: a feature off)", |f, i| f.log_hit(i).map(|(_, _, p)| p.template.capture);
+            name: Str = "the captured name or feature, as written in the log", |f, i| f.log_hit(i).map(|(h, _, _)| h.name.as_str());
+            normalized: Str = "the capture lowercased without `-`, `_`, `.` and blanks (for noise sets)", |f, i| f.log_hit(i).map(|(h, _, _)| crate::scanb::normalize(&h.name));
+            line: Int = "the line in the log", |f, i| f.log_hit(i).map(|(h, _, _)| h.line);
+            text: Str = "the log line, trimmed (at most 200 characters)", |f, i| f.log_hit(i).map(|(h, _, _)| h.text.as_str());
+            pattern: Loc = "the pattern in the rules that matched", |f, i| f.log_hit(i).map(|(_, _, p)| p.span);
+            dep: Str = "the declared build/host dependency the name is, none when not declared (detection lines)", |f, i| f.log_hit(i).and_then(|(h, _, _)| h.dep.as_deref());
+            recipe: Rec(PACKAGE) = "the recipe of the tree the name is (equal name, alias_<recipe>, normalised), none when not ours", |f, i| f.log_hit(i).and_then(|(h, _, _)| h.recipe);
+            declared: Bool = "the name is a declared dependency or the package itself", |f, i| f.log_hit(i).is_some_and(|(h, _, _)| h.declared);
+            divergence: Rec(DIVERGENCE) = "the divergence record for this package and name, none when absent", |f, i| f.log_hit(i).and_then(|(h, _, _)| h.divergence);
+        }
+        SET_ENTRY "set_entry" "an exact name listed in a set of the rules" {
+            @at |f, i| Some(f.set_entry(i)?.1 .1);
+            name: Str = "the name as written (exact names only: globs and exclusions are not entries)", |f, i| f.set_entry(i).map(|(_, (n, _))| n.as_str());
+            set: Str = "the set it is listed in", |f, i| f.set_entry(i).map(|(set, _)| f.policy.sets[set].name.as_str());
+            classifies: Bool = "the set is a layer of a classification (a tier list), so its entries name recipes", |f, i| f.set_entry(i).is_some_and(|(set, _)| f.set_classifies(set));
+            package: Rec(PACKAGE) = "the recipe of that name, none when the tree has none", |f, i| f.set_entry(i).and_then(|(_, (n, _))| f.package_index(n));
+        }
+    }
+    relations {
+        packages: PACKAGE = "every recipe in the tree", |f| f.tree.packages.len();
+        deps: DEP = "every declared dependency", |f| f.deps.len();
+        entries: ENTRY = "every static builder list entry", |f| f.entries.len();
+        builders: BUILDER = "the builders declared in the rules", |f| f.builders.len();
+        tiers: TIER = "the declared tiers", |f| f.policy.tiers.names.len();
+        problems: PROBLEM = "files that could not be read as facts", |f| f.tree.problems.len();
+        audit_database: AUDIT_DB = "the audit database (one record)", |f| usize::from(f.audit.is_some());
+        upstream_deps: UPSTREAM_DEP = "dependencies upstream build files check for (Scan A.2; empty unless sources are scanned)", |f| f.resolved.len();
+        scans: SCAN = "per recipe, what the source scan made of its tarball", |f| f.scan.map_or(0, |s| s.packages.len());
+        scan_sources: SCAN_SOURCES = "the sources directory of the scan (one record when scanning)", |f| usize::from(f.scan.is_some());
+        build_logs: BUILD_LOG = "the packages of the reference build and their logs (Scan B; empty without a reference)", |f| f.scan_b.map_or(0, |s| s.logs.len());
+        log_hits: LOG_HIT = "build log lines a `patterns` template matched (Scan B; empty without a reference)", |f| f.scan_b.map_or(0, |s| s.hits.len());
+        divergences: DIVERGENCE = "the divergence records of the rules", |f| f.policy.divergences.len();
+        set_entries: SET_ENTRY = "every exact name listed in a set of the rules", |f| f.policy.sets.iter().map(|s| s.exact.len()).sum();
+    }
+    functions {
+        function package(name: Str) -> Rec(PACKAGE) = "the recipe with this name, none when absent", |f| f.package_index(name);
+        function builders_of(p: Rec(PACKAGE)) -> List(BUILDER) = "the available builders that reach the package", |f| f.reach[p as usize].clone();
+        function entry_in(b: Rec(BUILDER), name: Str) -> Rec(ENTRY) = "the first entry with this name in the builder's list, none when absent",
+            |f| f.builders[b as usize].first_entry.get(name).copied();
+        function build_phase(p: Rec(PACKAGE)) -> Str = "the phase of the earliest builder that reaches the package", |f| f.build_phase(p);
+        function phase_index(phase: Str) -> Int = "the position of a phase in the declared phase order", |f| f.policy.phase_index(phase);
+        method field(p: Rec(PACKAGE), key: Str [RECIPE_KEYS]) -> Loc = "where a top-level key is written (the file when absent)",
+            |f| { let p = f.pkg(p); p.key_span(key).unwrap_or_else(|| p.file_span()) };
+        method has(p: Rec(PACKAGE), key: Str [RECIPE_KEYS]) -> Bool = "the package.yml has this top-level key", |f| f.pkg(p).keys.iter().any(|(k, _)| k == key);
+        method empty(p: Rec(PACKAGE), key: Str [RECIPE_KEYS]) -> Bool = "the package.yml writes this top-level key with no value (`key:` alone, `null`, `~`, `\"\"`)",
+            |f| f.pkg(p).empty_keys.iter().any(|k| k == key);
+        method has_function(b: Rec(BUILD_SCRIPT), name: Str) -> Bool = "the build.sh defines this function", |f| match &f.pkg(b).build_sh {
+            BuildSh::Parsed(s) => s.functions.iter().any(|x| x.name == name),
+            _ => false,
+        };
+    }
+    classifies PACKAGE ["build", "host", "runtime"];
+}
+
 impl<'a> Domain for TreeFacts<'a> {
-    fn id(&self) -> DomainId {
-        DomainId::Tree
+    fn def(&self) -> &'static DomainDef {
+        &TREE
     }
 
     fn relation(&self, rel: usize) -> Vec<Value<'_>> {
-        let rec = |kind, n: usize| (0..n as u32).map(|idx| Value::Rec(Rec { kind, idx })).collect();
-        match schema::RELATIONS[rel].name {
-            "packages" => rec(schema::PACKAGE, self.tree.packages.len()),
-            "deps" => rec(schema::DEP, self.deps.len()),
-            "entries" => rec(schema::ENTRY, self.entries.len()),
-            "builders" => rec(schema::BUILDER, self.builders.len()),
-            "tiers" => rec(schema::TIER, self.policy.tiers.names.len()),
-            "problems" => rec(schema::PROBLEM, self.tree.problems.len()),
-            "audit_database" => rec(schema::AUDIT_DB, usize::from(self.audit.is_some())),
-            "upstream_deps" => rec(schema::UPSTREAM_DEP, self.resolved.len()),
-            "scans" => rec(schema::SCAN, self.scan.map(|s| s.packages.len()).unwrap_or(0)),
-            "scan_sources" => rec(schema::SCAN_SOURCES, usize::from(self.scan.is_some())),
-            "divergences" => rec(schema::DIVERGENCE, self.policy.divergences.len()),
-            "build_logs" => rec(schema::BUILD_LOG, self.scan_b.map(|s| s.logs.len()).unwrap_or(0)),
-            "log_hits" => rec(schema::LOG_HIT, self.scan_b.map(|s| s.hits.len()).unwrap_or(0)),
-            "set_entries" => rec(schema::SET_ENTRY, self.policy.sets.iter().map(|s| s.exact.len()).sum()),
-            _ => vec![],
-        }
+        self.registered_relation(rel)
     }
 
     fn field(&self, r: Rec, field: usize) -> Value<'_> {
-        let name = r.kind.def().fields.get(field).map(|f| f.name).unwrap_or("");
-        let i = r.idx as usize;
-        match r.kind {
-            schema::SET_ENTRY => match self.set_entry(i) {
-                Some((set, (item, _))) => match name {
-                    "name" => Value::Str(item),
-                    "set" => Value::Str(&self.policy.sets[set].name),
-                    "classifies" => Value::Bool(self.policy.classifications.iter().any(|c| {
-                        c.layers.iter().any(|l| matches!(l, crate::lang::compile::CLayer::InSet { set: s, .. } if *s == set))
-                    })),
-                    "package" => Self::package_rec(self.package_index(item)),
-                    _ => Value::None,
-                },
-                None => Value::None,
-            },
-            schema::PACKAGE => self.package_field(r.idx, name),
-            schema::DEP => {
-                let (p, di, target) = self.deps[i];
-                let d = &self.pkg(p).deps[di as usize];
-                match name {
-                    "name" => Value::Str(&d.name),
-                    "kind" => Value::Str(match d.kind {
-                        DepKind::Build => "build",
-                        DepKind::Host => "host",
-                        DepKind::Runtime => "runtime",
-                    }),
-                    "consumer" => Self::package_rec(Some(p)),
-                    "target" => Self::package_rec(target),
-                    _ => Value::None,
-                }
-            }
-            schema::SOURCE => {
-                let (p, si) = self.sources[i];
-                let s = &self.pkg(p).sources[si as usize];
-                match name {
-                    "url" => Value::opt_str(s.url.as_deref()),
-                    "sha256" => Value::opt_str(s.sha256.as_deref()),
-                    "package" => Self::package_rec(Some(p)),
-                    "url_at" => Value::Loc(s.url_span.unwrap_or(s.span)),
-                    "sha256_at" => Value::Loc(s.sha256_span.unwrap_or(s.span)),
-                    _ => Value::None,
-                }
-            }
-            schema::VERIFY_PATH => {
-                let (p, vi) = self.paths[i];
-                match name {
-                    "path" => self
-                        .pkg(p)
-                        .verify_paths
-                        .as_ref()
-                        .and_then(|v| v.get(vi as usize))
-                        .map(|(s, _)| Value::Str(s.as_str()))
-                        .unwrap_or(Value::None),
-                    "package" => Self::package_rec(Some(p)),
-                    _ => Value::None,
-                }
-            }
-            schema::KEY => {
-                let (p, ki) = self.keys[i];
-                match name {
-                    "name" => Value::Str(&self.pkg(p).keys[ki as usize].0),
-                    "package" => Self::package_rec(Some(p)),
-                    _ => Value::None,
-                }
-            }
-            schema::BUILD_SCRIPT => {
-                let p = self.pkg(r.idx);
-                match (name, &p.build_sh) {
-                    ("known", b) => Value::Bool(matches!(b, BuildSh::Parsed(_))),
-                    ("header", BuildSh::Parsed(b)) => Value::Str(&b.header_comment),
-                    ("functions", _) => Self::recs(schema::SH_FUNCTION, self.function_range[i].clone()),
-                    ("package", _) => Self::package_rec(Some(r.idx)),
-                    _ => Value::None,
-                }
-            }
-            schema::SH_FUNCTION => {
-                let (p, fi) = self.functions[i];
-                match &self.pkg(p).build_sh {
-                    BuildSh::Parsed(b) => match (name, b.functions.get(fi as usize)) {
-                        ("name", Some(f)) => Value::Str(&f.name),
-                        ("stub", Some(f)) => Value::Bool(f.is_stub),
-                        _ => Value::None,
-                    },
-                    _ => Value::None,
-                }
-            }
-            schema::ENTRY => {
-                let e = &self.entries[i];
-                match name {
-                    "name" => Value::Str(e.name),
-                    "index" => Value::Int(e.index as i64),
-                    "builder" => Value::Rec(Rec { kind: schema::BUILDER, idx: e.builder }),
-                    "package" => Self::package_rec(e.package),
-                    "extra" => Value::opt_str(e.extra.map(|(t, _)| t)),
-                    "extra_at" => e.extra.map(|(_, s)| Value::Loc(s)).unwrap_or(Value::None),
-                    _ => Value::None,
-                }
-            }
-            schema::BUILDER => {
-                let def = &self.policy.builders[i];
-                let f = &self.builders[i];
-                match name {
-                    "name" => Value::Str(&def.name),
-                    "phase" => Value::opt_str(def.phase.as_deref()),
-                    "tier" => Value::opt_str(def.tier.as_deref()),
-                    "kind" => Value::Str(f.kind),
-                    "available" => Value::Bool(f.available),
-                    "entries" => Self::recs(schema::ENTRY, f.entries.clone()),
-                    _ => Value::None,
-                }
-            }
-            schema::TIER => {
-                let tier = self.policy.tiers.names.get(i).map(String::as_str).unwrap_or("");
-                match name {
-                    "name" => Value::Str(tier),
-                    "package_count" => Value::Int(self.tier_counts.get(i).copied().unwrap_or(0)),
-                    "builders" => Value::list(
-                        self.policy
-                            .builders
-                            .iter()
-                            .zip(&self.builders)
-                            .enumerate()
-                            .filter(|(_, (d, f))| f.available && d.tier.as_deref() == Some(tier))
-                            .map(|(bi, _)| Value::Rec(Rec { kind: schema::BUILDER, idx: bi as u32 }))
-                            .collect(),
-                    ),
-                    _ => Value::None,
-                }
-            }
-            schema::AUDIT => {
-                let p = self.pkg(r.idx);
-                let Some(row) = self.audit_row(r.idx) else {
-                    return Value::None;
-                };
-                let declared = || {
-                    let mut v: Vec<&str> = p.deps.iter().filter(|d| d.kind == DepKind::Build).map(|d| d.name.as_str()).collect();
-                    v.sort();
-                    v.dedup();
-                    v
-                };
-                match name {
-                    "version" => Value::Str(&row.version),
-                    "tier" => Value::Str(&row.tier),
-                    "build_deps" => Value::list(row.build_deps.iter().map(|d| Value::Str(d)).collect()),
-                    "added" => Value::list(
-                        declared().into_iter().filter(|d| !row.build_deps.iter().any(|x| x == d)).map(Value::Str).collect(),
-                    ),
-                    "removed" => {
-                        let declared = declared();
-                        Value::list(row.build_deps.iter().filter(|x| !declared.contains(&x.as_str())).map(|d| Value::Str(d)).collect())
-                    }
-                    _ => Value::None,
-                }
-            }
-            schema::AUDIT_DB => match (self.audit, name) {
-                (Some(a), "present") => Value::Bool(a.db.is_some()),
-                (Some(a), "path") => Value::Str(&a.db_path),
-                (Some(a), "store") => Value::Str(&a.store_path),
-                (Some(a), "pending") => Value::list(a.pending.iter().map(|n| Value::Str(n)).collect()),
-                _ => Value::None,
-            },
-            schema::OVERRIDE => match self.overrides.get(i).and_then(|o| o.as_ref()) {
-                Some(o) => match name {
-                    "reason" => Value::Str(&o.reason),
-                    "approved_by" => Value::Str(&o.approved_by),
-                    "expires_at" => Value::Str(&o.expires_at),
-                    "valid" => Value::Bool(o.problem.is_none()),
-                    "problem" => Value::opt_str(o.problem.as_deref()),
-                    _ => Value::None,
-                },
-                None => Value::None,
-            },
-            schema::UPSTREAM_DEP => {
-                let Some((d, r)) = self.upstream(i) else { return Value::None };
-                match name {
-                    "name" => Value::Str(&d.found.name),
-                    "kind" => Value::Str(&d.found.kind),
-                    "required" => Value::Bool(d.found.required),
-                    "conditional" => Value::Bool(d.found.conditional),
-                    "strength" => Value::Str(match (d.found.required, d.found.conditional) {
-                        (true, false) => "required",
-                        (false, false) => "soft",
-                        (true, true) => "conditional",
-                        (false, true) => "soft, conditional",
-                    }),
-                    "file" => Value::Str(&d.file),
-                    "line" => Value::Int(d.found.line as i64),
-                    "package" => Self::package_rec(Some(r.package)),
-                    "recipe" => Self::package_rec(r.recipes.first().copied()),
-                    "recipes" => Value::list(r.recipes.iter().map(|&p| Value::Rec(Rec { kind: schema::PACKAGE, idx: p })).collect()),
-                    "provided_by" => match (r.because, r.recipes.first()) {
-                        (Some(span), _) => Value::Loc(span),
-                        (None, Some(&p)) => Value::Loc(self.pkg(p).file_span()),
-                        _ => Value::None,
-                    },
-                    "declared" => Value::Bool(r.declared),
-                    "divergence" => r.divergence.map(|idx| Value::Rec(Rec { kind: schema::DIVERGENCE, idx })).unwrap_or(Value::None),
-                    _ => Value::None,
-                }
-            }
-            schema::SCAN => match self.scan.and_then(|s| s.packages.get(i)) {
-                Some(ps) => match name {
-                    "package" => Self::package_rec(Some(r.idx)),
-                    "tarball" => Value::opt_str(ps.tarball.as_deref()),
-                    "status" => Value::Str(ps.status),
-                    "problem" => Value::opt_str(ps.problem.as_deref()),
-                    _ => Value::None,
-                },
-                None => Value::None,
-            },
-            schema::SCAN_SOURCES => match (self.scan, name) {
-                (Some(s), "dir") => Value::Str(&s.dir),
-                (Some(s), "present") => Value::Bool(s.present),
-                (Some(s), "missing") => Value::list(s.missing.iter().map(|n| Value::Str(n)).collect()),
-                (Some(s), "missing_first") => Value::list(s.missing.iter().take(10).map(|n| Value::Str(n)).collect()),
-                (Some(s), "scanned") => Value::Int(s.scanned as i64),
-                (Some(s), "cached") => Value::Int(s.cache_hits as i64),
-                _ => Value::None,
-            },
-            schema::DIVERGENCE => match self.policy.divergences.get(i) {
-                Some(d) => match name {
-                    "package" => Value::Str(&d.package),
-                    "dependency" => Value::Str(&d.dependency),
-                    "reason" => Value::Str(&d.reason),
-                    "approver" => Value::opt_str(d.approver.as_deref()),
-                    "scanned" => Value::Bool(self.scan.is_some_and(|s| {
-                        s.packages.iter().zip(&self.tree.packages).any(|(ps, p)| ps.status == "scanned" && glob::matches(&d.package, &p.name))
-                    })),
-                    "used" => Value::Bool(self.resolved.iter().any(|r| r.divergence == Some(i as u32) && !r.declared)),
-                    _ => Value::None,
-                },
-                None => Value::None,
-            },
-            schema::BUILD_LOG => match self.scan_b.and_then(|s| s.logs.get(i)) {
-                Some(l) => match name {
-                    "package" => Value::Str(&l.package),
-                    "version" => Value::Str(&l.version),
-                    "log" => Value::Str(&l.log),
-                    "present" => Value::Bool(l.present),
-                    "recipe" => Self::package_rec(l.recipe),
-                    _ => Value::None,
-                },
-                None => Value::None,
-            },
-            schema::LOG_HIT => {
-                let (Some(h), Some(s)) = (self.log_hit(i), self.scan_b) else { return Value::None };
-                let p = &self.policy.log_patterns[h.pattern as usize];
-                match name {
-                    "package" => Value::Str(&s.logs[h.log as usize].package),
-                    "log" => Value::Rec(Rec { kind: schema::BUILD_LOG, idx: h.log }),
-                    "group" => Value::Str(&p.group),
-                    "kind" => Value::Str(&p.kind),
-                    "class" => Value::Str(p.template.capture.class()),
-                    "name" => Value::Str(&h.name),
-                    "normalized" => Value::Owned(crate::scanb::normalize(&h.name).into()),
-                    "line" => Value::Int(h.line as i64),
-                    "text" => Value::Str(&h.text),
-                    "pattern" => Value::Loc(p.span),
-                    "dep" => Value::opt_str(h.dep.as_deref()),
-                    "recipe" => Self::package_rec(h.recipe),
-                    "declared" => Value::Bool(h.declared),
-                    "divergence" => h.divergence.map(|idx| Value::Rec(Rec { kind: schema::DIVERGENCE, idx })).unwrap_or(Value::None),
-                    _ => Value::None,
-                }
-            }
-            schema::PROBLEM => {
-                let pr = &self.tree.problems[i];
-                match name {
-                    "kind" => Value::Str(pr.kind.id()),
-                    "message" => Value::Str(&pr.message),
-                    _ => Value::None,
-                }
-            }
-            _ => Value::None,
-        }
+        self.registered_field(r, field)
     }
 
-    fn call<'s>(&'s self, name: &str, args: &[Value<'s>]) -> Value<'s> {
-        let rec = |i: usize| match args.get(i) {
-            Some(Value::Rec(r)) => Some(*r),
-            _ => None,
-        };
-        let s = |i: usize| args.get(i).and_then(|v| v.str());
-        match name {
-            "package" => Self::package_rec(s(0).and_then(|n| self.package_index(n))),
-            "builders_of" => match rec(0) {
-                Some(r) if r.kind == schema::PACKAGE => Value::list(
-                    self.reach[r.idx as usize]
-                        .iter()
-                        .map(|&b| Value::Rec(Rec { kind: schema::BUILDER, idx: b }))
-                        .collect(),
-                ),
-                _ => Value::None,
-            },
-            "entry_in" => match (rec(0), s(1)) {
-                (Some(b), Some(n)) if b.kind == schema::BUILDER => self.builders[b.idx as usize]
-                    .first_entry
-                    .get(n)
-                    .map(|&e| Value::Rec(Rec { kind: schema::ENTRY, idx: e }))
-                    .unwrap_or(Value::None),
-                _ => Value::None,
-            },
-            "build_phase" => match rec(0) {
-                Some(r) if r.kind == schema::PACKAGE => Value::opt_str(self.build_phase(r.idx)),
-                _ => Value::None,
-            },
-            "field" => match (rec(0), s(1)) {
-                (Some(r), Some(key)) if r.kind == schema::PACKAGE => {
-                    let p = self.pkg(r.idx);
-                    Value::Loc(p.key_span(key).unwrap_or_else(|| p.file_span()))
-                }
-                _ => Value::None,
-            },
-            "has" => match (rec(0), s(1)) {
-                (Some(r), Some(key)) if r.kind == schema::PACKAGE => {
-                    Value::Bool(self.pkg(r.idx).keys.iter().any(|(k, _)| k == key))
-                }
-                _ => Value::Bool(false),
-            },
-            "empty" => match (rec(0), s(1)) {
-                (Some(r), Some(key)) if r.kind == schema::PACKAGE => Value::Bool(self.pkg(r.idx).empty_keys.iter().any(|k| k == key)),
-                _ => Value::Bool(false),
-            },
-            "has_function" => match (rec(0), s(1)) {
-                (Some(r), Some(f)) if r.kind == schema::BUILD_SCRIPT => Value::Bool(match &self.pkg(r.idx).build_sh {
-                    BuildSh::Parsed(b) => b.functions.iter().any(|x| x.name == f),
-                    _ => false,
-                }),
-                _ => Value::Bool(false),
-            },
-            _ => Value::None,
-        }
+    fn call<'s>(&'s self, f: usize, args: &[Value<'s>]) -> Value<'s> {
+        self.registered_call(f, args)
     }
 
     fn display(&self, r: Rec) -> String {
-        let i = r.idx as usize;
-        match r.kind {
-            schema::PACKAGE => self.pkg(r.idx).name.clone(),
-            schema::DEP => {
-                let (p, di, _) = self.deps[i];
-                self.pkg(p).deps[di as usize].name.clone()
-            }
-            schema::ENTRY => self.entries[i].name.to_string(),
-            schema::BUILDER => self.policy.builders[i].name.clone(),
-            schema::TIER => self.policy.tiers.names.get(i).cloned().unwrap_or_default(),
-            schema::PROBLEM => self.tree.problems[i].kind.id().to_string(),
-            schema::BUILD_SCRIPT => format!("{}/build.sh", self.pkg(r.idx).name),
-            schema::AUDIT | schema::OVERRIDE => self.pkg(r.idx).name.clone(),
-            schema::AUDIT_DB => self.audit.map(|a| a.db_path.clone()).unwrap_or_default(),
-            schema::UPSTREAM_DEP => self.upstream(i).map(|(d, _)| d.found.name.clone()).unwrap_or_default(),
-            schema::SCAN => self.pkg(r.idx).name.clone(),
-            schema::SCAN_SOURCES => self.scan.map(|s| s.dir.clone()).unwrap_or_default(),
-            schema::DIVERGENCE => self.policy.divergences.get(i).map(|d| format!("{} drops {}", d.package, d.dependency)).unwrap_or_default(),
-            schema::BUILD_LOG => self.scan_b.and_then(|s| s.logs.get(i)).map(|l| l.package.clone()).unwrap_or_default(),
-            schema::LOG_HIT => self.log_hit(i).map(|h| h.name.clone()).unwrap_or_default(),
-            _ => match self.field(r, 0) {
-                Value::Str(s) => s.to_string(),
-                _ => String::new(),
-            },
-        }
+        self.registered_display(r)
     }
 
     fn location(&self, r: Rec) -> Option<Span> {
-        let i = r.idx as usize;
-        Some(match r.kind {
-            schema::PACKAGE => self.pkg(r.idx).file_span(),
-            schema::DEP => {
-                let (p, di, _) = self.deps[i];
-                self.pkg(p).deps[di as usize].span
-            }
-            schema::SOURCE => {
-                let (p, si) = self.sources[i];
-                self.pkg(p).sources[si as usize].span
-            }
-            schema::VERIFY_PATH => {
-                let (p, vi) = self.paths[i];
-                self.pkg(p).verify_paths.as_ref()?.get(vi as usize)?.1
-            }
-            schema::KEY => {
-                let (p, ki) = self.keys[i];
-                self.pkg(p).keys[ki as usize].1
-            }
-            schema::BUILD_SCRIPT => match &self.pkg(r.idx).build_sh {
-                BuildSh::Parsed(b) => Span::new(b.file, 0, 0),
-                _ => self.pkg(r.idx).file_span(),
-            },
-            schema::SH_FUNCTION => {
-                let (p, fi) = self.functions[i];
-                match &self.pkg(p).build_sh {
-                    BuildSh::Parsed(b) => b.functions.get(fi as usize)?.span,
-                    _ => return None,
-                }
-            }
-            schema::ENTRY => self.entries[i].span,
-            schema::BUILDER => self.policy.builders[i].span,
-            schema::TIER => *self.policy.tiers.spans.get(i)?,
-            schema::PROBLEM => self.tree.problems[i].span,
-            schema::AUDIT => self.pkg(r.idx).key_span("version").unwrap_or_else(|| self.pkg(r.idx).file_span()),
-            schema::OVERRIDE => Span::new(self.pkg(r.idx).audit_override?, 0, 0),
-            schema::UPSTREAM_DEP => self.upstream(i)?.0.span,
-            schema::SCAN => self.pkg(r.idx).key_span("source").unwrap_or_else(|| self.pkg(r.idx).file_span()),
-            schema::DIVERGENCE => self.policy.divergences.get(i)?.span,
-            schema::BUILD_LOG => self.scan_b?.logs.get(i)?.span,
-            schema::LOG_HIT => self.log_hit(i)?.span,
-            schema::SET_ENTRY => self.set_entry(i)?.1 .1,
-            _ => return None,
-        })
+        self.registered_location(r)
     }
 
     fn builder_list(&self, builder: usize) -> Option<Vec<(&str, Span)>> {
@@ -822,12 +739,7 @@ impl<'a> Domain for TreeFacts<'a> {
             .iter()
             .filter_map(|&(p, di, target)| {
                 let d = &self.pkg(p).deps[di as usize];
-                let kind = match d.kind {
-                    DepKind::Build => "build",
-                    DepKind::Host => "host",
-                    DepKind::Runtime => "runtime",
-                };
-                target.map(|t| (p, t, kind, d.span))
+                target.map(|t| (p, t, d.kind.name(), d.span))
             })
             .collect();
         Some(ClassifyInput { packages, edges })

@@ -21,9 +21,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::eval::domain::Domain;
-use crate::eval::schema::{self, DomainId};
-use crate::eval::value::{Rec, Value};
+use crate::eval::schema::DomainId;
 use crate::lang::compile::{PhaseDef, Policy, Reach};
 use crate::source::SourceMap;
 use crate::tree::Tree;
@@ -133,10 +131,7 @@ pub fn fingerprints(policy: &Policy, plan: &[usize], tree: Option<&Tree>, source
     // The phase each recipe is built in, once.
     let built_in: Vec<Option<String>> = match (&facts, tree) {
         (Some(f), Some(t)) => (0..t.packages.len() as u32)
-            .map(|idx| match f.call("build_phase", &[Value::Rec(Rec { kind: schema::PACKAGE, idx })]) {
-                Value::Str(s) => Some(s.to_string()),
-                _ => None,
-            })
+            .map(|idx| f.build_phase(idx).map(str::to_string))
             .collect(),
         _ => vec![],
     };
@@ -170,7 +165,8 @@ fn rules_hash(policy: &Policy, p: &PhaseDef, sources: &SourceMap) -> String {
     let mut h = Sha256::new();
     match p.builtin.as_deref() {
         Some(b) => {
-            let domain = if b == "image-audit" { DomainId::Image } else { DomainId::Tree };
+            // The image domain registers as "image" (engine/facts/image.rs, above this crate).
+            let domain = if b == "image-audit" { DomainId("image") } else { crate::facts::tree::TREE.id };
             let mut files: Vec<_> = policy.checks.iter().filter(|c| c.domain == domain).map(|c| c.span.source).collect();
             files.sort();
             files.dedup();

@@ -78,6 +78,9 @@ pub enum DepKind {
     Runtime,
 }
 
+// The values `d.kind` takes in the rules, declared once with the type.
+igos_policy::closed! { impl DepKind { Build = "build", Host = "host", Runtime = "runtime" } }
+
 #[derive(Debug)]
 pub struct Dep {
     pub name: String,

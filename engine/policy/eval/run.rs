@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::eval::classify::{self, BoundSet, Classes};
 use crate::eval::domain::Domain;
-use crate::eval::schema::{self, DomainId};
+use crate::eval::schema::{Builtin, DomainId, FnRef, Kind};
 use crate::eval::value::Value;
 use crate::fasthash::{FastMap, FxHasher};
 use crate::finding::{Finding, WaiverState};
@@ -24,6 +24,8 @@ pub struct Engine<'p, 'd> {
     /// Relations and set items as values, built once per run.
     relations: Vec<OnceLock<Arc<Vec<Value<'d>>>>>,
     set_items: Vec<Arc<Vec<Value<'d>>>>,
+    /// The kind classifications place in this domain, if it has one.
+    classified: Option<Kind>,
     /// YYYY-MM-DD, for `today()` (set by the front door; tests pin it).
     pub today: Arc<str>,
     /// The most steps (items bound, conditions evaluated) one check may take before it is
@@ -101,7 +103,8 @@ fn hash_values<'v>(values: impl Iterator<Item = Value<'v>>) -> Option<u64> {
             }
             Value::Rec(r) => {
                 h.write_u8(4);
-                h.write_u16(r.kind.0);
+                // The kind by identity: the index lives for one run, so its order is never seen.
+                h.write_usize(r.kind.0 as *const _ as usize);
                 h.write_u32(r.idx);
             }
             _ => return None,
@@ -123,9 +126,10 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
         };
         let set_items = sets.iter().map(|b| Arc::new(b.items.iter().map(|(n, _)| Value::Str(n)).collect())).collect();
         let today = Arc::from(crate::date::today().as_str());
-        let relations = (0..schema::RELATIONS.len()).map(|_| OnceLock::new()).collect();
+        let relations = (0..domain.def().relations.len()).map(|_| OnceLock::new()).collect();
+        let classified = domain.def().classifies.as_ref().map(|c| c.kind);
         let step_budget = std::env::var("IGOS_STEP_BUDGET").ok().and_then(|b| b.parse().ok()).unwrap_or(STEP_BUDGET);
-        Engine { policy, domain, sets, classes, relations, set_items, today, step_budget }
+        Engine { policy, domain, sets, classes, relations, set_items, classified, today, step_budget }
     }
 
     /// Run every check of this domain; findings come out in declaration order. Checks
@@ -133,7 +137,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
     /// classification are read-only; the relation cache fills once, thread-safely).
     /// `spare`: room to leave for the findings the caller adds (waiver advisories...).
     pub fn run_all(&mut self, spare: usize) -> Vec<Finding> {
-        let mine: Vec<usize> = (0..self.policy.checks.len()).filter(|&i| self.policy.checks[i].domain == self.domain.id()).collect();
+        let mine: Vec<usize> = (0..self.policy.checks.len()).filter(|&i| self.policy.checks[i].domain == self.domain.def().id).collect();
         let profile = std::env::var("IGOS_TIMINGS").as_deref() == Ok("checks");
         let workers = crate::parallel::cores().min(mine.len().max(1));
         let run = |i: usize| {
@@ -406,9 +410,10 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             CExpr::Set(s) => Value::Set(*s),
             CExpr::Relation(r) => {
                 let domain = self.domain;
-                match self.relations.get(*r) {
-                    Some(cell) => Value::List(cell.get_or_init(|| Arc::new(domain.relation(*r))).clone()),
-                    None => Value::List(Arc::new(domain.relation(*r))),
+                match self.relations.get(r.index) {
+                    Some(cell) if r.domain == domain.def().id => Value::List(cell.get_or_init(|| Arc::new(domain.relation(r.index))).clone()),
+                    // Another domain's relation has no facts here.
+                    _ => Value::List(Arc::new(vec![])),
                 }
             }
             CExpr::List(items) => Value::list(items.iter().map(|i| self.eval(i, env)).collect()),
@@ -417,7 +422,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
                 _ => Value::None,
             },
             CExpr::Classify(cl, arg) => match self.eval(arg, env) {
-                Value::Rec(r) if r.kind == schema::PACKAGE => match self.classes.get(*cl) {
+                Value::Rec(r) if Some(r.kind) == self.classified => match self.classes.get(*cl) {
                     Some(c) => Value::Tier(
                         c.tier.get(r.idx as usize).copied().flatten(),
                         c.because(r.idx as usize),
@@ -524,36 +529,28 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
         }
     }
 
-    fn call(&self, f: usize, args: &[Value<'d>]) -> Value<'d> {
-        let def = &schema::FUNCTIONS[f];
+    fn call(&self, f: FnRef, args: &[Value<'d>]) -> Value<'d> {
         let s = |i: usize| args.get(i).and_then(|v| v.str());
-        match def.name {
-            "count" => match args.first() {
-                Some(Value::List(l)) => Value::Int(l.len() as i64),
-                _ => Value::Int(0),
+        match f {
+            FnRef::Builtin(b) => match b {
+                Builtin::Count => match args.first() {
+                    Some(Value::List(l)) => Value::Int(l.len() as i64),
+                    _ => Value::Int(0),
+                },
+                Builtin::Exists => Value::Bool(!args.first().map(Value::is_none).unwrap_or(true)),
+                Builtin::Len => s(0).map(|x| Value::Int(x.chars().count() as i64)).unwrap_or(Value::None),
+                Builtin::IsHex => {
+                    Value::Bool(s(0).map(|x| !x.is_empty() && x.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))).unwrap_or(false))
+                }
+                Builtin::StartsWith => Value::Bool(matches!((s(0), s(1)), (Some(x), Some(p)) if x.starts_with(p))),
+                Builtin::EndsWith => Value::Bool(matches!((s(0), s(1)), (Some(x), Some(p)) if x.ends_with(p))),
+                Builtin::Contains => Value::Bool(matches!((s(0), s(1)), (Some(x), Some(p)) if x.contains(p))),
+                Builtin::Today => Value::Owned(self.today.clone()),
+                Builtin::Segments => s(0).map(|x| Value::Int(x.split('/').filter(|p| !p.is_empty()).count() as i64)).unwrap_or(Value::None),
             },
-            "exists" => Value::Bool(!args.first().map(Value::is_none).unwrap_or(true)),
-            "len" => s(0).map(|x| Value::Int(x.chars().count() as i64)).unwrap_or(Value::None),
-            "is_hex" => {
-                Value::Bool(s(0).map(|x| !x.is_empty() && x.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))).unwrap_or(false))
-            }
-            "starts_with" => Value::Bool(matches!((s(0), s(1)), (Some(x), Some(p)) if x.starts_with(p))),
-            "ends_with" => Value::Bool(matches!((s(0), s(1)), (Some(x), Some(p)) if x.ends_with(p))),
-            "contains" => Value::Bool(matches!((s(0), s(1)), (Some(x), Some(p)) if x.contains(p))),
-            "today" => Value::Owned(self.today.clone()),
-            "segments" => s(0).map(|x| Value::Int(x.split('/').filter(|p| !p.is_empty()).count() as i64)).unwrap_or(Value::None),
-            name => {
-                if def.domain.is_some_and(|d| d != self.domain.id()) {
-                    return Value::None;
-                }
-                if name == "phase_index" {
-                    return s(0)
-                        .and_then(|p| self.policy.phase_index(p))
-                        .map(|i| Value::Int(i as i64))
-                        .unwrap_or(Value::None);
-                }
-                self.domain.call(name, args)
-            }
+            // Another domain's function has no facts here.
+            FnRef::Domain(d, _) if d != self.domain.def().id => Value::None,
+            FnRef::Domain(_, i) => self.domain.call(i, args),
         }
     }
 }

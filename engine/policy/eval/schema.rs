@@ -3,11 +3,62 @@
 //! type-checked against this before anything runs, so a typo in a rule file is an error
 //! pointing at the typo, not a silent "no findings".
 //!
-//! Each domain (tree, pkm, ...) implements these kinds in its fact adapter.
+//! The engine knows none of them: each domain registers its own ([`DomainDef`], written
+//! with [`crate::domain!`]): every kind, field, relation and function with its type, its
+//! documentation and its accessor, in one declaration. The front door assembles the
+//! domains it serves into a [`Schema`]; the compiler resolves `p.tier` against it once,
+//! to the field's position, and the domain's generated dispatch jumps from that position
+//! to the accessor: no name is looked up while checks run.
 
-/// A record kind. The numbers are indices into [`KINDS`].
+use std::sync::Arc;
+
+use crate::eval::value::Value;
+use crate::source::Span;
+
+/// A fact domain, by the name it registers under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Kind(pub u16);
+pub struct DomainId(pub &'static str);
+
+/// A record kind: its registered definition. Two kinds are the same when they are the
+/// same registration (compared by address: a field access compares kinds on every call).
+#[derive(Clone, Copy)]
+pub struct Kind(pub &'static KindDef);
+
+impl Kind {
+    pub fn def(self) -> &'static KindDef {
+        self.0
+    }
+    pub fn field(self, name: &str) -> Option<(usize, &'static FieldDef)> {
+        self.0.fields.iter().enumerate().find(|(_, f)| f.name == name)
+    }
+}
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Kind) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+impl Eq for Kind {}
+impl std::hash::Hash for Kind {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self.0 as *const KindDef as usize).hash(h)
+    }
+}
+impl PartialOrd for Kind {
+    fn partial_cmp(&self, other: &Kind) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Kind {
+    fn cmp(&self, other: &Kind) -> std::cmp::Ordering {
+        (self.0.domain, self.0.name).cmp(&(other.0.domain, other.0.name))
+    }
+}
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0.domain.0, self.0.name)
+    }
+}
 
 /// Static types of expressions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,24 +94,59 @@ impl Ty {
     }
 }
 
+/// The values a closed field can take: listed, or the declared tiers (a tier-valued
+/// string field). A rule comparing such a field with a string literal outside the set never
+/// matches anything, so the compiler refuses it (with did-you-mean).
+#[derive(Debug, Clone, Copy)]
+pub enum Values {
+    Listed(&'static [&'static str]),
+    Tiers,
+}
+
+/// A closed set of values a field takes, declared once: the accessor returns one of these
+/// and the compiler checks literals against [`Closed::VALUES`], so a value the rules
+/// compare with and a value the facts produce cannot drift apart.
+pub trait Closed: Copy + 'static {
+    const VALUES: &'static [&'static str];
+    fn name(self) -> &'static str;
+}
+
+/// Declare a closed value set: a new enum, or `impl` for an existing one.
+/// ```ignore
+/// closed! { pub enum State { Itself = "itself", Installed = "installed" } }
+/// closed! { impl DepKind { Build = "build", Host = "host", Runtime = "runtime" } }
+/// ```
+#[macro_export]
+macro_rules! closed {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name { $($(#[$vm])* $v),* }
+        $crate::closed! { impl $name { $($v = $s),* } }
+    };
+    (impl $name:ty { $($v:ident = $s:literal),* $(,)? }) => {
+        impl $crate::eval::schema::Closed for $name {
+            const VALUES: &'static [&'static str] = &[$($s),*];
+            fn name(self) -> &'static str {
+                match self { $(Self::$v => $s),* }
+            }
+        }
+    };
+}
+
 pub struct FieldDef {
     pub name: &'static str,
     pub ty: Ty,
     pub doc: &'static str,
+    /// Its closed value set, when it has one.
+    pub values: Option<Values>,
 }
 
 pub struct KindDef {
     pub name: &'static str,
+    pub domain: DomainId,
+    pub doc: &'static str,
     pub fields: &'static [FieldDef],
-}
-
-/// Which front door provides a relation's facts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DomainId {
-    Tree,
-    Pkm,
-    /// The built root: its files, pkm's database in it, the recipes' verify_paths.
-    Image,
 }
 
 pub struct RelationDef {
@@ -70,478 +156,524 @@ pub struct RelationDef {
     pub doc: &'static str,
 }
 
-/// A function. `receiver` functions are written as methods: `p.field("tier")`.
+/// The keys a string argument may name (`p.has("...")`): a misspelt key would be absent
+/// from every record, so the compiler refuses it. A rule set may add keys of its own.
+pub struct KeySet {
+    pub keys: &'static [&'static str],
+    /// A set of the rules whose exact names are keys too.
+    pub extended_by: Option<&'static str>,
+    /// What a key is, in the error: "`x` is not a {what}, so `has` would ask {each} for nothing".
+    pub what: &'static str,
+    pub each: &'static str,
+    pub label: &'static str,
+    /// The help when no key is near the misspelt one.
+    pub help: &'static str,
+}
+
+/// A function. `method` functions are written as methods: `p.field("tier")`.
 pub struct FnDef {
     pub name: &'static str,
     pub params: &'static [Ty],
     pub ret: Ty,
     pub method: bool,
-    /// None: generic (every domain); Some: only where that domain's facts are loaded.
+    /// None: built into the engine (every domain); Some: only where that domain's facts are loaded.
     pub domain: Option<DomainId>,
     pub doc: &'static str,
+    /// The last parameter names a key of this set.
+    pub keys: Option<&'static KeySet>,
 }
 
-impl Kind {
-    pub fn def(self) -> &'static KindDef {
-        &KINDS[self.0 as usize]
+/// What a domain's classifications (`classify natural_tier { ... }`) range over: the kind
+/// of record they place, and the edge kinds `infer` may follow.
+pub struct Classified {
+    pub kind: Kind,
+    pub edges: &'static [&'static str],
+}
+
+/// Everything one domain registers.
+pub struct DomainDef {
+    pub id: DomainId,
+    pub doc: &'static str,
+    pub kinds: &'static [Kind],
+    pub relations: &'static [RelationDef],
+    pub functions: &'static [FnDef],
+    pub classifies: Option<Classified>,
+}
+
+/// A relation, resolved: its domain and its position there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelRef {
+    pub domain: DomainId,
+    pub index: usize,
+}
+
+/// The functions built into the engine (every domain has them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    Count,
+    Len,
+    IsHex,
+    StartsWith,
+    EndsWith,
+    Contains,
+    Segments,
+    Exists,
+    Today,
+}
+
+/// A function, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FnRef {
+    Builtin(Builtin),
+    Domain(DomainId, usize),
+}
+
+const fn builtin(name: &'static str, params: &'static [Ty], ret: Ty, doc: &'static str) -> FnDef {
+    FnDef { name, params, ret, method: false, domain: None, doc, keys: None }
+}
+
+pub static BUILTINS: &[(Builtin, FnDef)] = &[
+    (Builtin::Count, builtin("count", &[Ty::ListStr], Ty::Int, "number of items in a list")),
+    (Builtin::Len, builtin("len", &[Ty::Str], Ty::Int, "length of a string in characters")),
+    (Builtin::IsHex, builtin("is_hex", &[Ty::Str], Ty::Bool, "only lowercase hex digits (and not empty)")),
+    (Builtin::StartsWith, builtin("starts_with", &[Ty::Str, Ty::Str], Ty::Bool, "prefix test")),
+    (Builtin::EndsWith, builtin("ends_with", &[Ty::Str, Ty::Str], Ty::Bool, "suffix test")),
+    (Builtin::Contains, builtin("contains", &[Ty::Str, Ty::Str], Ty::Bool, "substring test")),
+    (Builtin::Segments, builtin("segments", &[Ty::Str], Ty::Int, "non-empty `/`-separated parts of a path")),
+    (Builtin::Exists, builtin("exists", &[Ty::None], Ty::Bool, "the value is not none")),
+    (Builtin::Today, builtin("today", &[], Ty::Str, "today's date, YYYY-MM-DD")),
+];
+
+/// The domains a front door serves, as the compiler sees them.
+pub struct Schema {
+    domains: Vec<&'static DomainDef>,
+}
+
+impl Schema {
+    /// The schema of these domains (in this order: it is the order of suggestions and of
+    /// the generated documentation). Two registrations of one name are a bug of the
+    /// registering code, reported by [`Schema::problems`].
+    pub fn new(domains: &[&'static DomainDef]) -> Schema {
+        Schema { domains: domains.to_vec() }
     }
-    pub fn field(self, name: &str) -> Option<(usize, &'static FieldDef)> {
-        self.def().fields.iter().enumerate().find(|(_, f)| f.name == name)
+
+    pub fn domains(&self) -> &[&'static DomainDef] {
+        &self.domains
+    }
+
+    pub fn relations(&self) -> impl Iterator<Item = &'static RelationDef> + '_ {
+        self.domains.iter().flat_map(|d| d.relations.iter())
+    }
+
+    pub fn relation(&self, name: &str) -> Option<(RelRef, &'static RelationDef)> {
+        self.domains.iter().find_map(|d| {
+            d.relations.iter().enumerate().find(|(_, r)| r.name == name).map(|(index, r)| (RelRef { domain: d.id, index }, r))
+        })
+    }
+
+    /// Every function: the engine's, then each domain's.
+    pub fn functions(&self) -> impl Iterator<Item = &'static FnDef> + '_ {
+        BUILTINS.iter().map(|(_, f)| f).chain(self.domains.iter().flat_map(|d| d.functions.iter()))
+    }
+
+    pub fn function(&self, name: &str) -> Option<(FnRef, &'static FnDef)> {
+        if let Some((b, f)) = BUILTINS.iter().find(|(_, f)| f.name == name) {
+            return Some((FnRef::Builtin(*b), f));
+        }
+        self.domains.iter().find_map(|d| {
+            d.functions.iter().enumerate().find(|(_, f)| f.name == name).map(|(i, f)| (FnRef::Domain(d.id, i), f))
+        })
+    }
+
+    /// What classifications place (the first domain that has classifications).
+    pub fn classified(&self) -> Option<&'static Classified> {
+        self.domains.iter().find_map(|d| d.classifies.as_ref())
+    }
+
+    /// Mistakes of the registrations themselves: two kinds, relations or functions of one
+    /// name, a field registered twice, a kind no domain lists. Empty for a sound schema
+    /// (a test of every front door's schema keeps it so).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = vec![];
+        let mut seen = std::collections::HashSet::new();
+        for name in self.relations().map(|r| r.name).chain(self.functions().map(|f| f.name)) {
+            if !seen.insert(name) {
+                out.push(format!("`{name}` is registered twice"));
+            }
+        }
+        for d in &self.domains {
+            let mut kinds = std::collections::HashSet::new();
+            for k in d.kinds {
+                if !kinds.insert(k.def().name) {
+                    out.push(format!("kind `{}` is registered twice in {}", k.def().name, d.id.0));
+                }
+                if k.def().domain != d.id {
+                    out.push(format!("kind `{}` says it is of {}, but {} lists it", k.def().name, k.def().domain.0, d.id.0));
+                }
+                let mut fields = std::collections::HashSet::new();
+                for f in k.def().fields {
+                    if !fields.insert(f.name) {
+                        out.push(format!("field `{}.{}` is registered twice", k.def().name, f.name));
+                    }
+                    if let Ty::Rec(r) | Ty::ListRec(r) = f.ty {
+                        if !d.kinds.contains(&r) {
+                            out.push(format!("field `{}.{}` is of kind `{}`, which {} does not list", k.def().name, f.name, r.def().name, d.id.0));
+                        }
+                    }
+                }
+            }
+            for r in d.relations {
+                if !d.kinds.contains(&r.kind) {
+                    out.push(format!("relation `{}` is of kind `{}`, which {} does not list", r.name, r.kind.def().name, d.id.0));
+                }
+            }
+        }
+        out
     }
 }
 
-macro_rules! fields {
-    ($($name:literal : $ty:expr => $doc:literal),* $(,)?) => {
-        &[$(FieldDef { name: $name, ty: $ty, doc: $doc }),*]
+/// The typed side of a registration: what an accessor of each declared type returns, made
+/// a [`Value`]. A field declared `Str` whose accessor returns a number does not compile.
+pub mod conv {
+    use super::*;
+
+    pub trait StrValue<'s> {
+        fn value(self) -> Value<'s>;
+    }
+    impl<'s> StrValue<'s> for &'s str {
+        fn value(self) -> Value<'s> {
+            Value::Str(self)
+        }
+    }
+    impl<'s> StrValue<'s> for &'s String {
+        fn value(self) -> Value<'s> {
+            Value::Str(self)
+        }
+    }
+    impl<'s> StrValue<'s> for Option<&'s str> {
+        fn value(self) -> Value<'s> {
+            Value::opt_str(self)
+        }
+    }
+    impl<'s> StrValue<'s> for String {
+        fn value(self) -> Value<'s> {
+            Value::Owned(self.into())
+        }
+    }
+    impl<'s> StrValue<'s> for Option<String> {
+        fn value(self) -> Value<'s> {
+            self.map_or(Value::None, |s| Value::Owned(s.into()))
+        }
+    }
+    impl<'s> StrValue<'s> for Arc<str> {
+        fn value(self) -> Value<'s> {
+            Value::Owned(self)
+        }
+    }
+
+    pub trait IntValue {
+        fn value(self) -> Value<'static>;
+    }
+    impl IntValue for i64 {
+        fn value(self) -> Value<'static> {
+            Value::Int(self)
+        }
+    }
+    impl IntValue for u32 {
+        fn value(self) -> Value<'static> {
+            Value::Int(i64::from(self))
+        }
+    }
+    impl IntValue for usize {
+        fn value(self) -> Value<'static> {
+            Value::Int(self as i64)
+        }
+    }
+    impl<T: IntValue> IntValue for Option<T> {
+        fn value(self) -> Value<'static> {
+            self.map_or(Value::None, IntValue::value)
+        }
+    }
+
+    pub fn str<'s>(v: impl StrValue<'s>) -> Value<'s> {
+        v.value()
+    }
+    pub fn bool(b: bool) -> Value<'static> {
+        Value::Bool(b)
+    }
+    pub fn int(n: impl IntValue) -> Value<'static> {
+        n.value()
+    }
+    pub fn loc(at: impl Into<Option<Span>>) -> Value<'static> {
+        at.into().map_or(Value::None, Value::Loc)
+    }
+    pub fn rec(kind: Kind, idx: impl Into<Option<u32>>) -> Value<'static> {
+        idx.into().map_or(Value::None, |idx| Value::Rec(crate::eval::value::Rec { kind, idx }))
+    }
+    pub fn recs(kind: Kind, idxs: impl IntoIterator<Item = u32>) -> Value<'static> {
+        Value::list(idxs.into_iter().map(|idx| Value::Rec(crate::eval::value::Rec { kind, idx })).collect())
+    }
+    pub fn strs<'s, S: StrValue<'s>>(items: impl IntoIterator<Item = S>) -> Value<'s> {
+        Value::list(items.into_iter().map(StrValue::value).collect())
+    }
+    pub fn closed<T: Closed>(v: impl Into<Option<T>>) -> Value<'static> {
+        v.into().map_or(Value::None, |v| Value::Str(v.name()))
+    }
+
+    /// A record argument of this kind, by index.
+    pub fn rec_arg(v: &Value<'_>, kind: Kind) -> Option<u32> {
+        match v {
+            Value::Rec(r) if r.kind == kind => Some(r.idx),
+            _ => None,
+        }
+    }
+    pub fn str_arg<'v>(v: &'v Value<'_>) -> Option<&'v str> {
+        v.str()
+    }
+
+    /// `r#type` as the rules write it: `type`.
+    pub const fn unraw(name: &'static str) -> &'static str {
+        match name.as_bytes() {
+            [b'r', b'#', ..] => name.split_at(2).1,
+            _ => name,
+        }
+    }
+}
+
+/// Declare a fact domain: its record kinds (each field with its type, documentation and
+/// accessor), its relations and its functions, in one place. Generates the [`DomainDef`]
+/// (a `static`), one `static` [`KindDef`] per kind (`@show` and `@at` name and place a
+/// record of it), and on the facts type the dispatch the
+/// [`crate::eval::domain::Domain`] implementation calls: `registered_field`,
+/// `registered_relation`, `registered_call`, `registered_display`, `registered_location`.
+///
+/// Types: `Bool`, `Int`, `Str`, `Loc`, `Strs` (list of strings), `Rec(KIND)`,
+/// `List(KIND)` (list of records), `Enum(T)` (a string out of the [`Closed`] type `T`);
+/// `Str [Values::Tiers]` declares a string field's closed values. Accessors are written
+/// `|facts, index| expression` and return what the type asks for (see [`conv`]).
+#[macro_export]
+macro_rules! domain {
+    (
+        $vis:vis static $D:ident = $id:literal, $ddoc:literal;
+        impl<$($lt:lifetime),*> $ty:ty;
+        kinds {
+            $(
+                $K:ident $kname:literal $kdoc:literal {
+                    $( @show |$sf:ident, $si:ident| $show:expr; )?
+                    $( @at |$af:ident, $ai:ident| $at:expr; )?
+                    $(
+                        $fname:ident : $fty:ident $( ( $fk:path ) )? $( [ $values:expr ] )?
+                            = $fdoc:literal, |$ff:ident, $fi:ident| $fbody:expr;
+                    )*
+                }
+            )*
+        }
+        relations {
+            $( $rname:ident : $rk:ident = $rdoc:literal, |$rf:ident| $rbody:expr; )*
+        }
+        functions {
+            $(
+                $how:ident $fnname:ident ( $( $pname:ident : $pty:ident $( ( $pk:path ) )? $( [ $pkeys:expr ] )? ),* )
+                    -> $retty:ident $( ( $retk:path ) )? = $fndoc:literal, |$fnf:ident| $fnbody:expr;
+            )*
+        }
+        $( classifies $ck:ident [ $($edge:literal),* ]; )?
+    ) => {
+        $(
+            $vis static $K: $crate::eval::schema::KindDef = $crate::eval::schema::KindDef {
+                name: $kname,
+                domain: $crate::eval::schema::DomainId($id),
+                doc: $kdoc,
+                fields: &[$(
+                    $crate::eval::schema::FieldDef {
+                        name: $crate::eval::schema::conv::unraw(stringify!($fname)),
+                        ty: $crate::__domain_ty!($fty $( ( $fk ) )?),
+                        doc: $fdoc,
+                        values: $crate::__domain_values!($fty $( ( $fk ) )? $( [ $values ] )?),
+                    }
+                ),*],
+            };
+        )*
+
+        $vis static $D: $crate::eval::schema::DomainDef = $crate::eval::schema::DomainDef {
+            id: $crate::eval::schema::DomainId($id),
+            doc: $ddoc,
+            kinds: &[$($crate::eval::schema::Kind(&$K)),*],
+            relations: &[$(
+                $crate::eval::schema::RelationDef {
+                    name: stringify!($rname),
+                    kind: $crate::eval::schema::Kind(&$rk),
+                    domain: $crate::eval::schema::DomainId($id),
+                    doc: $rdoc,
+                }
+            ),*],
+            functions: &[$(
+                $crate::eval::schema::FnDef {
+                    name: stringify!($fnname),
+                    params: &[$($crate::__domain_ty!($pty $( ( $pk ) )?)),*],
+                    ret: $crate::__domain_ty!($retty $( ( $retk ) )?),
+                    method: $crate::__domain_method!($how),
+                    domain: Some($crate::eval::schema::DomainId($id)),
+                    doc: $fndoc,
+                    keys: {
+                        #[allow(unused_mut)]
+                        let mut keys: Option<&'static $crate::eval::schema::KeySet> = None;
+                        $($( keys = Some(&$pkeys); )?)*
+                        keys
+                    },
+                }
+            ),*],
+            classifies: $crate::__domain_classifies!($( $ck [ $($edge),* ] )?),
+        };
+
+        #[allow(clippy::redundant_closure_call, unused_variables, unused_assignments, unreachable_code)]
+        impl<$($lt),*> $ty {
+            /// A field of a record of this domain, by its position in the kind's registration.
+            pub fn registered_field<'__s>(&'__s self, r: $crate::eval::value::Rec, field: usize) -> $crate::eval::value::Value<'__s> {
+                $(
+                    if r.kind == $crate::eval::schema::Kind(&$K) {
+                        let mut at = 0usize;
+                        $(
+                            if field == at {
+                                let $ff = self;
+                                let $fi = r.idx;
+                                return $crate::__domain_value!($fty $( ( $fk ) )?, $fbody);
+                            }
+                            at += 1;
+                        )*
+                        return $crate::eval::value::Value::None;
+                    }
+                )*
+                $crate::eval::value::Value::None
+            }
+
+            /// Every record of a relation, by its position in the registration.
+            pub fn registered_relation(&self, rel: usize) -> Vec<$crate::eval::value::Value<'_>> {
+                let mut at = 0usize;
+                $(
+                    if rel == at {
+                        let $rf = self;
+                        let n: usize = $rbody;
+                        return (0..n as u32)
+                            .map(|idx| $crate::eval::value::Value::Rec($crate::eval::value::Rec { kind: $crate::eval::schema::Kind(&$rk), idx }))
+                            .collect();
+                    }
+                    at += 1;
+                )*
+                vec![]
+            }
+
+            /// A function of this domain, by its position in the registration. An argument
+            /// that is none (or not a record of the declared kind) gives none, or false for
+            /// a yes/no function.
+            pub fn registered_call<'__s>(&'__s self, f: usize, args: &[$crate::eval::value::Value<'__s>]) -> $crate::eval::value::Value<'__s> {
+                let mut at = 0usize;
+                $(
+                    if f == at {
+                        let [$($pname),*] = args else { return $crate::__domain_default!($retty) };
+                        $(
+                            let Some($pname) = $crate::__domain_arg!($pty $( ( $pk ) )?, $pname) else {
+                                return $crate::__domain_default!($retty);
+                            };
+                        )*
+                        let $fnf = self;
+                        return $crate::__domain_value!($retty $( ( $retk ) )?, $fnbody);
+                    }
+                    at += 1;
+                )*
+                $crate::eval::value::Value::None
+            }
+
+            /// How a record is named in messages and waivers (its first field when the
+            /// kind registers no `show`).
+            pub fn registered_display(&self, r: $crate::eval::value::Rec) -> String {
+                $(
+                    if r.kind == $crate::eval::schema::Kind(&$K) {
+                        $( return { let $sf = self; let $si = r.idx; $show }; )?
+                        return match self.registered_field(r, 0) {
+                            $crate::eval::value::Value::Str(s) => s.to_string(),
+                            _ => String::new(),
+                        };
+                    }
+                )*
+                String::new()
+            }
+
+            /// Where a record is written, when its kind registers `at`.
+            pub fn registered_location(&self, r: $crate::eval::value::Rec) -> Option<$crate::source::Span> {
+                $(
+                    if r.kind == $crate::eval::schema::Kind(&$K) {
+                        $( return { let $af = self; let $ai = r.idx; $at }; )?
+                        return None;
+                    }
+                )*
+                None
+            }
+        }
     };
 }
 
-pub const PACKAGE: Kind = Kind(0);
-pub const DEP: Kind = Kind(1);
-pub const SOURCE: Kind = Kind(2);
-pub const VERIFY_PATH: Kind = Kind(3);
-pub const KEY: Kind = Kind(4);
-pub const BUILD_SCRIPT: Kind = Kind(5);
-pub const SH_FUNCTION: Kind = Kind(6);
-pub const ENTRY: Kind = Kind(7);
-pub const BUILDER: Kind = Kind(8);
-pub const TIER: Kind = Kind(9);
-pub const PROBLEM: Kind = Kind(10);
-pub const QUEUED: Kind = Kind(11);
-pub const ARCHIVE_ENTRY: Kind = Kind(12);
-pub const SUPERSEDE: Kind = Kind(13);
-pub const AUDIT: Kind = Kind(14);
-pub const AUDIT_DB: Kind = Kind(15);
-pub const OVERRIDE: Kind = Kind(16);
-pub const UPSTREAM_DEP: Kind = Kind(17);
-pub const SCAN: Kind = Kind(18);
-pub const SCAN_SOURCES: Kind = Kind(19);
-pub const DIVERGENCE: Kind = Kind(20);
-pub const BUILD_LOG: Kind = Kind(21);
-pub const LOG_HIT: Kind = Kind(22);
-pub const SET_ENTRY: Kind = Kind(23);
-pub const IMAGE_FILE: Kind = Kind(24);
-pub const INSTALLED_FILE: Kind = Kind(25);
-pub const IMAGE_VERIFY_PATH: Kind = Kind(26);
-pub const IMAGE_DATABASE: Kind = Kind(27);
-
-pub static KINDS: &[KindDef] = &[
-    KindDef {
-        name: "package",
-        fields: fields! {
-            "name": Ty::Str => "the recipe's name (yml `name:`, else its directory name)",
-            "dirname": Ty::Str => "the recipe's directory name",
-            "dir": Ty::Str => "the tier directory it lives in",
-            "tier": Ty::Str => "the declared `tier:` (none when absent)",
-            "version": Ty::Str => "the version as written",
-            "version_is_string": Ty::Bool => "true when the version is a YAML string, not a number",
-            "build_style": Ty::Str => "the declared build_style",
-            "pending": Ty::Bool => "has a non-empty pending_acquisition reason",
-            "pending_reason": Ty::Str => "the pending_acquisition text, none when absent",
-            "parsed": Ty::Bool => "the package.yml parsed as a YAML mapping",
-            "deps": Ty::ListRec(DEP) => "build, host and runtime dependencies in file order",
-            "sources": Ty::ListRec(SOURCE) => "the source: entries",
-            "source_is_empty": Ty::Bool => "declares `source: []`",
-            "verify_paths": Ty::ListRec(VERIFY_PATH) => "the verify_paths: entries",
-            "has_verify_paths": Ty::Bool => "declares verify_paths:",
-            "keys": Ty::ListRec(KEY) => "top-level keys in file order",
-            "build_sh": Ty::Rec(BUILD_SCRIPT) => "its build.sh, none when absent",
-            "same_name": Ty::ListRec(PACKAGE) => "every recipe declaring this name (itself included)",
-            "audit": Ty::Rec(AUDIT) => "its record in the audit database, none when absent",
-            "audit_override": Ty::Rec(OVERRIDE) => "its .audit-override file, none when absent",
-            "file": Ty::Loc => "the package.yml",
-            "first_of_name": Ty::Bool => "no recipe earlier in the tree declares this name (a duplicate is reported once, at its first copy)",
-            "same_name_dirs": Ty::ListStr => "the directories (packages/<tier>/<dir>) of every recipe declaring this name",
-        },
-    },
-    KindDef {
-        name: "dep",
-        fields: fields! {
-            "name": Ty::Str => "the dependency as written",
-            "kind": Ty::Str => "build, host or runtime",
-            "consumer": Ty::Rec(PACKAGE) => "the package that declares it",
-            "target": Ty::Rec(PACKAGE) => "the recipe it names, none when no recipe has that name",
-        },
-    },
-    KindDef {
-        name: "source",
-        fields: fields! {
-            "url": Ty::Str => "the url, none when absent",
-            "sha256": Ty::Str => "the pinned sha256, none when absent",
-            "package": Ty::Rec(PACKAGE) => "the recipe",
-            "url_at": Ty::Loc => "where the url is written",
-            "sha256_at": Ty::Loc => "where the sha256 is written",
-        },
-    },
-    KindDef {
-        name: "verify_path",
-        fields: fields! {
-            "path": Ty::Str => "the declared path",
-            "package": Ty::Rec(PACKAGE) => "the recipe",
-        },
-    },
-    KindDef {
-        name: "key",
-        fields: fields! {
-            "name": Ty::Str => "the top-level key",
-            "package": Ty::Rec(PACKAGE) => "the recipe",
-        },
-    },
-    KindDef {
-        name: "build_script",
-        fields: fields! {
-            "known": Ty::Bool => "its text is available (the corpus lists build.sh files without their text)",
-            "header": Ty::Str => "the leading comment block",
-            "functions": Ty::ListRec(SH_FUNCTION) => "the shell functions it defines",
-            "package": Ty::Rec(PACKAGE) => "the recipe",
-        },
-    },
-    KindDef {
-        name: "sh_function",
-        fields: fields! {
-            "name": Ty::Str => "the function name",
-            "stub": Ty::Bool => "its body does nothing (`:`, `true`, empty)",
-        },
-    },
-    KindDef {
-        name: "entry",
-        fields: fields! {
-            "name": Ty::Str => "the package name listed",
-            "index": Ty::Int => "its position in the list (0-based)",
-            "builder": Ty::Rec(BUILDER) => "the builder whose list it is in",
-            "package": Ty::Rec(PACKAGE) => "the recipe it names, none when absent",
-            "extra": Ty::Str => "what follows the name on its line (a line names one package), none when nothing does",
-            "extra_at": Ty::Loc => "where that text is written, none when nothing follows",
-        },
-    },
-    KindDef {
-        name: "builder",
-        fields: fields! {
-            "name": Ty::Str => "the builder's name in the rules",
-            "phase": Ty::Str => "the build phase that runs it",
-            "tier": Ty::Str => "the tier it builds",
-            "kind": Ty::Str => "static, topological or named",
-            "available": Ty::Bool => "its list file exists (and, for a topological builder, invokes its tier)",
-            "entries": Ty::ListRec(ENTRY) => "its static list, in order",
-        },
-    },
-    KindDef {
-        name: "tier",
-        fields: fields! {
-            "name": Ty::Str => "the tier",
-            "package_count": Ty::Int => "recipes declaring this tier",
-            "builders": Ty::ListRec(BUILDER) => "available builders that build this tier",
-        },
-    },
-    KindDef {
-        name: "problem",
-        fields: fields! {
-            "kind": Ty::Str => "what went wrong reading the file (yaml-syntax, not-a-mapping, ...)",
-            "message": Ty::Str => "the reader's message",
-        },
-    },
-    KindDef {
-        name: "queued",
-        fields: fields! {
-            "name": Ty::Str => "the package name in the archive's manifest",
-            "position": Ty::Int => "its place in the install queue (0-based)",
-            "archive": Ty::Str => "the archive file",
-            "supersedes": Ty::ListStr => "the package names its SUPERSEDES declares",
-            "entries": Ty::ListRec(ARCHIVE_ENTRY) => "the files, directories and links it ships",
-            "installed": Ty::Bool => "a package of this name is installed",
-        },
-    },
-    KindDef {
-        name: "archive_entry",
-        fields: fields! {
-            "path": Ty::Str => "the path, relative to the root",
-            "type": Ty::Str => "file, dir or symlink",
-            "package": Ty::Rec(QUEUED) => "the queued package that ships it",
-            "root_type": Ty::Str => "what the root has at that path now: absent, file, dir, symlink-to-dir, symlink",
-            "owner": Ty::Str => "who owns the path when this package installs: an earlier package of the queue, else the installed owner; none when unowned",
-        },
-    },
-    KindDef {
-        name: "supersede",
-        fields: fields! {
-            "name": Ty::Str => "the predecessor named by SUPERSEDES",
-            "successor": Ty::Rec(QUEUED) => "the queued package that supersedes it",
-            "installed": Ty::Bool => "a package of that name is installed (superseded or not)",
-            "queue_position": Ty::Int => "its place in the queue, none when not queued",
-            "state": Ty::Str => "where the predecessor is: installed, earlier, later, itself or absent",
-        },
-    },
-    KindDef {
-        name: "audit",
-        fields: fields! {
-            "version": Ty::Str => "the audited version",
-            "tier": Ty::Str => "the audited tier",
-            "build_deps": Ty::ListStr => "the audited build dependencies, sorted",
-            "added": Ty::ListStr => "build dependencies the recipe declares that the audit does not have",
-            "removed": Ty::ListStr => "build dependencies the audit has that the recipe no longer declares",
-        },
-    },
-    KindDef {
-        name: "audit_database",
-        fields: fields! {
-            "present": Ty::Bool => "the audit database exists",
-            "path": Ty::Str => "where the database is",
-            "store": Ty::Str => "where the audit store is",
-            "pending": Ty::ListStr => "store records not in the database (audited but not aggregated)",
-        },
-    },
-    KindDef {
-        name: "audit_override",
-        fields: fields! {
-            "reason": Ty::Str => "why the package's audit checks are skipped",
-            "approved_by": Ty::Str => "who approved it",
-            "expires_at": Ty::Str => "YYYY-MM-DD after which it no longer applies",
-            "valid": Ty::Bool => "the file is a JSON object with a reason, an approver and a valid date",
-            "problem": Ty::Str => "why it is not valid",
-        },
-    },
-    KindDef {
-        name: "upstream_dep",
-        fields: fields! {
-            "name": Ty::Str => "the upstream name as written (pkg-config module, library, header, program, cmake package)",
-            "kind": Ty::Str => "pkg-config, lib, header, meson-dep, program or cmake-package",
-            "required": Ty::Bool => "upstream fails without it (no soft fallback)",
-            "conditional": Ty::Bool => "the check is inside if/fi, AS_IF, AS_CASE, AC_ARG_WITH/ENABLE, meson if/endif or cmake if()/endif()",
-            "strength": Ty::Str => "required, soft, conditional or soft, conditional",
-            "file": Ty::Str => "the build file inside the tarball, e.g. configure.ac",
-            "line": Ty::Int => "the line in that file",
-            "package": Ty::Rec(PACKAGE) => "the recipe whose tarball it was found in",
-            "recipe": Ty::Rec(PACKAGE) => "the first recipe that provides the name (equal name, a set alias_<recipe>, a normalised name), none when unresolved",
-            "recipes": Ty::ListRec(PACKAGE) => "every recipe that provides the name",
-            "provided_by": Ty::Loc => "why the recipe provides it: the alias set item that admits the name, else the recipe's package.yml",
-            "declared": Ty::Bool => "one of those recipes is the package itself or in its build or host dependencies",
-            "divergence": Ty::Rec(DIVERGENCE) => "the divergence record for this package and dependency, none when absent",
-        },
-    },
-    KindDef {
-        name: "scan",
-        fields: fields! {
-            "package": Ty::Rec(PACKAGE) => "the recipe",
-            "tarball": Ty::Str => "its first source's tarball name, none without a source url",
-            "status": Ty::Str => "scanned, missing, unsupported, failed or no-source",
-            "problem": Ty::Str => "why it was not scanned",
-        },
-    },
-    KindDef {
-        name: "scan_sources",
-        fields: fields! {
-            "dir": Ty::Str => "the sources directory",
-            "present": Ty::Bool => "at least one recipe's tarball is there",
-            "missing": Ty::ListStr => "recipes whose tarball is not there",
-            "missing_first": Ty::ListStr => "the first ten of them (for a short message)",
-            "scanned": Ty::Int => "tarballs scanned",
-            "cached": Ty::Int => "of those, read from the scan cache",
-        },
-    },
-    KindDef {
-        name: "divergence",
-        fields: fields! {
-            "package": Ty::Str => "the package (a name or glob)",
-            "dependency": Ty::Str => "the dependency it drops (a recipe or upstream name, or a glob)",
-            "reason": Ty::Str => "the inline justification",
-            "approver": Ty::Str => "who approved it, none when not given",
-            "scanned": Ty::Bool => "a package it names had its tarball scanned",
-            "used": Ty::Bool => "it matched an upstream dependency the package does not declare",
-        },
-    },
-    KindDef {
-        name: "build_log",
-        fields: fields! {
-            "package": Ty::Str => "the package of the reference (the last good build)",
-            "version": Ty::Str => "its version in the reference",
-            "log": Ty::Str => "its build log, as recorded",
-            "present": Ty::Bool => "the log file can be read",
-            "recipe": Ty::Rec(PACKAGE) => "the recipe of that name in the tree, none when gone",
-        },
-    },
-    KindDef {
-        name: "log_hit",
-        fields: fields! {
-            "package": Ty::Str => "the package whose build log it is",
-            "log": Ty::Rec(BUILD_LOG) => "the build log",
-            "group": Ty::Str => "the `patterns` block of the matching pattern (autotools, meson, ...)",
-            "kind": Ty::Str => "the matching pattern's kind",
-            "class": Ty::Str => "detection (`{name}`: something not found) or summary (`{feature}`: a feature off)",
-            "name": Ty::Str => "the captured name or feature, as written in the log",
-            "normalized": Ty::Str => "the capture lowercased without `-`, `_`, `.` and blanks (for noise sets)",
-            "line": Ty::Int => "the line in the log",
-            "text": Ty::Str => "the log line, trimmed (at most 200 characters)",
-            "pattern": Ty::Loc => "the pattern in the rules that matched",
-            "dep": Ty::Str => "the declared build/host dependency the name is, none when not declared (detection lines)",
-            "recipe": Ty::Rec(PACKAGE) => "the recipe of the tree the name is (equal name, alias_<recipe>, normalised), none when not ours",
-            "declared": Ty::Bool => "the name is a declared dependency or the package itself",
-            "divergence": Ty::Rec(DIVERGENCE) => "the divergence record for this package and name, none when absent",
-        },
-    },
-    KindDef {
-        name: "set_entry",
-        fields: fields! {
-            "name": Ty::Str => "the name as written (exact names only: globs and exclusions are not entries)",
-            "set": Ty::Str => "the set it is listed in",
-            "classifies": Ty::Bool => "the set is a layer of a classification (a tier list), so its entries name recipes",
-            "package": Ty::Rec(PACKAGE) => "the recipe of that name, none when the tree has none",
-        },
-    },
-    KindDef {
-        name: "image_file",
-        fields: fields! {
-            "path": Ty::Str => "the path in the image, relative to its root",
-            "type": Ty::Str => "file, dir, symlink or other",
-            "mode": Ty::Str => "the permission bits in octal, setuid/setgid/sticky included (`4755`)",
-            "setuid": Ty::Bool => "the setuid or setgid bit is set",
-            "uid": Ty::Int => "the owner's user id",
-            "gid": Ty::Int => "the owner's group id",
-            "target": Ty::Str => "a symlink's target, none otherwise",
-            "sha256": Ty::Str => "a regular file's SHA-256 (computed when a check asks), none otherwise",
-            "package": Ty::Str => "the package pkm records for the path, none when no package owns it",
-            "recorded": Ty::Rec(INSTALLED_FILE) => "pkm's record of the path, none when no package owns it",
-            "declared_setuid": Ty::Bool => "pkm's record of the path has the setuid or setgid bit (its package ships it so)",
-        },
-    },
-    KindDef {
-        name: "installed_file",
-        fields: fields! {
-            "path": Ty::Str => "the path pkm records, relative to the root",
-            "package": Ty::Str => "the package that owns it",
-            "type": Ty::Str => "file, dir or symlink, as recorded",
-            "mode": Ty::Str => "the recorded permission bits in octal",
-            "sha256": Ty::Str => "the recorded SHA-256 of a file, none otherwise",
-            "target": Ty::Str => "the recorded target of a symlink, none otherwise",
-            "config": Ty::Bool => "pkm records it as a configuration file",
-            "image": Ty::Rec(IMAGE_FILE) => "what the image has at the path, none when nothing",
-        },
-    },
-    KindDef {
-        name: "image_verify_path",
-        fields: fields! {
-            "path": Ty::Str => "the declared path, as written in verify_paths",
-            "package": Ty::Str => "the recipe's name",
-            "tier": Ty::Str => "the recipe's declared tier",
-            "phase": Ty::Str => "the build phase that builds the recipe, none when no builder reaches it",
-            "built": Ty::Bool => "that phase runs before the image audit (so the recipe was built)",
-            "pending": Ty::Bool => "the recipe has a non-empty pending_acquisition reason",
-            "installed": Ty::Bool => "pkm's database in the image records a package of that name",
-            "image": Ty::Rec(IMAGE_FILE) => "what the image has at the path, none when nothing",
-        },
-    },
-    KindDef {
-        name: "image_database",
-        fields: fields! {
-            "present": Ty::Bool => "the image has pkm's database (var/lib/igos/pkm.db)",
-            "path": Ty::Str => "where it is in the image",
-            "packages": Ty::Int => "installed packages it records",
-            "files": Ty::Int => "paths it records",
-        },
-    },
-];
-
-pub static RELATIONS: &[RelationDef] = &[
-    RelationDef { name: "packages", kind: PACKAGE, domain: DomainId::Tree, doc: "every recipe in the tree" },
-    RelationDef { name: "deps", kind: DEP, domain: DomainId::Tree, doc: "every declared dependency" },
-    RelationDef { name: "entries", kind: ENTRY, domain: DomainId::Tree, doc: "every static builder list entry" },
-    RelationDef { name: "builders", kind: BUILDER, domain: DomainId::Tree, doc: "the builders declared in the rules" },
-    RelationDef { name: "tiers", kind: TIER, domain: DomainId::Tree, doc: "the declared tiers" },
-    RelationDef { name: "problems", kind: PROBLEM, domain: DomainId::Tree, doc: "files that could not be read as facts" },
-    RelationDef { name: "audit_database", kind: AUDIT_DB, domain: DomainId::Tree, doc: "the audit database (one record)" },
-    RelationDef { name: "upstream_deps", kind: UPSTREAM_DEP, domain: DomainId::Tree, doc: "dependencies upstream build files check for (Scan A.2; empty unless sources are scanned)" },
-    RelationDef { name: "scans", kind: SCAN, domain: DomainId::Tree, doc: "per recipe, what the source scan made of its tarball" },
-    RelationDef { name: "scan_sources", kind: SCAN_SOURCES, domain: DomainId::Tree, doc: "the sources directory of the scan (one record when scanning)" },
-    RelationDef { name: "build_logs", kind: BUILD_LOG, domain: DomainId::Tree, doc: "the packages of the reference build and their logs (Scan B; empty without a reference)" },
-    RelationDef { name: "log_hits", kind: LOG_HIT, domain: DomainId::Tree, doc: "build log lines a `patterns` template matched (Scan B; empty without a reference)" },
-    RelationDef { name: "divergences", kind: DIVERGENCE, domain: DomainId::Tree, doc: "the divergence records of the rules" },
-    RelationDef { name: "set_entries", kind: SET_ENTRY, domain: DomainId::Tree, doc: "every exact name listed in a set of the rules" },
-    RelationDef { name: "queue", kind: QUEUED, domain: DomainId::Pkm, doc: "the install queue, in order" },
-    RelationDef { name: "archive_entries", kind: ARCHIVE_ENTRY, domain: DomainId::Pkm, doc: "every entry of every queued archive" },
-    RelationDef { name: "supersedes", kind: SUPERSEDE, domain: DomainId::Pkm, doc: "every SUPERSEDES declaration in the queue" },
-    RelationDef { name: "image_files", kind: IMAGE_FILE, domain: DomainId::Image, doc: "every path of the built root (`--image`), by path" },
-    RelationDef { name: "installed_files", kind: INSTALLED_FILE, domain: DomainId::Image, doc: "every path pkm's database in the image records, by package and path" },
-    RelationDef { name: "image_verify_paths", kind: IMAGE_VERIFY_PATH, domain: DomainId::Image, doc: "every verify_paths entry of every recipe, with what the image has there" },
-    RelationDef { name: "image_database", kind: IMAGE_DATABASE, domain: DomainId::Image, doc: "pkm's database in the image (one record)" },
-];
-
-pub static FUNCTIONS: &[FnDef] = &[
-    // generic
-    FnDef { name: "count", params: &[Ty::ListStr], ret: Ty::Int, method: false, domain: None, doc: "number of items in a list" },
-    FnDef { name: "len", params: &[Ty::Str], ret: Ty::Int, method: false, domain: None, doc: "length of a string in characters" },
-    FnDef { name: "is_hex", params: &[Ty::Str], ret: Ty::Bool, method: false, domain: None, doc: "only lowercase hex digits (and not empty)" },
-    FnDef { name: "starts_with", params: &[Ty::Str, Ty::Str], ret: Ty::Bool, method: false, domain: None, doc: "prefix test" },
-    FnDef { name: "ends_with", params: &[Ty::Str, Ty::Str], ret: Ty::Bool, method: false, domain: None, doc: "suffix test" },
-    FnDef { name: "contains", params: &[Ty::Str, Ty::Str], ret: Ty::Bool, method: false, domain: None, doc: "substring test" },
-    FnDef { name: "segments", params: &[Ty::Str], ret: Ty::Int, method: false, domain: None, doc: "non-empty `/`-separated parts of a path" },
-    FnDef { name: "exists", params: &[Ty::None], ret: Ty::Bool, method: false, domain: None, doc: "the value is not none" },
-    FnDef { name: "today", params: &[], ret: Ty::Str, method: false, domain: None, doc: "today's date, YYYY-MM-DD" },
-    // tree
-    FnDef { name: "package", params: &[Ty::Str], ret: Ty::Rec(PACKAGE), method: false, domain: Some(DomainId::Tree), doc: "the recipe with this name, none when absent" },
-    FnDef { name: "builders_of", params: &[Ty::Rec(PACKAGE)], ret: Ty::ListRec(BUILDER), method: false, domain: Some(DomainId::Tree), doc: "the available builders that reach the package" },
-    FnDef { name: "entry_in", params: &[Ty::Rec(BUILDER), Ty::Str], ret: Ty::Rec(ENTRY), method: false, domain: Some(DomainId::Tree), doc: "the first entry with this name in the builder's list, none when absent" },
-    FnDef { name: "build_phase", params: &[Ty::Rec(PACKAGE)], ret: Ty::Str, method: false, domain: Some(DomainId::Tree), doc: "the phase of the earliest builder that reaches the package" },
-    FnDef { name: "phase_index", params: &[Ty::Str], ret: Ty::Int, method: false, domain: Some(DomainId::Tree), doc: "the position of a phase in the declared phase order" },
-    FnDef { name: "field", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Loc, method: true, domain: Some(DomainId::Tree), doc: "where a top-level key is written (the file when absent)" },
-    FnDef { name: "has", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the package.yml has this top-level key" },
-    FnDef { name: "empty", params: &[Ty::Rec(PACKAGE), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the package.yml writes this top-level key with no value (`key:` alone, `null`, `~`, `\"\"`)" },
-    FnDef { name: "has_function", params: &[Ty::Rec(BUILD_SCRIPT), Ty::Str], ret: Ty::Bool, method: true, domain: Some(DomainId::Tree), doc: "the build.sh defines this function" },
-];
-
-pub fn relation(name: &str) -> Option<(usize, &'static RelationDef)> {
-    RELATIONS.iter().enumerate().find(|(_, r)| r.name == name)
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __domain_ty {
+    (Bool) => { $crate::eval::schema::Ty::Bool };
+    (Int) => { $crate::eval::schema::Ty::Int };
+    (Str) => { $crate::eval::schema::Ty::Str };
+    (Loc) => { $crate::eval::schema::Ty::Loc };
+    (Strs) => { $crate::eval::schema::Ty::ListStr };
+    (Any) => { $crate::eval::schema::Ty::None };
+    (Enum($t:path)) => { $crate::eval::schema::Ty::Str };
+    (Rec($k:path)) => { $crate::eval::schema::Ty::Rec($crate::eval::schema::Kind(&$k)) };
+    (List($k:path)) => { $crate::eval::schema::Ty::ListRec($crate::eval::schema::Kind(&$k)) };
 }
 
-pub fn function(name: &str) -> Option<(usize, &'static FnDef)> {
-    FUNCTIONS.iter().enumerate().find(|(_, f)| f.name == name)
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __domain_values {
+    (Enum($t:path)) => { Some($crate::eval::schema::Values::Listed(<$t as $crate::eval::schema::Closed>::VALUES)) };
+    ($ty:ident $( ( $k:path ) )? [ $values:expr ]) => { Some($values) };
+    ($ty:ident $( ( $k:path ) )?) => { None };
 }
 
-/// The values a closed field can take: listed here, or the declared tiers (a tier-valued
-/// string field). A rule comparing such a field with a string literal outside the set never
-/// matches anything, so the compiler refuses it (with did-you-mean).
-pub enum Values {
-    Listed(&'static [&'static str]),
-    Tiers,
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __domain_value {
+    (Bool, $e:expr) => { $crate::eval::schema::conv::bool($e) };
+    (Int, $e:expr) => { $crate::eval::schema::conv::int($e) };
+    (Str, $e:expr) => { $crate::eval::schema::conv::str($e) };
+    (Loc, $e:expr) => { $crate::eval::schema::conv::loc($e) };
+    (Strs, $e:expr) => { $crate::eval::schema::conv::strs($e) };
+    (Enum($t:path), $e:expr) => { $crate::eval::schema::conv::closed::<$t>($e) };
+    (Rec($k:path), $e:expr) => { $crate::eval::schema::conv::rec($crate::eval::schema::Kind(&$k), $e) };
+    (List($k:path), $e:expr) => { $crate::eval::schema::conv::recs($crate::eval::schema::Kind(&$k), $e) };
 }
 
-/// Closed fields: (record kind, field, its values). Must name every value the fact
-/// adapters produce (engine/facts/tree.rs, engine/facts/pkm.rs).
-pub static ENUMS: &[(Kind, &str, Values)] = &[
-    (PACKAGE, "tier", Values::Tiers),
-    (PACKAGE, "dir", Values::Tiers),
-    (DEP, "kind", Values::Listed(&["build", "host", "runtime"])),
-    (BUILDER, "kind", Values::Listed(&["static", "topological", "named"])),
-    (BUILDER, "tier", Values::Tiers),
-    (TIER, "name", Values::Tiers),
-    (AUDIT, "tier", Values::Tiers),
-    (ARCHIVE_ENTRY, "type", Values::Listed(&["file", "dir", "symlink"])),
-    (ARCHIVE_ENTRY, "root_type", Values::Listed(&["absent", "file", "dir", "symlink-to-dir", "symlink", "other"])),
-    (
-        SUPERSEDE,
-        "state",
-        Values::Listed(&[
-            "itself",
-            "earlier in the install queue",
-            "later in the install queue",
-            "installed",
-            "neither installed nor earlier in the install queue",
-        ]),
-    ),
-    (SCAN, "status", Values::Listed(&["scanned", "pending", "missing", "unsupported", "failed", "no-source"])),
-    (LOG_HIT, "class", Values::Listed(&["detection", "summary"])),
-];
-
-/// The closed value set of a record field, if it has one.
-pub fn enum_of(kind: Kind, field: usize) -> Option<&'static Values> {
-    let name = kind.def().fields.get(field)?.name;
-    ENUMS.iter().find(|(k, f, _)| *k == kind && *f == name).map(|(_, _, v)| v)
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __domain_arg {
+    (Str, $v:expr) => { $crate::eval::schema::conv::str_arg($v) };
+    (Rec($k:path), $v:expr) => { $crate::eval::schema::conv::rec_arg($v, $crate::eval::schema::Kind(&$k)) };
 }
 
-/// The recipe schema: the top-level keys of a package.yml that igos and the build know.
-/// `p.has("...")` and `p.field("...")` name one of these (or an item of the rules'
-/// `known_fields` set), so a misspelt key is a rule error, not a check that flags everything.
-pub static RECIPE_KEYS: &[&str] = &[
-    "build_artifacts", "build_style", "bundled_deps", "configure_flags", "dependencies", "description",
-    "direct_install", "homepage", "install_func", "iso_include", "license", "name", "pass_number", "patches",
-    "payload_license", "pending_acquisition", "release", "skip_tracking", "source", "supersedes", "target_triple",
-    "tests", "tier", "validation", "verify_paths", "version", "working_dir",
-];
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __domain_default {
+    (Bool) => { $crate::eval::value::Value::Bool(false) };
+    ($other:ident) => { $crate::eval::value::Value::None };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __domain_method {
+    (method) => { true };
+    (function) => { false };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __domain_classifies {
+    () => { None };
+    ($k:ident [ $($edge:literal),* ]) => {
+        Some($crate::eval::schema::Classified { kind: $crate::eval::schema::Kind(&$k), edges: &[$($edge),*] })
+    };
+}

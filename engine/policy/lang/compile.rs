@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::ast::*;
 use super::error::{did_you_mean, RuleError};
 use super::glob;
-use crate::eval::schema::{self, DomainId, Kind, Ty};
+use crate::eval::schema::{Builtin, DomainId, FnRef, KeySet, Kind, RelRef, Schema, Ty, Values};
 use crate::source::Span;
 
 pub const LANGUAGE_VERSION: u32 = 1;
@@ -96,10 +96,10 @@ pub enum CExpr {
     Const(Const),
     Var(usize),
     Set(usize),
-    Relation(usize),
+    Relation(RelRef),
     List(Vec<CExpr>),
     Field(Box<CExpr>, Kind, usize),
-    Call(usize, Vec<CExpr>),
+    Call(FnRef, Vec<CExpr>),
     Classify(usize, Box<CExpr>),
     Not(Box<CExpr>),
     Bin(BinOp, Box<CExpr>, Box<CExpr>),
@@ -229,15 +229,28 @@ impl Policy {
     }
 }
 
-/// Compile parsed files (in the order given) into one policy.
-pub fn compile(files: &[RuleFile]) -> (Policy, Vec<RuleError>) {
-    let mut c = Compiler::default();
+/// Compile parsed files (in the order given) into one policy, against the facts of
+/// `schema`'s domains.
+pub fn compile(files: &[RuleFile], schema: &Schema) -> (Policy, Vec<RuleError>) {
+    let mut c = Compiler {
+        schema,
+        policy: Policy::default(),
+        errors: vec![],
+        names: HashMap::new(),
+        set_index: HashMap::new(),
+        builder_index: HashMap::new(),
+        classify_index: HashMap::new(),
+        classify_names: HashMap::new(),
+        broken: Default::default(),
+        gated: HashMap::new(),
+    };
     c.run(files);
     (c.policy, c.errors)
 }
 
-#[derive(Default)]
-struct Compiler {
+struct Compiler<'s> {
+    /// The record kinds, relations and functions of the domains rules are compiled for.
+    schema: &'s Schema,
     policy: Policy,
     errors: Vec<RuleError>,
     /// Every declared name, for duplicate detection: name -> first span.
@@ -253,7 +266,7 @@ struct Compiler {
     gated: HashMap<usize, (String, Span)>,
 }
 
-impl Compiler {
+impl Compiler<'_> {
     fn run(&mut self, files: &[RuleFile]) {
         for f in files {
             match f.version {
@@ -344,10 +357,10 @@ impl Compiler {
     /// be an error of its own far from the cause (`set packages { a }` gave 174 of them).
     /// `is_set`: the set's span (a set is refused for a classification declared before it).
     fn taken_name(&self, name: &str, is_set: Option<Span>) -> Option<(String, Option<Span>)> {
-        if let Some((_, r)) = schema::relation(name) {
+        if let Some((_, r)) = self.schema.relation(name) {
             return Some((format!("the relation `{name}` ({})", r.doc), None));
         }
-        if let Some((_, f)) = schema::function(name) {
+        if let Some((_, f)) = self.schema.function(name) {
             return Some((format!("the function `{name}` ({})", f.doc), None));
         }
         if ["none", "true", "false", "unclear"].contains(&name) {
@@ -589,9 +602,10 @@ impl Compiler {
                     }
                 }
                 Layer::Infer { kinds, span } => {
+                    let edges = self.schema.classified().map_or(&[][..], |c| c.edges);
                     for k in kinds {
-                        if !["build", "host", "runtime"].contains(&k.text.as_str()) {
-                            self.errors.push(unknown(k, "dependency kind", did_you_mean(&k.text, ["build", "host", "runtime"])));
+                        if !edges.contains(&k.text.as_str()) {
+                            self.errors.push(unknown(k, "dependency kind", did_you_mean(&k.text, edges.iter().copied())));
                         }
                     }
                     layers.push(CLayer::Infer { kinds: kinds.iter().map(|k| k.text.clone()).collect(), span: *span })
@@ -644,7 +658,7 @@ impl Compiler {
                             }
                         };
                         if let CExpr::Relation(r) = &ce {
-                            domain.get_or_insert(schema::RELATIONS[*r].domain);
+                            domain.get_or_insert(r.domain);
                         }
                         let depth = scope.depth + 1;
                         let slot = scope.bind(var, item_ty, depth);
@@ -724,7 +738,8 @@ impl Compiler {
             id: ch.id.text.clone(),
             span: ch.id.span,
             severity: ch.severity,
-            domain: domain.unwrap_or(DomainId::Tree),
+            // A check over no relation belongs to the first domain served.
+            domain: domain.or_else(|| self.schema.domains().first().map(|d| d.id)).unwrap_or(DomainId("")),
             about,
             stability,
             steps,
@@ -885,7 +900,7 @@ impl Compiler {
         if let Some(t) = self.policy.tiers.index(name) {
             return Some((CExpr::Const(Const::Tier(Some(t))), Ty::Tier, 0));
         }
-        if let Some((r, def)) = schema::relation(name) {
+        if let Some((r, def)) = self.schema.relation(name) {
             return Some((CExpr::Relation(r), Ty::ListRec(def.kind), 0));
         }
         match name {
@@ -898,7 +913,7 @@ impl Compiler {
         let mut candidates: Vec<&str> = scope.vars.iter().map(|v| v.0.as_str()).collect();
         candidates.extend(self.set_index.keys().map(String::as_str));
         candidates.extend(self.policy.tiers.names.iter().map(String::as_str));
-        candidates.extend(schema::RELATIONS.iter().map(|r| r.name));
+        candidates.extend(self.schema.relations().map(|r| r.name));
         let n = Name { text: name.to_string(), span };
         self.errors.push(unknown(&n, "name", did_you_mean(name, candidates)));
         None
@@ -915,14 +930,15 @@ impl Compiler {
         if self.broken.contains(&f.text) {
             return None; // reported where it was declared
         }
+        // A key argument is checked against its function's key set once the function is known.
         let key_arg = match args.last().map(|a| (&a.kind, a.span)) {
-            Some((ExprKind::Str(k), span)) if recv.is_some() && matches!(f.text.as_str(), "has" | "field" | "empty") => Some((k.clone(), span)),
+            Some((ExprKind::Str(k), span)) if recv.is_some() => Some((k.clone(), span)),
             _ => None,
         };
         // The name first: an unknown function is reported even when an argument fails too.
-        let known = self.classify_index.contains_key(&f.text) || schema::function(&f.text).is_some();
+        let known = self.classify_index.contains_key(&f.text) || self.schema.function(&f.text).is_some();
         if !known {
-            let mut names: Vec<&str> = schema::FUNCTIONS.iter().map(|f| f.name).collect();
+            let mut names: Vec<&str> = self.schema.functions().map(|f| f.name).collect();
             names.extend(self.classify_index.keys().map(String::as_str));
             self.errors.push(unknown(f, "function", did_you_mean(&f.text, names)));
         }
@@ -943,7 +959,8 @@ impl Compiler {
             compiled.push((c, t, aspan));
         }
         if let Some(&cl) = self.classify_index.get(&f.text) {
-            if compiled.len() != 1 || !matches!(compiled[0].1, Ty::Rec(k) if k == schema::PACKAGE) {
+            let classified = self.schema.classified().map(|c| c.kind);
+            if compiled.len() != 1 || !matches!(compiled[0].1, Ty::Rec(k) if Some(k) == classified) {
                 self.errors.push(
                     RuleError::new("type", format!("`{}` classifies one package: `{}(p)`", f.text, f.text), span)
                         .with_label("wrong arguments"),
@@ -953,7 +970,7 @@ impl Compiler {
             let (arg, _, _) = compiled.remove(0);
             return Some((CExpr::Classify(cl, Box::new(arg)), Ty::Tier, depth));
         }
-        let (id, def) = schema::function(&f.text)?; // unknown: reported above
+        let (id, def) = self.schema.function(&f.text)?; // unknown: reported above
         if compiled.len() != def.params.len() {
             self.errors.push(
                 RuleError::new(
@@ -967,9 +984,9 @@ impl Compiler {
             return None;
         }
         for ((_, ty, aspan), want) in compiled.iter().zip(def.params) {
-            let ok = match (def.name, want) {
-                ("count", _) => matches!(ty, Ty::ListStr | Ty::ListRec(_)),
-                ("exists", _) => true,
+            let ok = match (id, want) {
+                (FnRef::Builtin(Builtin::Count), _) => matches!(ty, Ty::ListStr | Ty::ListRec(_)),
+                (FnRef::Builtin(Builtin::Exists), _) => true,
                 (_, want) => ty == want || *ty == Ty::None,
             };
             if !ok {
@@ -985,31 +1002,31 @@ impl Compiler {
                 return None;
             }
         }
-        if let Some((key, kspan)) = key_arg {
-            if !self.recipe_key(&key, kspan, &f.text) {
+        if let (Some((key, kspan)), Some(keys), true) = (key_arg, def.keys, def.method) {
+            if !self.known_key(keys, &key, kspan, &f.text) {
                 return None;
             }
         }
         Some((CExpr::Call(id, compiled.into_iter().map(|c| c.0).collect()), def.ret, depth))
     }
 
-    /// `p.has("...")` and `p.field("...")` name a key of the recipe schema (or of the
-    /// rules' `known_fields` set): a misspelt key would be absent from every recipe.
-    fn recipe_key(&mut self, key: &str, span: Span, method: &str) -> bool {
-        let extra: Vec<&str> = match self.set_index.get("known_fields") {
+    /// A key argument (`p.has("...")`) names a key of its function's set, or of the rule
+    /// set that extends it: a misspelt key would be absent from every record.
+    fn known_key(&mut self, keys: &KeySet, key: &str, span: Span, method: &str) -> bool {
+        let extra: Vec<&str> = match keys.extended_by.and_then(|set| self.set_index.get(set)) {
             Some(&i) => self.policy.sets[i].exact.iter().map(|(n, _)| n.as_str()).collect(),
             None => vec![],
         };
-        if schema::RECIPE_KEYS.contains(&key) || extra.contains(&key) {
+        if keys.keys.contains(&key) || extra.contains(&key) {
             return true;
         }
-        let suggestion = did_you_mean(key, schema::RECIPE_KEYS.iter().copied().chain(extra.iter().copied()));
+        let suggestion = did_you_mean(key, keys.keys.iter().copied().chain(extra.iter().copied()));
         let help = match suggestion {
             Some(s) => format!("did you mean `{s}`?"),
-            None => "a recipe key is one of the recipe schema's (engine/eval/schema.rs) or of the set `known_fields`".to_string(),
+            None => keys.help.to_string(),
         };
-        let e = RuleError::new("unknown-name", format!("`{key}` is not a package.yml key, so `{method}` would ask every recipe for nothing"), span)
-            .with_label("unknown recipe key")
+        let e = RuleError::new("unknown-name", format!("`{key}` is not a {}, so `{method}` would ask {} for nothing", keys.what, keys.each), span)
+            .with_label(keys.label)
             .with_help(help);
         self.errors.push(e);
         false
@@ -1031,10 +1048,10 @@ impl Compiler {
         let name = kind.def().name;
         let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
         let what = format!("{article} {name}'s `{field}`");
-        match schema::enum_of(*kind, *i)? {
-            schema::Values::Listed(v) => Some((what, v.iter().map(|s| s.to_string()).collect())),
-            schema::Values::Tiers if self.policy.tiers.names.is_empty() => None,
-            schema::Values::Tiers => Some((format!("{what} (a tier)"), tiers())),
+        match kind.def().fields.get(*i)?.values? {
+            Values::Listed(v) => Some((what, v.iter().map(|s| s.to_string()).collect())),
+            Values::Tiers if self.policy.tiers.names.is_empty() => None,
+            Values::Tiers => Some((format!("{what} (a tier)"), tiers())),
         }
     }
 

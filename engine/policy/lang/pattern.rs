@@ -34,14 +34,8 @@ pub enum Capture {
     Feature,
 }
 
-impl Capture {
-    pub fn class(self) -> &'static str {
-        match self {
-            Capture::Name => "detection",
-            Capture::Feature => "summary",
-        }
-    }
-}
+// The class a match reports (`h.class` in the rules), declared once with the type.
+crate::closed! { impl Capture { Name = "detection", Feature = "summary" } }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
