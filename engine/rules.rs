@@ -86,6 +86,13 @@ fn register(texts: Vec<(String, Result<String, String>)>, sources: &mut SourceMa
 }
 
 impl Registered {
+    /// One more file to compile with the rules (a test case's waivers): its source id.
+    pub fn add(&mut self, name: String, text: String, sources: &mut SourceMap) -> SourceId {
+        let id = sources.add(SourceFile::new(name, text));
+        self.texts.push((id, Ok(sources.get(id).text.clone())));
+        id
+    }
+
     /// Parse every file and compile the policy, collecting every error.
     pub fn compile(self) -> Rules {
         let mut errors = vec![];

@@ -12,6 +12,7 @@ pub mod explain;
 pub mod fmt;
 pub mod git;
 pub mod ruletest;
+pub mod ruletest_coverage;
 pub mod pack;
 pub mod reference;
 pub mod since;
