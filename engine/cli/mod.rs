@@ -13,6 +13,7 @@ pub mod fmt;
 pub mod git;
 pub mod ruletest;
 pub mod ruletest_coverage;
+pub mod schema;
 pub mod pack;
 pub mod reference;
 pub mod since;
