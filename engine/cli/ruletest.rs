@@ -102,7 +102,15 @@ fn cases_in(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Findings the engine itself makes about rule files (not declared as checks).
-pub const ENGINE_CHECKS: &[&str] = &["shadowed-entry", "waiver-expired", "waiver-unused", "check-without-gate", "step-budget"];
+pub const ENGINE_CHECKS: &[&str] = &[
+    "shadowed-entry",
+    "waiver-expired",
+    "waiver-unused",
+    "check-without-gate",
+    "step-budget",
+    crate::lang::lints::CONSTANT_CONDITION,
+    crate::lang::lints::GLOB_MATCHES_NOTHING,
+];
 
 /// One case, run.
 pub struct CaseRun {
