@@ -105,19 +105,25 @@ pub fn run(args: &FmtArgs) -> i32 {
     }
 }
 
-/// The rule files a path stands for: the file itself when it is a `*.pol`, every `*.pol`
-/// under it (sorted, symbolic links to directories not followed) when it is a directory.
+fn is_rule_file(path: &Path) -> bool {
+    path.extension().is_some_and(|x| x == crate::rules::EXTENSION)
+}
+
+/// The rule files a path stands for: every `*.pol` under it (sorted, symbolic links to
+/// directories not followed) when it is a directory, else the path itself. A regular file
+/// must be a `*.pol`; anything else (a FIFO, a device) is left to the one reader, which
+/// refuses it saying what it is.
 fn expand(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     let shown = || visible(&path.to_string_lossy()).into_owned();
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", shown()))?;
-    if meta.is_dir() {
+    if meta.is_dir() && !is_rule_file(path) {
         return walk(path, out);
     }
-    if path.extension().is_some_and(|x| x == crate::rules::EXTENSION) {
-        out.push(path.to_path_buf());
-        return Ok(());
+    if meta.is_file() && !is_rule_file(path) {
+        return Err(format!("{} is not a rule file: igos fmt formats *.{} files and directories of them", shown(), crate::rules::EXTENSION));
     }
-    Err(format!("{} is not a rule file: igos fmt formats *.{} files and directories of them", shown(), crate::rules::EXTENSION))
+    out.push(path.to_path_buf());
+    Ok(())
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
@@ -125,10 +131,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     for e in entries {
         let path = e.path();
         let ty = e.file_type().map_err(|err| format!("{}: {err}", visible(&path.to_string_lossy())))?;
-        if ty.is_dir() {
-            walk(&path, out)?;
-        } else if path.extension().is_some_and(|x| x == crate::rules::EXTENSION) {
+        if is_rule_file(&path) {
+            // Whatever it is: a `*.pol` that is a directory or a FIFO is refused by the
+            // reader, as `igos check` refuses it, never skipped.
             out.push(path);
+        } else if ty.is_dir() {
+            walk(&path, out)?;
         }
     }
     Ok(())
