@@ -224,3 +224,49 @@ fn svg_needs_graphviz_and_says_so() {
     let svg = stdout(&igos(&dir, &["graph", "phases", "--format", "svg"]));
     assert!(svg.contains("<svg") && svg.contains("squashfs"), "{svg}");
 }
+
+/// mermaid's own parser (installed by .ci/run into target/mermaid-check) accepts every
+/// drawing: the embedded tree's, the corpus's, and one with a hostile package name; and it
+/// refuses a broken one (the check can fail).
+#[test]
+fn mermaid_itself_parses_every_drawing() {
+    let project = support::project_dir();
+    let prefix = project.join("target/mermaid-check");
+    if !prefix.join("node_modules/mermaid").is_dir() || Command::new("node").arg("--version").output().is_err() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "mermaid is not installed in {} (.ci/run installs it)", prefix.display());
+        eprintln!("skipped: mermaid is not installed in {} (npm install --prefix target/mermaid-check mermaid@11.17.2 jsdom@29.1.1)", prefix.display());
+        return;
+    }
+    std::fs::copy(project.join("tests/fixtures/mermaid/check.mjs"), prefix.join("check.mjs")).expect("copy the checker");
+    let out = support::TempDir::new("graph-mermaid");
+    let mut files = vec![];
+    let mut draw = |name: &str, dir: &std::path::Path, args: &[&str]| {
+        let text = stdout(&igos(dir, args));
+        out.write(&format!("{name}.mmd"), &text);
+        files.push(out.path().join(format!("{name}.mmd")));
+    };
+    for view in ["tiers", "deps", "phases"] {
+        draw(&format!("embedded-{view}"), &project, &["graph", view]);
+    }
+    draw("embedded-libevent", &project, &["graph", "deps", "--package", "libevent"]);
+    let hostile = support::valid_tree("graph-mermaid-hostile");
+    let evil = "evil\\\"]; n0 --> n1 %% `x` |y| <b>#quot; \\e[31m\\u202Eend";
+    hostile.write("packages/core/evil/package.yml", &support::recipe("evil", "core", &[], &[]).replace("name: evil\n", &format!("name: \"{evil}\"\n")));
+    hostile.write("packages/core/glib2/package.yml", &support::recipe("glib2", "core", &["zlib", "evil"], &["xz"]).replace("- evil", &format!("- \"{evil}\"")));
+    let root = hostile.path().to_string_lossy().into_owned();
+    draw("hostile-deps", &project, &["graph", "deps", "--root", &root]);
+    draw("hostile-tiers", &project, &["graph", "tiers", "--root", &root]);
+    if let Some(corpus) = support::corpus() {
+        let root = corpus.to_string_lossy().into_owned();
+        for view in ["tiers", "deps"] {
+            draw(&format!("corpus-{view}"), &project, &["graph", view, "--root", &root]);
+        }
+    }
+    let run = |files: &[std::path::PathBuf]| Command::new("node").current_dir(&prefix).arg("check.mjs").args(files).output().expect("node runs");
+    let o = run(&files);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(text.lines().filter(|l| l.starts_with("ok ") && l.ends_with(" flowchart-v2")).count(), files.len(), "{text}");
+    out.write("broken.mmd", "flowchart TB\n  n0[\"a\"] --> n1[\"b\n");
+    assert!(!run(&[out.path().join("broken.mmd")]).status.success(), "the checker refuses a broken drawing");
+}
