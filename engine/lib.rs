@@ -8,11 +8,13 @@
 //! See ARCHITECTURE.md for the crate graph, the code map and the invariants every module keeps.
 
 pub mod cli;
+pub mod describe;
 pub mod domains;
 pub mod facts;
+pub mod graph;
 pub mod image;
 pub mod pkm;
 
-pub use igos_distro::{archive, audit, check, explain, input, pack, phases, report, scan, scanb, tarball, tree, visible};
+pub use igos_distro::{archive, audit, check, explain, input, lints, pack, phases, report, scan, scanb, tarball, tree, visible};
 pub use domains::rules;
 pub use igos_policy::{date, eval, fasthash, finding, fmt, lang, parallel, source};

@@ -108,6 +108,8 @@ pub fn evaluate_full(
     let mut all: Vec<Finding> = engine.run_all(shadowed.len() + policy.waivers.len());
     all.extend(shadowed);
     all.extend(ungated_checks(policy));
+    all.extend(policy.lints.iter().cloned());
+    all.extend(crate::lints::unmatched_globs(policy, tree.packages.iter().map(|p| p.name.as_str())));
     apply_waivers(policy, &mut all, today, crate::facts::tree::TREE.id);
 
     let mut gates: Vec<GateResult> = policy

@@ -10,6 +10,7 @@ pub mod check;
 pub mod explain;
 pub mod facts;
 pub mod input;
+pub mod lints;
 pub mod pack;
 pub mod phases;
 pub mod report;

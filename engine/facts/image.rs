@@ -86,7 +86,7 @@ impl<'a> ImageFacts<'a> {
 }
 
 igos_policy::domain! {
-    pub static IMAGE = "image", "the built root (`--image`): its files, pkm's database in it, the recipes' verify_paths joined to both";
+    pub static IMAGE = "image", "a built root, pkm's database in it and the recipes' verify_paths, read by `igos check --image`";
     impl<'a> ImageFacts<'a>;
     kinds {
         IMAGE_FILE "image_file" "a path of the built root" {

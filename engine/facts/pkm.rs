@@ -105,7 +105,7 @@ const ENTRY_TYPES: Values = Values::Listed(&["file", "dir", "symlink"]);
 const ROOT_TYPES: Values = Values::Listed(&["absent", "file", "dir", "symlink-to-dir", "symlink", "other"]);
 
 igos_policy::domain! {
-    pub static PKM = "pkm", "pkm's install queue: what each archive ships and what the root and the database hold at those paths";
+    pub static PKM = "pkm", "an install queue of archives and the root they go into, read by `pkm install` before it writes anything";
     impl<'a> PkmDomain<'a>;
     kinds {
         QUEUED "queued" "a package of the install queue" {

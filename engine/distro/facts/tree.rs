@@ -433,7 +433,7 @@ igos_policy::closed! {
 const SCAN_STATUS: Values = Values::Listed(&["scanned", "pending", "missing", "unsupported", "failed", "no-source"]);
 
 igos_policy::domain! {
-    pub static TREE = "tree", "the package tree: recipes, their dependencies, the builders' lists, the audit database, the source and log scans";
+    pub static TREE = "tree", "the package tree and the rules' builders, read by `igos check` (the validate gates) and `igos test`";
     impl<'a> TreeFacts<'a>;
     kinds {
         PACKAGE "package" "a recipe: packages/<tier>/<name>/package.yml (and build.sh)" {
