@@ -15,6 +15,6 @@ pub mod graph;
 pub mod image;
 pub mod pkm;
 
-pub use igos_distro::{archive, audit, check, explain, input, lints, pack, phases, report, scan, scanb, tarball, tree, visible};
+pub use igos_distro::{archive, audit, check, checker, explain, input, lints, pack, phases, report, scan, scanb, tarball, tree, visible};
 pub use domains::rules;
 pub use igos_policy::{date, eval, fasthash, finding, fmt, lang, parallel, source};

@@ -36,3 +36,16 @@ fn a_gate_2_finding_is_explained_from_the_database() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("`audit-drift` finds nothing for bat"), "{out}");
 }
+
+/// What igos check refuses to read, explain refuses too: a reference of the last good
+/// build that exists but is not one is an unusable input (exit 2), never a silent
+/// explanation without Gate 5.
+#[test]
+fn explain_refuses_the_inputs_check_refuses() {
+    let t = support::valid_tree("explain-unusable");
+    t.write("build/reference.json", "{ not a reference");
+    let (check, check_out) = igos(t.path(), &["check"]);
+    let (explain, explain_out) = igos(t.path(), &["explain", "audit-drift", "gtk4"]);
+    assert_eq!((check, explain), (2, 2), "check:\n{check_out}\nexplain:\n{explain_out}");
+    assert!(check_out.contains("reference::unusable") && explain_out.contains("reference::unusable"), "{explain_out}");
+}

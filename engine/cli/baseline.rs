@@ -16,9 +16,8 @@ use serde_json::json;
 use super::check::CheckArgs;
 use super::git;
 use super::Format;
-use crate::check::{self, Outcome};
-use crate::eval::run::Engine;
-use crate::facts::tree::TreeFacts;
+use crate::check::Outcome;
+use crate::checker::{Checker, Inputs};
 use crate::finding::{self, Finding};
 use crate::report::review::{Changed, Review, SideName};
 use crate::report::{ci_formats, concise, json as json_report, markdown};
@@ -113,24 +112,15 @@ struct Side {
 /// sources and scan cache, Gate 5's reference. They are the working tree's (build products,
 /// not versioned code), so what differs between the sides is what the diff changed.
 struct BuildState {
+    inputs: Inputs,
     audit: crate::audit::AuditFacts,
-    sources_dir: PathBuf,
-    cache: PathBuf,
-    reference: PathBuf,
 }
 
 impl BuildState {
     fn of(args: &CheckArgs) -> Result<BuildState, String> {
-        let root = &args.root;
-        let db = args.audit_db.clone().unwrap_or_else(|| crate::audit::default_db(root));
-        let store = args.audit_store.clone().unwrap_or_else(|| super::audit::store_of(root));
-        let audit = crate::audit::load_facts(&db, &store).map_err(|e| e.to_string())?;
-        Ok(BuildState {
-            audit,
-            sources_dir: args.sources.clone().unwrap_or_else(|| crate::scan::default_sources(root)),
-            cache: crate::scan::default_cache(root),
-            reference: args.reference.clone().unwrap_or_else(|| crate::scanb::reference::default_path(root)),
-        })
+        let inputs = args.inputs();
+        let audit = inputs.audit().map_err(|u| u.message)?;
+        Ok(BuildState { inputs, audit })
     }
 }
 
@@ -141,20 +131,18 @@ fn evaluate(root: &Path, rules: Option<&Path>, state: &BuildState) -> Result<(Si
         return Err(format!("the rules do not compile: {}", e.message));
     }
     let tree = crate::tree::load_tree(root, &mut sources).map_err(|e| e.to_string())?;
-    let scan = crate::scan::load(&tree, &state.sources_dir, &state.cache, &mut sources);
-    let scan_b = crate::scanb::load(&tree, &loaded.policy, &state.reference, &mut sources)?;
-    let outcome =
-        check::evaluate_full(&loaded.policy, &tree, Some((&state.audit, &sources)), Some(&scan), Some(&scan_b), &check::today());
-    let facts = TreeFacts::new(&tree, &loaded.policy);
-    let engine = Engine::new(&loaded.policy, &facts);
+    let scans = state.inputs.scans(&tree, &loaded.policy, &mut sources).map_err(|u| u.message)?;
+    // One classification for the findings and the tiers the review compares.
+    let checker = Checker::new(&loaded.policy, &tree).audit(&state.audit, &sources).scans(&scans);
+    let checked = checker.run();
     let mut tiers = BTreeMap::new();
-    if let Some(classes) = engine.classes.first() {
+    if let Some(classes) = checked.engine.classes.first() {
         for (i, p) in tree.packages.iter().enumerate() {
             tiers.insert(p.name.clone(), loaded.policy.tiers.name(classes.tier[i]).to_string());
         }
     }
-    drop(engine);
-    drop(facts);
+    let outcome = checked.outcome;
+    drop(checker);
     Ok((Side { sources, outcome, tiers }, loaded.policy))
 }
 

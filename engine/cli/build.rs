@@ -14,7 +14,8 @@ use crate::report::diagnostic::{self, Style};
 use crate::rules;
 use crate::source::SourceMap;
 
-use super::check::{default_rules_dir, CheckArgs};
+use super::check::{default_rules_dir, Report};
+use crate::checker::Inputs;
 use super::{Color, Format};
 
 /// Exit code of a run that a stop file ended cleanly between two phases
@@ -359,7 +360,7 @@ impl Runner<'_> {
     /// nothing; the phase file is written only if the state directory already exists.
     fn builtin(&self, p: &PhaseDef) -> Result<i32, String> {
         self.mark_current(p)?;
-        Ok(super::check::run(&self.check_args(None)))
+        Ok(super::check::check(&self.inputs(), &Report::human(self.args.color), None, None))
     }
 
     /// `builtin image-audit`: `igos check --image` in-process over the built root.
@@ -379,7 +380,7 @@ impl Runner<'_> {
                 default
             }
         };
-        Ok(super::check::run(&self.check_args(Some(image))))
+        Ok(image_audit(&self.inputs(), &image, &Report::human(self.args.color)))
     }
 
     fn mark_current(&self, p: &PhaseDef) -> Result<(), String> {
@@ -389,24 +390,9 @@ impl Runner<'_> {
         Ok(())
     }
 
-    fn check_args(&self, image: Option<PathBuf>) -> CheckArgs {
-        CheckArgs {
-            root: self.args.root.clone(),
-            rules: self.args.rules.clone(),
-            format: Format::Human,
-            all: false,
-            color: self.args.color,
-            audit_db: None,
-            audit_store: None,
-            sources: None,
-            reference: None,
-            since: None,
-            report: None,
-            baseline: None,
-            new_only: false,
-            review: Default::default(),
-            image,
-        }
+    /// What the validate and image-audit phases check: the build's tree and rules.
+    fn inputs(&self) -> Inputs {
+        Inputs { root: self.args.root.clone(), rules: self.args.rules.clone(), ..Inputs::default() }
     }
 
     fn command(&self, p: &PhaseDef, cmd: &str) -> Result<i32, String> {
@@ -451,8 +437,8 @@ impl Runner<'_> {
 
 /// `igos check --image DIR` (and the build's image-audit phase): rules/image.pol over the
 /// built root, the tree at `args.root` giving the recipes; the same reports as validate.
-pub fn image_audit(args: &CheckArgs, image: &Path) -> i32 {
-    let style = args.color.style();
+pub fn image_audit(inputs: &Inputs, image: &Path, report: &Report) -> i32 {
+    let style = report.color.style();
     // IGOS_TIMINGS=1: where the audit's time goes, on stderr.
     let timings = std::env::var_os("IGOS_TIMINGS").is_some();
     let mut last = Instant::now();
@@ -462,7 +448,7 @@ pub fn image_audit(args: &CheckArgs, image: &Path) -> i32 {
         }
         last = Instant::now();
     };
-    let l = match super::check::load(&args.root, args.rules.as_deref(), style) {
+    let l = match super::check::load(&inputs.root, inputs.rules.as_deref(), style) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -482,11 +468,11 @@ pub fn image_audit(args: &CheckArgs, image: &Path) -> i32 {
     lap("hashes (every core)");
     let outcome = crate::facts::image::evaluate(policy, &facts, &crate::check::today());
     lap("checks evaluated");
-    match args.format {
+    match report.format {
         Format::Json => super::out(&crate::report::check_report::json(&outcome, &l.sources)),
         Format::Sarif => super::out(&crate::report::ci_formats::sarif(&outcome, policy, &l.sources)),
         Format::Github => super::out(&crate::report::ci_formats::github(&outcome, &l.sources)),
-        Format::Markdown => super::out(&crate::report::markdown::render(&outcome, &l.sources, None, &args.review.link_base)),
+        Format::Markdown => super::out(&crate::report::markdown::render(&outcome, &l.sources, None, &report.link_base)),
         Format::Concise => super::out_with(|w| crate::report::concise::write(w, &outcome, &l.sources)),
         Format::Human => {
             let header = format!(
@@ -494,10 +480,10 @@ pub fn image_audit(args: &CheckArgs, image: &Path) -> i32 {
                 img.files.len(),
                 image.display(),
                 outcome.packages,
-                args.root.display(),
+                inputs.root.display(),
                 l.rules_from
             );
-            let opts = crate::report::check_report::HumanOptions { style, all: args.all };
+            let opts = crate::report::check_report::HumanOptions { style, all: report.all };
             super::out(&crate::report::check_report::human(&outcome, &l.sources, &header, opts));
         }
     }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::check;
+use crate::checker::{Checker, Inputs, Unusable};
 use crate::report::check_report::{self, HumanOptions};
 use crate::report::ci_formats;
 use crate::report::diagnostic::{self, Style};
@@ -147,9 +147,45 @@ pub fn load(root: &Path, rules_dir: Option<&Path>, style: Style) -> Result<Loade
     Ok(Loaded { sources, rules: loaded, rules_from, tree })
 }
 
+impl CheckArgs {
+    /// Where this check reads (the library's defaults for what is not given).
+    pub fn inputs(&self) -> Inputs {
+        Inputs {
+            root: self.root.clone(),
+            rules: self.rules.clone(),
+            audit_db: self.audit_db.clone(),
+            audit_store: self.audit_store.clone(),
+            sources: self.sources.clone(),
+            reference: self.reference.clone(),
+        }
+    }
+
+    /// How this check reports.
+    pub fn report_options(&self) -> Report {
+        Report { format: self.format, all: self.all, color: self.color, link_base: self.review.link_base.clone() }
+    }
+}
+
+/// How a check reports: the format and what the human report shows.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub format: Format,
+    pub all: bool,
+    pub color: Color,
+    /// Markdown links start with this.
+    pub link_base: String,
+}
+
+impl Report {
+    /// The human report `igos build` prints for its validate and image-audit phases.
+    pub fn human(color: Color) -> Report {
+        Report { format: Format::Human, all: false, color, link_base: String::new() }
+    }
+}
+
 pub fn run(args: &CheckArgs) -> i32 {
     if let Some(image) = &args.image {
-        return super::build::image_audit(args, image);
+        return super::build::image_audit(&args.inputs(), image, &args.report_options());
     }
     if args.baseline.is_some() || args.review.baseline_rules.is_some() || args.review.baseline_tree.is_some() {
         return super::baseline::run(args);
@@ -157,69 +193,76 @@ pub fn run(args: &CheckArgs) -> i32 {
     if args.new_only {
         return fail(args.color.style(), "check::usage", "--new-only needs a baseline (--baseline REV)".into(), None);
     }
-    let style = args.color.style();
+    check(&args.inputs(), &args.report_options(), args.since.as_deref(), args.report.as_deref())
+}
+
+fn unusable(style: Style, u: Unusable) -> i32 {
+    fail(style, u.code, u.message, u.help)
+}
+
+/// The validate phase over `inputs`: every gate, reported as `report` asks; `since` lists
+/// the recipes changed since that revision first; `special` prints a report instead
+/// (`reconciliation`). The exit code: 0 pass, 1 a halting finding, 2 unusable input.
+pub fn check(inputs: &Inputs, report: &Report, since: Option<&str>, special: Option<&str>) -> i32 {
+    let style = report.color.style();
     let started = std::time::Instant::now();
     // IGOS_TIMINGS=1: where the time goes (for benchmarks and profiling), on stderr.
     let timings = std::env::var_os("IGOS_TIMINGS").is_some();
-    let db = args.audit_db.clone().unwrap_or_else(|| crate::audit::default_db(&args.root));
-    let store = args.audit_store.clone().unwrap_or_else(|| super::audit::store_of(&args.root));
     // The audit database and store are independent of the rules and the tree: read them
     // alongside (at 100,000 recipes the database read alone is a third of a second).
     let (l, audit) = std::thread::scope(|s| {
         let audit = s.spawn(|| {
             let t = std::time::Instant::now();
-            let a = crate::audit::load_facts(&db, &store);
+            let a = inputs.audit();
             if timings {
                 super::err(&format!("  audit facts (alongside the tree): {:.2} ms\n", t.elapsed().as_secs_f64() * 1e3));
             }
             a
         });
-        let l = load(&args.root, args.rules.as_deref(), style);
+        let l = load(&inputs.root, inputs.rules.as_deref(), style);
         if timings {
             super::err(&format!("  rules and tree: {:.2} ms\n", started.elapsed().as_secs_f64() * 1e3));
         }
         (l, audit.join())
     });
-    let l = match l {
+    let mut l = match l {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let audit = match audit.unwrap_or_else(|_| Err(crate::audit::DbError("reading the audit database failed".into()))) {
+    let audit = audit.unwrap_or_else(|_| {
+        Err(Unusable {
+            code: "audit::database",
+            message: "reading the audit database failed".into(),
+            help: Some("rebuild it from the audit store: igos audit aggregate".into()),
+        })
+    });
+    let audit = match audit {
         Ok(a) => a,
-        Err(e) => {
-            return fail(
-                style,
-                "audit::database",
-                e.to_string(),
-                Some("rebuild it from the audit store: igos audit aggregate".into()),
-            )
-        }
+        Err(u) => return unusable(style, u),
     };
-    let sources_dir = args.sources.clone().unwrap_or_else(|| crate::scan::default_sources(&args.root));
-    let mut l = l;
-    let scan = crate::scan::load(&l.tree, &sources_dir, &crate::scan::default_cache(&args.root), &mut l.sources);
-    if args.report.as_deref() == Some("reconciliation") {
+    let scan = inputs.scan(&l.tree, &mut l.sources);
+    if special == Some("reconciliation") {
         super::out(&crate::scan::reconcile::report(&l.tree, &l.rules.policy, &scan, &l.sources));
         return 0;
     }
-    let reference = args.reference.clone().unwrap_or_else(|| crate::scanb::reference::default_path(&args.root));
-    let scan_b = match crate::scanb::load(&l.tree, &l.rules.policy, &reference, &mut l.sources) {
+    let scan_b = match inputs.scan_b(&l.tree, &l.rules.policy, &mut l.sources) {
         Ok(s) => s,
-        Err(e) => return fail(style, "reference::unusable", e, Some("save it again after a good build: igos reference save".into())),
+        Err(u) => return unusable(style, u),
     };
-    let changed = match &args.since {
-        Some(rev) => match super::since::changed(&args.root, &l.tree, rev) {
-            Ok(c) => Some((rev.as_str(), c)),
+    let changed = match since {
+        Some(rev) => match super::since::changed(&inputs.root, &l.tree, rev) {
+            Ok(c) => Some((rev, c)),
             Err(e) => return fail(style, "since::git", e, Some("pass a commit of the tree's git history, e.g. the `commit` of build/reference.json".into())),
         },
         None => None,
     };
     let loaded = started.elapsed();
     let loaded_rss = if timings { resident_mib() } else { (0, 0) };
-    let outcome = check::evaluate_full(&l.rules.policy, &l.tree, Some((&audit, &l.sources)), Some(&scan), Some(&scan_b), &check::today());
+    let checker = Checker::new(&l.rules.policy, &l.tree).audit(&audit, &l.sources).scan(&scan).scan_b(&scan_b);
+    let outcome = checker.run().outcome;
     let evaluated = started.elapsed();
     let evaluated_rss = if timings { resident_mib() } else { (0, 0) };
-    match args.format {
+    match report.format {
         Format::Json => super::out_with(|w| {
             let fingerprints = crate::finding::fingerprints(outcome.findings());
             let since = changed.as_ref().map(|(rev, c)| (*rev, super::since::json_changed(c, &outcome, &l.sources, &fingerprints)));
@@ -228,27 +271,27 @@ pub fn run(args: &CheckArgs) -> i32 {
         Format::Sarif => super::out_with(|w| ci_formats::write_sarif(w, &outcome, &l.rules.policy, &l.sources, None)),
         Format::Github => {
             super::out(&ci_formats::github(&outcome, &l.sources));
-            if let Err(e) = step_summary(&crate::report::markdown::render(&outcome, &l.sources, None, &args.review.link_base)) {
+            if let Err(e) = step_summary(&crate::report::markdown::render(&outcome, &l.sources, None, &report.link_base)) {
                 return fail(style, "check::step-summary", e, None);
             }
         }
-        Format::Markdown => super::out(&crate::report::markdown::render(&outcome, &l.sources, None, &args.review.link_base)),
+        Format::Markdown => super::out(&crate::report::markdown::render(&outcome, &l.sources, None, &report.link_base)),
         Format::Concise => super::out_with(|w| crate::report::concise::write(w, &outcome, &l.sources)),
         Format::Human => {
             let header = format!(
                 "igos check: {} packages in {}, rules {}",
                 outcome.packages,
-                args.root.display(),
+                inputs.root.display(),
                 l.rules_from
             );
-            let report = check_report::human(&outcome, &l.sources, &header, HumanOptions { style, all: args.all });
+            let human = check_report::human(&outcome, &l.sources, &header, HumanOptions { style, all: report.all });
             match &changed {
                 // The header line, then what changed since the last good build, then the gates.
                 Some((rev, c)) => {
-                    let (head, rest) = report.split_once("\n\n").unwrap_or((&report, ""));
+                    let (head, rest) = human.split_once("\n\n").unwrap_or((&human, ""));
                     super::out(&format!("{head}\n\n{}{rest}", super::since::human(rev, c, &outcome)));
                 }
-                None => super::out(&report),
+                None => super::out(&human),
             }
         }
     }
@@ -270,6 +313,7 @@ pub fn run(args: &CheckArgs) -> i32 {
     let code = outcome.exit_code();
     // The process exits next: let the OS reclaim the tree instead of freeing it piece by piece.
     std::mem::forget(outcome);
+    std::mem::forget(checker);
     std::mem::forget(l);
     code
 }

@@ -2,9 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::check;
-use crate::eval::run::Engine;
-use crate::facts::tree::TreeFacts;
+use crate::checker::{Checker, Inputs};
 use crate::report::diagnostic;
 
 use super::Color;
@@ -51,9 +49,8 @@ pub fn run(args: &ExplainArgs) -> i32 {
 fn explain(args: &ExplainArgs, l: &mut super::check::Loaded, style: crate::report::diagnostic::Style) -> i32 {
     match args.what.as_slice() {
         [name] => {
-            let facts = TreeFacts::new(&l.tree, &l.rules.policy);
-            let engine = Engine::new(&l.rules.policy, &facts);
-            match crate::explain::package(&engine, &l.tree, &l.sources, name) {
+            let checker = Checker::new(&l.rules.policy, &l.tree);
+            match crate::explain::package(&checker.engine(), &l.tree, &l.sources, name) {
                 Some(text) => {
                     // Names, versions and list lines from the tree: control bytes shown visibly.
                     super::out(&crate::visible::visible_lines(&text));
@@ -76,17 +73,20 @@ fn explain(args: &ExplainArgs, l: &mut super::check::Loaded, style: crate::repor
             }
             // Every gate's facts, read from the same default places igos check reads them
             // (Gate 2's database, Gate 6's scan cache and sources, Gate 5's reference), so any
-            // finding igos check prints can be explained.
-            let audit = match crate::audit::load_facts(&crate::audit::default_db(&args.root), &super::audit::store_of(&args.root)) {
+            // finding igos check prints can be explained; what igos check refuses to read,
+            // explain refuses too.
+            let inputs = Inputs::new(&args.root);
+            let audit = match inputs.audit() {
                 Ok(a) => a,
-                Err(e) => return super::check::fail(style, "audit::database", e.to_string(), Some("rebuild it from the audit store: igos audit aggregate".into())),
+                Err(u) => return super::check::fail(style, u.code, u.message, u.help),
             };
-            let sources_dir = crate::scan::default_sources(&args.root);
-            let scan = crate::scan::load(&l.tree, &sources_dir, &crate::scan::default_cache(&args.root), &mut l.sources);
-            let reference = crate::scanb::reference::default_path(&args.root);
-            let scan_b = crate::scanb::load(&l.tree, &l.rules.policy, &reference, &mut l.sources).unwrap_or_default();
-            let outcome = check::evaluate_full(&l.rules.policy, &l.tree, Some((&audit, &l.sources)), Some(&scan), Some(&scan_b), &check::today());
-            let found: Vec<_> = outcome.findings().filter(|f| &f.check == check_id && &f.subject == subject).collect();
+            let scans = match inputs.scans(&l.tree, &l.rules.policy, &mut l.sources) {
+                Ok(s) => s,
+                Err(u) => return super::check::fail(style, u.code, u.message, u.help),
+            };
+            let checker = Checker::new(&l.rules.policy, &l.tree).audit(&audit, &l.sources).scans(&scans);
+            let checked = checker.run();
+            let found: Vec<_> = checked.outcome.findings().filter(|f| &f.check == check_id && &f.subject == subject).collect();
             if found.is_empty() {
                 super::out(&format!("`{check_id}` finds nothing for {}\n", crate::visible::visible(subject)));
                 return 1;
@@ -94,12 +94,8 @@ fn explain(args: &ExplainArgs, l: &mut super::check::Loaded, style: crate::repor
             for f in found {
                 super::out(&diagnostic::render(&diagnostic::finding(&l.sources, f), style));
             }
-            if let Some(text) = crate::explain::package(
-                &Engine::new(&l.rules.policy, &TreeFacts::new(&l.tree, &l.rules.policy)),
-                &l.tree,
-                &l.sources,
-                subject,
-            ) {
+            // The same classification the findings came from.
+            if let Some(text) = crate::explain::package(&checked.engine, &l.tree, &l.sources, subject) {
                 super::out(&format!("\n{}", crate::visible::visible_lines(&text)));
             }
             0

@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::check::{self, Outcome};
+use crate::check::Outcome;
 use crate::finding::Finding;
 use crate::lang::ast::Decl;
 use crate::lang::error::RuleError;
@@ -220,7 +220,7 @@ pub fn run_case(rules_dir: Option<&Path>, case: &Path, style: diagnostic::Style)
         }
     }
     let tree = crate::tree::load_tree(case, &mut sources).map_err(|e| Unusable(format!("igos test: {shown}: {e}\n")))?;
-    let outcome = check::evaluate(policy, &tree, &check::today());
+    let outcome = crate::checker::Checker::new(policy, &tree).run().outcome;
     let problems = judge(&expect, &outcome);
     let diff = if problems.is_empty() { String::new() } else { findings_diff(&expect, &outcome, &sources) };
     let packages = tree.packages.iter().map(|p| p.name.clone()).collect();

@@ -3,7 +3,7 @@
 
 use crate::eval::classify;
 use crate::eval::run::{apply_waivers, Engine};
-use crate::facts::tree::TreeFacts;
+use crate::checker::Checker;
 use crate::finding::{Finding, WaiverState};
 use crate::lang::ast::Severity;
 use crate::lang::compile::Policy;
@@ -91,19 +91,24 @@ pub fn evaluate_full(
     scan_b: Option<&crate::scanb::ScanBFacts>,
     today: &str,
 ) -> Outcome {
-    let mut facts = TreeFacts::new(tree, policy);
+    let mut checker = Checker::new(policy, tree).today(today);
     if let Some((a, sources)) = audit {
-        facts = facts.with_audit(a, sources);
+        checker = checker.audit(a, sources);
     }
     if let Some(s) = scan {
-        facts = facts.with_scan(s);
+        checker = checker.scan(s);
     }
     if let Some(s) = scan_b {
-        facts = facts.with_scan_b(s);
+        checker = checker.scan_b(s);
     }
-    let mut engine = Engine::new(policy, &facts);
-    engine.today = today.into();
-    let shadowed = shadowed_entries(&engine);
+    checker.run().outcome
+}
+
+/// The gates of one evaluation: every check the engine runs over the tree domain, the
+/// engine's own advisories (shadowed entries, ungated checks, lints), waivers applied,
+/// findings in gate order. [`Checker::run`] is the way in.
+pub(crate) fn outcome<'d>(engine: &Engine<'d, 'd>, policy: &Policy, tree: &Tree, scan_b: Option<&crate::scanb::ScanBFacts>, today: &str) -> Outcome {
+    let shadowed = shadowed_entries(engine);
     // Room for what is added to the checks' findings, so the list is never copied to grow.
     let mut all: Vec<Finding> = engine.run_all(shadowed.len() + policy.waivers.len());
     all.extend(shadowed);

@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod audit;
 pub mod check;
+pub mod checker;
 pub mod explain;
 pub mod facts;
 pub mod input;

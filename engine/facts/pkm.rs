@@ -176,7 +176,7 @@ impl<'a> Domain for PkmDomain<'a> {
 /// Evaluate the pkm checks of `policy` over `facts`.
 pub fn evaluate(policy: &crate::lang::compile::Policy, facts: &PkmFacts, today: &str) -> Vec<crate::finding::Finding> {
     let domain = PkmDomain::new(facts);
-    let mut engine = crate::eval::run::Engine::new(policy, &domain);
+    let engine = crate::eval::run::Engine::new(policy, &domain);
     let mut findings = engine.run_all(policy.waivers.len());
     crate::eval::run::apply_waivers(policy, &mut findings, today, PKM.id);
     findings

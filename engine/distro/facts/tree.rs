@@ -281,6 +281,11 @@ impl<'a> TreeFacts<'a> {
         self
     }
 
+    /// The build logs attached (Gate 5), if any.
+    pub fn scan_b(&self) -> Option<&'a crate::scanb::ScanBFacts> {
+        self.scan_b
+    }
+
     fn audit_row(&self, package: u32) -> Option<&'a crate::audit::AuditRow> {
         self.audit_rows.get(package as usize).copied().flatten()
     }

@@ -136,7 +136,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
     /// are independent, so they are shared out over the cores (the facts, sets and
     /// classification are read-only; the relation cache fills once, thread-safely).
     /// `spare`: room to leave for the findings the caller adds (waiver advisories...).
-    pub fn run_all(&mut self, spare: usize) -> Vec<Finding> {
+    pub fn run_all(&self, spare: usize) -> Vec<Finding> {
         let mine: Vec<usize> = (0..self.policy.checks.len()).filter(|&i| self.policy.checks[i].domain == self.domain.def().id).collect();
         let profile = std::env::var("IGOS_TIMINGS").as_deref() == Ok("checks");
         let workers = crate::parallel::cores().min(mine.len().max(1));

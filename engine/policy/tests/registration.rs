@@ -118,7 +118,7 @@ check by-title advisory {
     );
     assert!(errors.is_empty(), "{errors:?}");
     let facts = library();
-    let mut engine = Engine::new(&policy, &facts);
+    let engine = Engine::new(&policy, &facts);
     let found: Vec<String> = engine.run_all(0).into_iter().map(|f| f.message).collect();
     assert_eq!(found, ["«Dune» (412 pages) is followed by Dune Messiah", "«Emma» (474 pages) is followed by none", "found Emma"]);
 }
