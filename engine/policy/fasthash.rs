@@ -1,74 +1,23 @@
-//! A fast hasher for the engine's name-keyed maps (the Fx hash of rustc).
+//! The hash of the engine's name-keyed maps: rustc-hash's FxHasher (rustc's own).
 //!
 //! SipHash, std's default, resists hash flooding from untrusted keys; these keys are the
 //! tree's own package names, looked up millions of times per check, and SipHash was 4% of
 //! a check of 100,000 records. Crafted names can only slow their own check down.
+//! rustc-hash 2 mixes its result so that names differing only in their last digits
+//! (`core-pkg-004999`) spread over a large table's buckets (the test below); the engine
+//! once carried its own copy of the Fx hash to get that.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
-pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-pub type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+pub use rustc_hash::FxHasher;
 
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher {
-    hash: u64,
-}
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    /// The multiply leaves its low bits depending only on the input's low bits, and the
-    /// table takes its bucket from the low bits: names differing only in their last digits
-    /// (`core-pkg-004999`) fell into 32 buckets of 131,072 and every lookup compared
-    /// thousands of names. Rotating brings the well-mixed high bits down (as rustc-hash 2 does).
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash.rotate_left(26)
-    }
-}
+pub type FastMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub type FastSet<K> = std::collections::HashSet<K, BuildHasherDefault<FxHasher>>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::hash::Hasher as _;
 
     #[test]
     fn maps_behave_like_maps() {

@@ -103,16 +103,11 @@ enum Piece<'a> {
 /// Render every `Draw` piece, in order, sharing the work over the cores.
 fn draw_all(pieces: &[Piece], sources: &SourceMap, style: Style) -> Vec<String> {
     let todo: Vec<&Finding> = pieces.iter().filter_map(|p| if let Piece::Draw(f) = p { Some(*f) } else { None }).collect();
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
     let draw = |f: &&Finding| diagnostic::render(&diagnostic::finding(sources, f), style);
-    if workers == 1 || todo.len() < 16 {
+    if todo.len() < 16 {
         return todo.iter().map(draw).collect();
     }
-    let chunk = todo.len().div_ceil(workers);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = todo.chunks(chunk).map(|part| s.spawn(move || part.iter().map(draw).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-    })
+    crate::parallel::map_each(&todo, draw)
 }
 
 /// `width` is the longest gate title, so the counts line up in a column.

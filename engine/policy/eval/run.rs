@@ -139,8 +139,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
     pub fn run_all(&self, spare: usize) -> Vec<Finding> {
         let mine: Vec<usize> = (0..self.policy.checks.len()).filter(|&i| self.policy.checks[i].domain == self.domain.def().id).collect();
         let profile = std::env::var("IGOS_TIMINGS").as_deref() == Ok("checks");
-        let workers = crate::parallel::cores().min(mine.len().max(1));
-        let run = |i: usize| {
+        let run = |&i: &usize| {
             let t = std::time::Instant::now();
             let found = self.run_check(i);
             if profile {
@@ -148,25 +147,10 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             }
             found
         };
-        let mut results: Vec<Vec<Finding>> = if workers <= 1 {
-            mine.iter().map(|&i| run(i)).collect()
+        let mut results: Vec<Vec<Finding>> = if crate::parallel::cores() <= 1 || mine.len() <= 1 {
+            mine.iter().map(run).collect()
         } else {
-            // Each worker takes the next check not yet taken: costs differ by 100x.
-            let next = std::sync::atomic::AtomicUsize::new(0);
-            let slots: Vec<std::sync::Mutex<Vec<Finding>>> = mine.iter().map(|_| Default::default()).collect();
-            std::thread::scope(|s| {
-                for _ in 0..workers {
-                    s.spawn(|| loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&i) = mine.get(k) else { break };
-                        let found = run(i);
-                        if let Ok(mut slot) = slots[k].lock() {
-                            *slot = found;
-                        }
-                    });
-                }
-            });
-            slots.into_iter().map(|m| m.into_inner().unwrap_or_default()).collect()
+            crate::parallel::map_each(&mine, run)
         };
         // Sized once: tens of thousands of findings on a large tree, each a few hundred bytes.
         let mut all = Vec::with_capacity(results.iter().map(Vec::len).sum::<usize>() + spare);
