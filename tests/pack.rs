@@ -46,8 +46,7 @@ fn fixture(tag: &str) -> (TempDir, PathBuf, PathBuf) {
     fs::set_permissions(dest.join("usr/bin/demo"), fs::Permissions::from_mode(0o4755)).expect("chmod");
     fs::set_permissions(dest.join("usr/share/demo/data"), fs::Permissions::from_mode(0o750)).expect("chmod");
     symlink("libdemo.so.1", dest.join("usr/lib/libdemo.so")).expect("symlink");
-    // Modes set explicitly: an in-process --check-reproducible in a parallel test changes the
-    // process umask for a moment.
+    // Modes set explicitly, whatever the umask the tests run under.
     for d in ["etc", "usr", "usr/bin", "usr/lib", "usr/share", "usr/share/demo"] {
         fs::set_permissions(dest.join(d), fs::Permissions::from_mode(0o755)).expect("chmod");
     }

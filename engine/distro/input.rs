@@ -217,18 +217,12 @@ pub fn read_opened(file: File, kind: Kind, known_regular: bool) -> Result<Vec<u8
     // fill the buffer is the whole file (a recipe is one read, not a read and a read of
     // nothing; 100,000 system calls on a large tree).
     let first = loop {
-        use std::os::fd::AsRawFd as _;
-        // SAFETY: the vector's spare capacity is writable for `capacity()` bytes; the
-        // kernel initialises the `n` it reports, and only those become the length.
-        let n = unsafe { libc::read(file.as_raw_fd(), bytes.as_mut_ptr().cast(), bytes.capacity()) };
-        if n >= 0 {
-            // SAFETY: the kernel wrote these `n` bytes (never more than it was offered).
-            unsafe { bytes.set_len((n as usize).min(bytes.capacity())) };
-            break n as usize;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(Problem::Io(e));
+        // rustix reads into the vector's spare capacity and sets its length to what the
+        // kernel wrote.
+        match rustix::io::read(&file, rustix::buffer::spare_capacity(&mut bytes)) {
+            Ok(n) => break n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(Problem::Io(e.into())),
         }
     };
     if first == bytes.capacity() {

@@ -12,11 +12,10 @@
 //! as root, another owner) and compares the two archives byte for byte; [`compare_archives`]
 //! names the first differing member and what differs (a header field or the content).
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -619,18 +618,11 @@ pub struct CheckReport {
 /// catches a difference, they change the copy.
 pub type Perturb<'a> = &'a dyn Fn(&Path) -> io::Result<()>;
 
-fn cstr(p: &Path) -> io::Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path with a NUL byte"))
-}
-
 /// Set atime and mtime without following a symlink.
 fn set_times(p: &Path, secs: i64) -> io::Result<()> {
-    let c = cstr(p)?;
-    let ts = libc::timespec { tv_sec: secs as libc::time_t, tv_nsec: 0 };
-    let times = [ts, ts];
-    // SAFETY: `c` is a valid NUL-terminated path and `times` two initialised timespecs.
-    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    let t = rustix::fs::Timespec { tv_sec: secs, tv_nsec: 0 };
+    let times = rustix::fs::Timestamps { last_access: t, last_modification: t };
+    rustix::fs::utimensat(rustix::fs::CWD, p, &times, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from)
 }
 
 fn lchown(p: &Path, uid: u32, gid: u32) -> io::Result<()> {
@@ -647,39 +639,31 @@ fn varied_copy(manifest: &Manifest, src: &Path, dst: &Path) -> io::Result<Vec<St
         "entries created in reverse order (another directory listing order)".to_string(),
     ];
     fs::create_dir_all(dst)?;
-    // SAFETY: umask only swaps the process file-creation mask; it cannot fail.
-    let before = unsafe { libc::umask(0o077) };
-    let during = if before == 0o077 {
-        // SAFETY: as above.
-        unsafe { libc::umask(0o002) };
-        0o002
-    } else {
-        0o077
+    // Entries are created with the modes a umask of 0077 gives (0700, 0600), whatever the
+    // process's umask: the copy differs from the original in its creation modes without
+    // changing the umask, which is per process and would reach other threads' files.
+    let dirs = || {
+        let mut b = fs::DirBuilder::new();
+        b.recursive(true).mode(0o700);
+        b
     };
-    let created = (|| -> io::Result<()> {
-        for e in manifest.entries.iter().rev() {
-            let to = dst.join(&e.path);
-            if let Some(parent) = to.parent() {
-                fs::create_dir_all(parent)?;
-            }
-            match &e.kind {
-                EntryKind::Dir => fs::create_dir_all(&to)?,
-                EntryKind::Symlink { target } => std::os::unix::fs::symlink(target, &to)?,
-                EntryKind::File { .. } => {
-                    let mut from = fs::File::open(src.join(&e.path))?;
-                    let mut out = fs::OpenOptions::new().write(true).create_new(true).open(&to)?;
-                    io::copy(&mut from, &mut out)?;
-                }
+    for e in manifest.entries.iter().rev() {
+        let to = dst.join(&e.path);
+        if let Some(parent) = to.parent() {
+            dirs().create(parent)?;
+        }
+        match &e.kind {
+            EntryKind::Dir => dirs().create(&to)?,
+            EntryKind::Symlink { target } => std::os::unix::fs::symlink(target, &to)?,
+            EntryKind::File { .. } => {
+                let mut from = fs::File::open(src.join(&e.path))?;
+                let mut out = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&to)?;
+                io::copy(&mut from, &mut out)?;
             }
         }
-        Ok(())
-    })();
-    // SAFETY: restores the mask read above.
-    unsafe { libc::umask(before) };
-    created?;
-    varied.push(format!("umask {during:04o} for the copy (this process: {:04o})", before as u32));
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    }
+    varied.push("entries created with modes 0700/0600, as under umask 0077 (modes then set from the original)".to_string());
+    if rustix::process::geteuid().is_root() {
         for e in &manifest.entries {
             lchown(&dst.join(&e.path), 65534, 65534)?;
         }
@@ -722,10 +706,6 @@ fn remove_scratch(dir: &Path) {
 /// and compare the archives. Scratch files live in `out_dir/.igos-pack-check-<pid>/` and are
 /// removed. With `keep`, an identical archive is moved to `out_dir`. `perturb` (tests only)
 /// changes the copy before it is packed.
-///
-/// The umask is per process: while the copy is made, files other threads create get the
-/// copy's umask. The `igos` binary is single-threaded here; in-process callers set modes
-/// explicitly on what they create concurrently.
 pub fn check_reproducible(
     meta: &PackageMeta,
     destdir: &Path,
