@@ -14,7 +14,6 @@ use crate::archive::{extract_archive, hash_file, EntryKind, Extracted, Limits};
 use rusqlite::{params, Connection, TransactionBehavior};
 use std::collections::BTreeSet;
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default)]
@@ -30,12 +29,8 @@ struct Staged {
 }
 
 fn new_staging(layout: &Layout, idx: usize) -> Result<PathBuf> {
-    let base = layout.staging_dir();
-    fs::create_dir_all(&base).map_err(|e| PkmError::io(base.display(), e))?;
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let dir = base.join(format!("{}-{idx}-{nanos}", std::process::id()));
-    fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|e| PkmError::io(dir.display(), e))?;
-    Ok(dir)
+    super::state::new_staging(layout, &format!("{}-{idx}-{nanos}", std::process::id()))
 }
 
 /// Remove the staging directories, except those a committed install intent still needs:

@@ -5,6 +5,7 @@
 //! `rootfs` (paths inside a root), `invariants` (facts + the three pre-deploy rules), `deploy`,
 //! `install`, `remove`, `verify`, `trust` (sync and `--archive-trust`), `textmanifest`, `doctor`.
 
+pub mod beneath;
 pub mod db;
 pub mod deploy;
 pub mod doctor;
@@ -15,6 +16,7 @@ pub mod lock;
 pub mod remove;
 pub mod rootfs;
 pub mod schema;
+pub mod state;
 pub mod textmanifest;
 pub mod trust;
 pub mod util;
