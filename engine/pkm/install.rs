@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 pub struct InstallOptions {
     pub trust: Trust,
     pub limits: Limits,
+    /// `--overwrite` globs: unowned files already in the root that may be replaced.
+    pub overwrite: Vec<String>,
 }
 
 struct Staged {
@@ -135,7 +137,7 @@ fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], 
         }
     }
     let queue: Vec<(String, &crate::archive::Manifest)> = staged.iter().map(|s| (s.archive.display().to_string(), &s.ex.manifest)).collect();
-    let facts = invariants::gather(conn, &layout.root, &queue)?;
+    let facts = invariants::gather(conn, &layout.root, &queue, &opts.overwrite)?;
     let violations = invariants::evaluate(&facts);
     if !violations.is_empty() {
         return Err(violation_error(&violations));
