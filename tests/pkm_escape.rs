@@ -399,7 +399,7 @@ fn write_through_link_rule_decides_on_the_facts_of_the_root_as_it_will_be() {
         link_target_owners: vec!["filesystem".into()],
         ..Default::default()
     };
-    let facts = PkmFacts { queue: vec![QueuedPackage { name: "thru".into(), archive: "thru.igos.tar.gz".into(), supersedes: vec![], entries: vec![e], installed: false, span: None }], installed: vec!["lnk".into(), "victim".into()] };
+    let facts = PkmFacts { queue: vec![QueuedPackage { name: "thru".into(), archive: "thru.igos.tar.gz".into(), supersedes: vec![], entries: vec![e], installed: false, span: None, ..Default::default() }], installed: vec!["lnk".into(), "victim".into()] };
     let mut sources = igos::source::SourceMap::new();
     let rules = igos::rules::load(None, &mut sources).unwrap();
     let found: Vec<String> = igos::facts::pkm::evaluate(&rules.policy, &facts, "2026-12-04").into_iter().filter(|f| f.halts()).map(|f| f.check).collect();
@@ -492,6 +492,10 @@ fn a_last_member_refused_by_the_rules_stops_the_whole_queue() {
     q.push(pkg("e", "1.0", &[("usr/bin/a", link("c"))]));
     let refs: Vec<&Pkg> = q.iter().collect();
     refused(&w, "symlink over an earlier member's file", 1, "pkm::rule::file-conflict", |w| w.install(&refs, &[], &[]));
+    let (w, mut q) = queue_world();
+    q.push(q[0].clone());
+    let refs: Vec<&Pkg> = q.iter().collect();
+    refused(&w, "a member twice", 1, "pkm::rule::queue-duplicate", |w| w.install(&refs, &[], &[]));
 }
 
 #[test]

@@ -24,6 +24,7 @@ fn queued(name: &str, supersedes: &[&str], entries: Vec<EntryFact>) -> QueuedPac
         entries,
         installed: false,
         span: None,
+        ..Default::default()
     }
 }
 

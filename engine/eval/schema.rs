@@ -238,6 +238,7 @@ pub static KINDS: &[KindDef] = &[
             "supersedes": Ty::ListStr => "the package names its SUPERSEDES declares",
             "entries": Ty::ListRec(ARCHIVE_ENTRY) => "the files, directories and links it ships",
             "installed": Ty::Bool => "a package of this name is installed",
+            "superseded_by": Ty::Str => "the installed package of this name was superseded by these packages (comma-separated); none when not",
         },
     },
     KindDef {

@@ -43,7 +43,7 @@ pub struct EntryFact {
     pub same_as_root: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct QueuedPackage {
     pub name: String,
     pub archive: String,
@@ -53,6 +53,8 @@ pub struct QueuedPackage {
     pub installed: bool,
     /// The manifest's `name:` line.
     pub span: Option<Span>,
+    /// The installed package of this name was superseded by these (comma-separated), if so.
+    pub superseded_by: Option<String>,
 }
 
 /// Everything the pre-deploy invariants look at.
@@ -120,6 +122,7 @@ impl<'a> Domain for PkmDomain<'a> {
                             .collect(),
                     ),
                     "installed" => Value::Bool(q.installed),
+                    "superseded_by" => Value::opt_str(q.superseded_by.as_deref()),
                     _ => Value::None,
                 }
             }

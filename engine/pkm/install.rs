@@ -117,21 +117,15 @@ fn pending_stagings(conn: &Connection) -> BTreeSet<PathBuf> {
 }
 
 fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], opts: &InstallOptions, out: &mut Vec<String>) -> Result<()> {
-    // Trust, then "already installed", before the invariants.
-    let mut names = BTreeSet::new();
+    // Trust, then "already installed" (the install is a no-op, not a violation), then the
+    // queue's invariants: the rules of rules/pkm.pol.
     for s in staged {
         let m = &s.ex.manifest;
         if let Some(w) = trust::check(conn, opts.trust, m, &s.ex.archive_sha256, &s.archive)? {
             out.push(w);
         }
-        if !names.insert(m.name.clone()) {
-            return Err(PkmError::finding("pkm::queue::duplicate", format!("{}: {} appears twice in the install queue", s.archive.display(), m.name)));
-        }
         if let Some(i) = db::get_installed(conn, &m.name)? {
-            if let Some(by) = &i.superseded_by {
-                return Err(PkmError::finding("pkm::superseded", format!("{} {} was superseded by {by}; it cannot be reinstalled over its successor", i.name, i.version)));
-            }
-            if i.version == m.version && i.release == m.release as i64 {
+            if i.superseded_by.is_none() && i.version == m.version && i.release == m.release as i64 {
                 return Err(PkmError::finding("pkm::already-installed", format!("{} {}-{} is already installed", m.name, m.version, m.release))
                     .help("remove it first to reinstall it"));
             }

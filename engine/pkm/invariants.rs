@@ -383,6 +383,7 @@ fn to_engine_facts(f: &InvariantFacts) -> crate::facts::pkm::PkmFacts {
                 entries: views.clone(),
                 installed: f.installed.contains_key(&item.name),
                 span: None,
+                superseded_by: f.installed.get(&item.name).and_then(|i| i.superseded_by.clone()),
             });
             continue;
         }
@@ -425,6 +426,7 @@ fn to_engine_facts(f: &InvariantFacts) -> crate::facts::pkm::PkmFacts {
             entries,
             installed: f.installed.contains_key(&item.name),
             span: None,
+            superseded_by: f.installed.get(&item.name).and_then(|i| i.superseded_by.clone()),
         });
     }
     PkmFacts { queue, installed: f.installed.keys().cloned().collect() }
