@@ -525,3 +525,32 @@ fn a_crash_anywhere_in_a_queue_ends_with_all_of_it_or_none() {
         }
     }
 }
+
+#[test]
+fn an_intent_naming_a_staging_directory_outside_is_refused() {
+    if !cfg!(debug_assertions) {
+        eprintln!("skipped: crash injection needs a debug build");
+        return;
+    }
+    // A crashed install leaves its intent; the intent is then edited to name the sentinel as
+    // its staging (a crafted database). Rolling it forward would move files out of the host
+    // directory, and abandoning it would delete that directory.
+    for lose in [false, true] {
+        let w = world();
+        fs::create_dir_all(w.s().join("usr/bin")).unwrap();
+        if !lose {
+            fs::write(w.s().join("usr/bin/hello"), "hello 1.0").unwrap();
+        }
+        let o = w.install(&[&hello()], &[], &[("PKM_CRASH_AT", "intent")]);
+        assert!(o.stderr.contains("PKM_CRASH_AT=intent"), "{}", o.stderr);
+        let c = db(w.r());
+        let plan: String = c.query_row("SELECT plan FROM intents", [], |r| r.get(0)).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&plan).unwrap();
+        v["staging"] = serde_json::Value::String(w.s().to_str().unwrap().to_string());
+        c.execute("UPDATE intents SET plan = ?1", [v.to_string()]).unwrap();
+        drop(c);
+        let name = if lose { "crafted staging, entries missing" } else { "crafted staging" };
+        refused(&w, name, 2, "pkm::intent", |w| pkm(w.r(), &["doctor"], &[]));
+        assert!(!w.r().join("usr/bin/hello").exists(), "{name}");
+    }
+}

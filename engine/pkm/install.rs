@@ -340,6 +340,7 @@ fn write_manifests(layout: &Layout, conn: &Connection, plan: &Plan) -> Result<()
 
 /// Roll one member's intent forward (after a crash): deploy what is not yet in place, commit.
 pub fn resume_plan(layout: &Layout, conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<Vec<String>> {
+    super::state::check_staging(layout, &plan.staging)?;
     let warnings = deploy::deploy(&layout.root, plan)?;
     crash_point("deployed");
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -159,6 +159,18 @@ pub fn open_file(layout: &Layout, dir_in_state: &str, name: &str, truncate: bool
     Ok(File::from(fd))
 }
 
+/// Is `p` a staging directory pkm made (`<root>/var/lib/igos/staging/<one name>`)? An intent
+/// read back from the database names its staging; anything else there is refused, never
+/// read from, moved from or deleted.
+pub fn check_staging(layout: &Layout, p: &std::path::Path) -> Result<()> {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if p.parent() == Some(layout.staging_dir().as_path()) && !name.is_empty() && name != ".." && name != "." {
+        return Ok(());
+    }
+    Err(PkmError::unusable("pkm::intent", format!("{}: an intent names this as its staging directory, which is not pkm's staging; nothing was touched", p.display()))
+        .help("the database was edited or damaged; run `pkm doctor`"))
+}
+
 /// Make a new, private (0700) directory `name` under the state's `staging`, never through a
 /// symlink. Returns its path (the archive reader writes into it).
 pub fn new_staging(layout: &Layout, name: &str) -> Result<PathBuf> {
