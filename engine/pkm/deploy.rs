@@ -133,6 +133,9 @@ impl Deployer {
                             self.touched.insert(parent);
                         }
                         Some(rustix::fs::FileType::Directory) => {} // an existing directory is never overwritten
+                        // A directory symlink (`lib -> usr/lib`) is kept; its children are placed
+                        // beneath the root where it leads (the rules refuse this unless waived).
+                        Some(rustix::fs::FileType::Symlink) if super::rootfs::kind(&self.root, &e.path) == super::rootfs::RootKind::SymlinkToDir => {}
                         Some(_) => return Err(PkmError::finding("pkm::deploy::not-a-directory", format!("/{}: exists and is not a directory", e.path))),
                     }
                 }
