@@ -85,11 +85,11 @@ fn walk(base: BorrowedFd<'_>, parts: &[&str], flags: OFlags, mode: Mode) -> Resu
         return rustix::fs::openat(base, ".", flags, mode).map_err(|e| Refused::Io(e.into()));
     };
     let mut cur: Option<OwnedFd> = None;
-    for (i, c) in dirs.iter().enumerate() {
+    for c in dirs {
         let at = cur.as_ref().map(|f| f.as_fd()).unwrap_or(base);
         match rustix::fs::openat(at, *c, dir_flags, Mode::empty()) {
             Ok(fd) => cur = Some(fd),
-            Err(e) => return Err(explain(base, &parts[..=i], e)),
+            Err(e) => return Err(explain(base, parts, e)),
         }
     }
     let at = cur.as_ref().map(|f| f.as_fd()).unwrap_or(base);
@@ -172,4 +172,45 @@ pub fn remove_dir(root: &Path, rel: &str) -> io::Result<()> {
 /// rename(2) with flags, between two directories held open.
 pub fn rename(from_dir: BorrowedFd<'_>, from: &str, to_dir: BorrowedFd<'_>, to: &str, flags: RenameFlags) -> io::Result<()> {
     Ok(rustix::fs::renameat_with(from_dir, from, to_dir, to, flags)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(tag: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("beneath-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(p.join("real/sub")).unwrap();
+        std::fs::write(p.join("real/sub/f"), "x").unwrap();
+        std::os::unix::fs::symlink("real", p.join("link")).unwrap();
+        std::os::unix::fs::symlink("/", p.join("real/up")).unwrap();
+        std::os::unix::fs::symlink("f", p.join("real/sub/lf")).unwrap();
+        p
+    }
+
+    /// openat2 and the O_NOFOLLOW walk agree: real paths open, a symlink anywhere on the way
+    /// or at the end is refused and named, `..` is refused.
+    #[test]
+    fn openat2_and_the_walk_refuse_every_symlink_and_name_it() {
+        let p = tmp("both");
+        let base = open_base(&p).unwrap();
+        let flags = OFlags::RDONLY;
+        type Opener = fn(BorrowedFd<'_>, &[&str], OFlags) -> Result<OwnedFd, Refused>;
+        let via_openat2: Opener = |b, parts, f| match rustix::fs::openat2(b, parts.join("/").as_str(), f | OFlags::NOFOLLOW, Mode::empty(), ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS) {
+            Ok(fd) => Ok(fd),
+            Err(Errno::NOSYS) => walk(b, parts, f | OFlags::NOFOLLOW, Mode::empty()),
+            Err(e) => Err(explain(b, parts, e)),
+        };
+        let via_walk: Opener = |b, parts, f| walk(b, parts, f | OFlags::NOFOLLOW, Mode::empty());
+        for open in [via_openat2, via_walk] {
+            assert!(open(base.as_fd(), &["real", "sub", "f"], flags).is_ok());
+            assert!(matches!(open(base.as_fd(), &["link", "sub", "f"], flags), Err(Refused::Symlink(s)) if s == "link"));
+            assert!(matches!(open(base.as_fd(), &["real", "up", "etc"], flags), Err(Refused::Symlink(s)) if s == "real/up"));
+            assert!(matches!(open(base.as_fd(), &["real", "sub", "lf"], flags), Err(Refused::Symlink(s)) if s == "real/sub/lf"));
+            assert!(matches!(open(base.as_fd(), &["real", "sub", "f", "x"], flags), Err(Refused::NotADirectory(s)) if s == "real/sub/f"));
+        }
+        assert!(components("../etc").is_err() && components("/etc").is_err() && components("a/./b").is_err());
+        let _ = std::fs::remove_dir_all(&p);
+    }
 }
