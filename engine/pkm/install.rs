@@ -1,6 +1,9 @@
 //! The install pipeline, in the seeds' order: staging extraction, manifest, invariant checks,
-//! deploy, one database transaction, text manifest. An intent record is committed before the
-//! deploy so a crash between deploy and commit is rolled forward by the next run.
+//! deploy, one database transaction, text manifest. A queue is all or nothing (`run_queue`):
+//! every member is checked and planned before anything is written, the intents of all members
+//! are committed together before the deploy (a crash after them is rolled forward by the next
+//! run), a failure before the commit rolls every member's deploy back, and one transaction
+//! records the whole queue.
 
 use super::db::{self, Layout};
 use super::deploy::{self, Obsolete, Plan};
