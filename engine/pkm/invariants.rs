@@ -294,6 +294,26 @@ pub fn gather(conn: &Connection, root: &Path, queue: &[(String, &Manifest)], ove
             v.escapes = will.resolve(&v.path, true).escaped;
         }
     }
+    // Likewise an installed link that climbs (`..` in its target) may climb out only through a
+    // new link (`esc` installed, then `up` queued): the new link it crosses is the one refused.
+    let new_links: HashSet<String> = f.views.iter().flatten().filter(|v| v.kind == "symlink").map(|v| v.resolved.clone()).collect();
+    if !new_links.is_empty() {
+        let before = WillBe { root, nodes: HashMap::new(), file_owner: HashMap::new(), dir_owners: HashMap::new(), released: HashSet::new() };
+        let climbing: Vec<String> = {
+            let mut st = conn.prepare("SELECT path FROM files WHERE kind = 'symlink' AND target LIKE '%..%' ORDER BY path")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        for path in climbing {
+            let after = will.resolve(&path, true);
+            if !after.escaped || before.resolve(&path, true).escaped {
+                continue;
+            }
+            for v in f.views.iter_mut().flatten().filter(|v| v.kind == "symlink" && after.links.contains(&v.resolved)) {
+                v.escapes = true;
+            }
+        }
+    }
     Ok(f)
 }
 
