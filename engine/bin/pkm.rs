@@ -34,6 +34,10 @@ enum Cmd {
         /// How the archive's SHA-256 is checked against the index from `pkm sync`.
         #[arg(long, value_enum, default_value = "strict")]
         archive_trust: Trust,
+        /// Allow replacing files already in the root that no package owns, where the path
+        /// matches GLOB (`*` matches across `/`; repeatable), as pacman's --overwrite.
+        #[arg(long, value_name = "GLOB")]
+        overwrite: Vec<String>,
     },
     /// Remove packages; /etc configuration files are kept unless --force.
     #[command(after_help = "Example:\n  pkm remove hello\n  pkm remove --force hello   # also removes its /etc files")]
@@ -144,10 +148,10 @@ fn run(cli: Cli) -> Result<u8> {
         return Err(PkmError::unusable("pkm::root", format!("{}: not a directory", cli.root.display())));
     }
     match cli.cmd {
-        Cmd::Install { archives, archive_trust } => {
+        Cmd::Install { archives, archive_trust, overwrite } => {
             let _l = lock::acquire(&layout)?;
             let mut conn = db::open(&layout, true)?;
-            let opts = InstallOptions { trust: archive_trust, ..Default::default() };
+            let opts = InstallOptions { trust: archive_trust, overwrite, ..Default::default() };
             print(&install::install(&layout, &mut conn, &archives, &opts)?);
             Ok(0)
         }

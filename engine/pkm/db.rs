@@ -42,14 +42,16 @@ const TABLES: &[&str] = &["available", "config_files", "depends", "files", "hist
 /// Open (creating if needed) and migrate the database: WAL, synchronous FULL, foreign keys.
 pub fn open(layout: &Layout, create: bool) -> Result<Connection> {
     let p = layout.db_path();
+    // No symlink or wrong file type anywhere on a state path (`state`): refused, untouched.
+    super::state::check(layout)?;
     if !create && !p.exists() {
         return open_in_memory_empty();
     }
     if !create && on_read_only_fs(&layout.state_dir()) {
         return open_read_only_fs(&p);
     }
-    std::fs::create_dir_all(layout.state_dir()).map_err(|e| PkmError::io(layout.state_dir().display(), e))?;
-    let mut conn = Connection::open(&p).map_err(|e| corrupt(&p, e))?;
+    super::state::ensure_dir(layout, "")?;
+    let mut conn = Connection::open_with_flags(&p, OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW).map_err(|e| corrupt(&p, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| corrupt(&p, e))?;
     let v = check_version_and_tables(&conn, &p)?;
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
@@ -82,8 +84,8 @@ fn open_read_only_fs(p: &Path) -> Result<Connection> {
     uri.push_str("?immutable=1");
     let uri = String::from_utf8_lossy(p.as_os_str().as_encoded_bytes()).is_ascii().then_some(uri);
     let conn = match uri {
-        Some(u) => Connection::open_with_flags(u, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX),
-        None => Connection::open_with_flags(p, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX),
+        Some(u) => Connection::open_with_flags(u, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW),
+        None => Connection::open_with_flags(p, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW),
     }
     .map_err(|e| corrupt(p, e))?;
     let v = check_version_and_tables(&conn, p)?;

@@ -25,6 +25,7 @@ pub fn repair_intents(layout: &Layout, conn: &mut Connection) -> Result<Vec<Stri
         match op.as_str() {
             "install" => {
                 let plan: Plan = serde_json::from_str(&plan).map_err(|e| PkmError::unusable("pkm::intent", format!("intent {id}: {e}")))?;
+                super::state::check_staging(layout, &plan.staging)?;
                 if let Some(missing) = lost_entry(layout, &plan) {
                     abandon_install(layout, conn, &plan, id)?;
                     out.push(format!(

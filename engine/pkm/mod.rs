@@ -2,9 +2,12 @@
 //! into a root, recording them in SQLite (authoritative) and text manifests (for people).
 //!
 //! One concept per module: `schema` (tables, migrations), `db` (open, shared queries), `lock`,
-//! `rootfs` (paths inside a root), `invariants` (facts + the three pre-deploy rules), `deploy`,
+//! `rootfs` (paths inside a root), `beneath` (opening beneath a directory, no symlink followed),
+//! `state` (pkm's own state, never reached through a link), `invariants` (facts of the root as
+//! it will be, evaluated by rules/pkm.pol), `deploy` (reversible until the commit),
 //! `install`, `remove`, `verify`, `trust` (sync and `--archive-trust`), `textmanifest`, `doctor`.
 
+pub mod beneath;
 pub mod db;
 pub mod deploy;
 pub mod doctor;
@@ -15,6 +18,7 @@ pub mod lock;
 pub mod remove;
 pub mod rootfs;
 pub mod schema;
+pub mod state;
 pub mod textmanifest;
 pub mod trust;
 pub mod util;

@@ -91,7 +91,7 @@ pub fn resume_remove(layout: &Layout, conn: &mut Connection, plan: &RemovePlan, 
         if f.kind == "file" && hash_file(&p).ok() != f.sha256 {
             out.push(format!("warning: /{} was modified since install; removed anyway", f.path));
         }
-        match fs::remove_file(&p) {
+        match super::beneath::remove_file(&layout.root, &f.path) {
             Ok(()) => removed += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             // The records stay (with the intent, rolled forward by the next run): the
@@ -104,7 +104,7 @@ pub fn resume_remove(layout: &Layout, conn: &mut Connection, plan: &RemovePlan, 
         if !other {
             let p = rootfs::host_path(&layout.root, &f.path);
             if fs::symlink_metadata(&p).map(|m| m.is_dir()).unwrap_or(false) {
-                let _ = fs::remove_dir(&p); // only succeeds when empty
+                let _ = super::beneath::remove_dir(&layout.root, &f.path); // only succeeds when empty
             }
         }
     }

@@ -53,10 +53,10 @@ pub fn write(layout: &Layout, conn: &Connection, name: &str) -> Result<()> {
     let Some(pkg) = db::get_installed(conn, name)? else { return Ok(()) };
     let text = render(conn, &pkg)?;
     let dir = layout.manifests_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| PkmError::io(dir.display(), e))?;
     let dest = layout.text_manifest(&pkg.name, &pkg.version);
     let tmp = dir.join(format!(".{}-{}.tmp", pkg.name, pkg.version));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| PkmError::io(tmp.display(), e))?;
+    // Never through a symlink planted at the temporary name or on the way (`state`).
+    let mut f = super::state::open_file(layout, "packages", &format!(".{}-{}.tmp", pkg.name, pkg.version), true)?;
     f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| PkmError::io(tmp.display(), e))?;
     std::fs::rename(&tmp, &dest).map_err(|e| PkmError::io(dest.display(), e))?;
     super::util::sync_dir(&dir);
