@@ -31,7 +31,7 @@ impl Layout {
         self.state_dir().join("staging")
     }
     pub fn text_manifest(&self, name: &str, version: &str) -> PathBuf {
-        self.manifests_dir().join(format!("{name}-{version}"))
+        self.manifests_dir().join(super::textmanifest::file_name(name, version))
     }
 }
 
@@ -40,7 +40,42 @@ impl Layout {
 const TABLES: &[&str] = &["available", "config_files", "depends", "files", "history", "installed", "intents"];
 
 /// Open (creating if needed) and migrate the database: WAL, synchronous FULL, foreign keys.
+///
+/// A database that is missing, empty (0 bytes) or unusable while text manifests record
+/// installed packages is refused (exit 2): it is not an empty system, and `pkm doctor
+/// --rebuild-db` rebuilds it from the text manifests.
 pub fn open(layout: &Layout, create: bool) -> Result<Connection> {
+    let p = layout.db_path();
+    let size = std::fs::metadata(&p).map(|m| m.len()).ok();
+    if size.unwrap_or(0) == 0 {
+        let n = text_manifest_count(layout);
+        if n > 0 {
+            let what = if size.is_none() { "is missing" } else { "is empty (0 bytes)" };
+            return Err(PkmError::unusable(
+                "pkm::db::lost",
+                format!("{}: the database {what}, but {n} text manifests in {} record installed packages", p.display(), layout.manifests_dir().display()),
+            )
+            .help("nothing was done; run `pkm doctor --rebuild-db` to rebuild the database from the text manifests"));
+        }
+    }
+    open_unchecked(layout, create).map_err(|e| match text_manifest_count(layout) {
+        n if n > 0 && e.code == "pkm::db::unusable" => e.help(format!(
+            "nothing was done; {n} text manifests still record the installed packages: `pkm doctor --rebuild-db` sets this file aside (it is kept) and rebuilds the database from them"
+        )),
+        _ => e,
+    })
+}
+
+/// How many text manifests the state directory holds (temporary files excluded).
+pub fn text_manifest_count(layout: &Layout) -> usize {
+    std::fs::read_dir(layout.manifests_dir())
+        .map(|rd| rd.flatten().filter(|e| !e.file_name().as_encoded_bytes().starts_with(b".") && e.file_type().is_ok_and(|t| t.is_file())).count())
+        .unwrap_or(0)
+}
+
+/// [`open`] without the lost-database check: for `pkm doctor --rebuild-db`, which makes a
+/// new database beside the text manifests.
+pub fn open_unchecked(layout: &Layout, create: bool) -> Result<Connection> {
     let p = layout.db_path();
     if !create && !p.exists() {
         return open_in_memory_empty();
@@ -159,6 +194,10 @@ pub struct FileRow {
     pub mode: u32,
     pub sha256: Option<String>,
     pub target: Option<String>,
+    /// Size in bytes, owner and group as installed; `None` where not recorded.
+    pub size: Option<i64>,
+    pub uid: Option<i64>,
+    pub gid: Option<i64>,
 }
 
 fn row_installed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Installed> {
@@ -188,10 +227,20 @@ pub fn list_installed(c: &Connection) -> Result<Vec<Installed>> {
 }
 
 pub fn files_of(c: &Connection, package_id: i64) -> Result<Vec<FileRow>> {
-    let mut st = c.prepare("SELECT path, kind, is_config, mode, sha256, target FROM files WHERE package_id = ?1 ORDER BY path")?;
+    let mut st = c.prepare("SELECT path, kind, is_config, mode, sha256, target, size, uid, gid FROM files WHERE package_id = ?1 ORDER BY path")?;
     let rows = st
         .query_map([package_id], |r| {
-            Ok(FileRow { path: r.get(0)?, kind: r.get(1)?, is_config: r.get(2)?, mode: r.get(3)?, sha256: r.get(4)?, target: r.get(5)? })
+            Ok(FileRow {
+                path: r.get(0)?,
+                kind: r.get(1)?,
+                is_config: r.get(2)?,
+                mode: r.get(3)?,
+                sha256: r.get(4)?,
+                target: r.get(5)?,
+                size: r.get(6)?,
+                uid: r.get(7)?,
+                gid: r.get(8)?,
+            })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)

@@ -43,6 +43,9 @@ pub struct Plan {
     pub archive_sha256: String,
     /// Config paths whose live copy was edited: kept, new one written as `<path>.new`.
     pub keep_configs: BTreeSet<String>,
+    /// The free name each kept config's new version is written to (`confignew`).
+    #[serde(default)]
+    pub new_names: std::collections::BTreeMap<String, String>,
     /// SUPERSEDES predecessors that are installed (ownership transfers from them).
     pub predecessors: Vec<String>,
     /// Same-name upgrade: the version being replaced.
@@ -136,7 +139,11 @@ pub fn deploy(root: &Path, plan: &Plan) -> Result<Vec<String>> {
                 Ok(_) => return Err(PkmError::finding("pkm::deploy::not-a-directory", format!("/{}: exists and is not a directory", e.path))),
             },
             EntryKind::File { sha256 } => {
-                let target = if plan.keep_configs.contains(&e.path) { PathBuf::from(format!("{}.new", dest.display())) } else { dest.clone() };
+                let new_path = plan.config_new_path(&e.path);
+                let target = match &new_path {
+                    Some(n) => dest.with_file_name(n.rsplit('/').next().unwrap_or(n)),
+                    None => dest.clone(),
+                };
                 // chmod doubles as the "is the staged copy still there" test (no separate lstat).
                 match fs::set_permissions(&staged, fs::Permissions::from_mode(e.mode)) {
                     Ok(()) => place(&staged, &target).map_err(|x| err(&e.path, "cannot install", x))?,
@@ -150,8 +157,8 @@ pub fn deploy(root: &Path, plan: &Plan) -> Result<Vec<String>> {
                 if let Some(p) = target.parent() {
                     touched_dirs.insert(p.to_path_buf());
                 }
-                if target != dest {
-                    warnings.push(format!("/{}: you edited it; the new version is at /{}.new", e.path, e.path));
+                if let Some(n) = &new_path {
+                    warnings.push(super::confignew::notice(&e.path, n));
                 }
             }
             EntryKind::Symlink { .. } => {

@@ -5,6 +5,7 @@
 //! `rootfs` (paths inside a root), `invariants` (facts + the three pre-deploy rules), `deploy`,
 //! `install`, `remove`, `verify`, `trust` (sync and `--archive-trust`), `textmanifest`, `doctor`.
 
+pub mod confignew;
 pub mod db;
 pub mod deploy;
 pub mod doctor;
@@ -18,4 +19,5 @@ pub mod schema;
 pub mod textmanifest;
 pub mod trust;
 pub mod util;
+pub mod vercmp;
 pub mod verify;
