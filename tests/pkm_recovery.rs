@@ -184,6 +184,35 @@ fn a_missing_database_with_text_manifests_is_refused_then_rebuilt() {
 }
 
 #[test]
+fn a_rebuild_killed_midway_is_refused_then_completed_by_a_rerun() {
+    if !cfg!(debug_assertions) {
+        eprintln!("skipped: crash injection needs a debug build");
+        return;
+    }
+    for step in ["rebuild-built", "rebuild-aside"] {
+        let w = world();
+        w.install_ok(&hello("1.0"));
+        let manifests = files_in(&w.manifests());
+        w.replace_db(Some(b""));
+        let o = pkm(w.r(), &["doctor", "--rebuild-db"], &[("PKM_CRASH_AT", step)]);
+        assert!(o.stderr.contains(&format!("PKM_CRASH_AT={step}")), "{step}: {}", o.stderr);
+        // Never an empty system in between: still refused.
+        let l = w.run(&["list"]);
+        assert_eq!(l.code, 2, "{step}: {}\n{}", l.stdout, l.stderr);
+        assert!(l.stdout.is_empty());
+        let o = w.run(&["doctor", "--rebuild-db"]);
+        assert_eq!(o.code, 1, "{step}: {}\n{}", o.stdout, o.stderr);
+        assert_eq!(w.installed(), vec!["hello 1.0"], "{step}");
+        assert_eq!(fs::metadata(w.r().join("var/lib/igos/pkm.db.broken-1")).unwrap().len(), 0, "{step}");
+        assert!(!w.r().join("var/lib/igos/pkm.db.broken-2").exists(), "{step}");
+        assert!(!w.r().join("var/lib/igos/pkm.db.rebuilding").exists(), "{step}");
+        assert_eq!(files_in(&w.manifests()), manifests, "{step}");
+        assert_eq!(w.run(&["doctor"]).code, 0, "{step}");
+        w.sentinel_intact();
+    }
+}
+
+#[test]
 fn a_garbage_database_is_kept_aside_byte_for_byte_when_rebuilt() {
     let w = world();
     w.install_ok(&hello("1.0"));

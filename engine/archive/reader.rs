@@ -326,7 +326,7 @@ pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Re
                             let declared = declared_budget(&parsed)
                                 .map_err(|p| rej("undeclared-size", Some(MANIFEST_MEMBER), format!("the manifest does not declare the size of `{p}`")))?;
                             if declared > limits.max_total {
-                                return Err(rej("gzip-bomb", Some(MANIFEST_MEMBER), format!("the manifest declares {declared} bytes, over the cap of {}", limits.max_total)));
+                                return Err(rej("too-large", Some(MANIFEST_MEMBER), format!("the manifest declares {declared} bytes, over the cap of {}", limits.max_total)));
                             }
                             budget.set(inflated.get().saturating_add(1024).saturating_add(declared));
                             manifest = Some(parsed);

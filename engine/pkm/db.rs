@@ -167,6 +167,15 @@ fn check_version_and_tables(conn: &Connection, p: &Path) -> Result<i64> {
     Ok(v)
 }
 
+/// A new, empty database at `p` (rollback journal, synchronous FULL): the one `pkm doctor
+/// --rebuild-db` fills before renaming it into place.
+pub fn create_at(p: &Path) -> Result<Connection> {
+    let mut conn = Connection::open(p).map_err(|e| corrupt(p, e))?;
+    conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(|e| corrupt(p, e))?;
+    schema::migrate(&mut conn).map_err(|e| corrupt(p, e))?;
+    Ok(conn)
+}
+
 fn open_in_memory_empty() -> Result<Connection> {
     let mut c = Connection::open_in_memory()?;
     schema::migrate(&mut c)?;

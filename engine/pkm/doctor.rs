@@ -429,8 +429,13 @@ pub fn rebuild_db(layout: &Layout) -> Result<(Vec<String>, usize)> {
             out.push(format!("skipped {shown}: an older record of {} ({})", visible(&m.name), visible(&m.version)));
         }
     }
-    let aside = set_aside(layout)?;
-    let mut conn = db::open_unchecked(layout, true)?;
+    // Built beside the database and renamed into place once complete: a crash before the
+    // rename leaves the old database (or none, which is refused) and a rerun starts over.
+    let building = layout.state_dir().join("pkm.db.rebuilding");
+    for sfx in ["", "-journal", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{sfx}", building.display()));
+    }
+    let mut conn = db::create_at(&building)?;
     let now = super::util::now_utc();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for (file, m, st) in chosen.values() {
@@ -467,6 +472,12 @@ pub fn rebuild_db(layout: &Layout) -> Result<(Vec<String>, usize)> {
         }
     }
     tx.commit()?;
+    drop(conn);
+    super::util::crash_point("rebuild-built");
+    let aside = set_aside(layout)?;
+    super::util::crash_point("rebuild-aside");
+    std::fs::rename(&building, layout.db_path()).map_err(|e| PkmError::io(building.display(), e))?;
+    super::util::sync_dir(&layout.state_dir());
     let kept = match &aside {
         Some(p) => format!("; the old database is kept as {}", visible(&p.to_string_lossy())),
         None => String::new(),

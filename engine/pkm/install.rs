@@ -170,8 +170,9 @@ pub fn violation_error(vs: &[invariants::Violation]) -> PkmError {
     let msg = vs
         .iter()
         .map(|v| match &v.decided_by {
-            Some(at) => format!("[{}] {}\n  decided by {at}", v.rule_id, v.message),
-            None => format!("[{}] {}", v.rule_id, v.message),
+            // One line per violation: a path from the archive cannot add lines.
+            Some(at) => format!("[{}] {}\n  decided by {at}", v.rule_id, crate::visible::visible(&v.message)),
+            None => format!("[{}] {}", v.rule_id, crate::visible::visible(&v.message)),
         })
         .collect::<Vec<_>>()
         .join("\n");
