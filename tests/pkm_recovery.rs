@@ -980,3 +980,60 @@ fn a_resumed_upgrade_writes_the_dot_new_name_it_chose() {
         assert_consistent(w.r());
     }
 }
+
+// ---- state reached through symlinks; an older schema ---------------------------------------
+
+/// pkm's own deletions and writes (stale staging, text manifests) never follow a symlink out of
+/// the root: the sentinel is what such a link points at.
+#[test]
+fn doctor_never_cleans_or_reconciles_through_a_symlinked_state_directory() {
+    for which in ["packages", "staging"] {
+        let w = world();
+        w.install_ok(&other());
+        let state = w.r().join("var/lib/igos");
+        let _ = fs::remove_dir_all(state.join(which));
+        symlink(w.sentinel.path(), state.join(which)).unwrap();
+        let db_before = query_strings(w.r(), "SELECT name FROM installed");
+        let d = w.run(&["doctor"]);
+        assert_eq!(d.code, 2, "{which}: {}\n{}", d.stdout, d.stderr);
+        assert!(d.stderr.contains("pkm::state::not-a-directory") && d.stderr.contains("a symlink"), "{which}: {}", d.stderr);
+        w.sentinel_intact();
+        assert_eq!(query_strings(w.r(), "SELECT name FROM installed"), db_before, "{which}");
+        // Once the admin puts a real directory back, doctor converges.
+        fs::remove_file(state.join(which)).unwrap();
+        assert!(w.run(&["doctor"]).code <= 1, "{which}");
+        assert_eq!(w.run(&["doctor"]).code, 0, "{which}");
+        w.sentinel_intact();
+    }
+}
+
+#[test]
+fn a_schema_1_database_is_migrated_and_verified_without_owner_or_size() {
+    let w = world();
+    w.install_ok(&hello("1.0"));
+    {
+        let c = db(w.r());
+        c.execute_batch("ALTER TABLE files DROP COLUMN size; ALTER TABLE files DROP COLUMN uid; ALTER TABLE files DROP COLUMN gid; PRAGMA user_version = 1;").unwrap();
+    }
+    // The text manifest as pkm wrote it then: file lines without a size.
+    let tm = w.manifests().join("hello-1.0");
+    let old: String = fs::read_to_string(&tm)
+        .unwrap()
+        .lines()
+        .map(|l| match l.split(' ').collect::<Vec<_>>().as_slice() {
+            ["file", mode, sha, _size, rest @ ..] => format!("file {mode} {sha} {}\n", rest.join(" ")),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    fs::write(&tm, &old).unwrap();
+    let v = w.run(&["verify"]);
+    assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
+    assert_eq!(query_strings(w.r(), "SELECT count(*) || '' FROM files WHERE size IS NULL AND uid IS NULL"), vec!["8"]);
+    assert_eq!(db(w.r()).query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), igos::pkm::schema::SCHEMA_VERSION);
+    fs::write(w.r().join("usr/bin/hello"), "HELLO 1.0").unwrap();
+    let v = w.run(&["verify"]);
+    assert_eq!(v.code, 1);
+    assert!(v.stdout.starts_with("MODIFIED /usr/bin/hello (hello): SHA-256 expected"), "{}", v.stdout);
+    assert_eq!(w.run(&["doctor"]).code, 0, "the text manifests of a schema 1 database (no sizes) still agree");
+    assert_eq!(fs::read_to_string(&tm).unwrap(), old);
+}

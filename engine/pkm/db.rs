@@ -71,6 +71,30 @@ fn manifests(n: usize) -> String {
     if n == 1 { "1 text manifest".into() } else { format!("{n} text manifests") }
 }
 
+/// Refuse a state directory reached through a symlink or that is not a directory: pkm's own
+/// deletions and writes there (stale staging, text manifests, the database set aside) must
+/// never land outside the root. Every component below the root is checked without following
+/// it; a missing directory is fine (nothing to touch, or created fresh).
+pub fn ensure_real_dir(root: &Path, dir: &Path) -> Result<()> {
+    let Ok(rel) = dir.strip_prefix(root) else {
+        return Err(PkmError::unusable("pkm::state::outside", format!("{}: not under the root {}", dir.display(), root.display())));
+    };
+    let mut here = root.to_path_buf();
+    for c in rel.components() {
+        here.push(c);
+        match std::fs::symlink_metadata(&here) {
+            Err(_) => return Ok(()),
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                let what = if m.file_type().is_symlink() { "a symlink" } else { "not a directory" };
+                return Err(PkmError::unusable("pkm::state::not-a-directory", format!("{}: {what}; pkm's state must be real directories under the root", here.display()))
+                    .help("nothing there was touched; move it aside and run pkm again"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// How many text manifests the state directory holds (temporary files excluded).
 pub fn text_manifest_count(layout: &Layout) -> usize {
     std::fs::read_dir(layout.manifests_dir())

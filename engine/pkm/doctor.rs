@@ -139,6 +139,7 @@ fn run_intents(layout: &Layout, conn: &mut Connection, abandon: bool) -> Result<
     // Staging directories that no pending intent refers to are leftovers of a crash before
     // the intent.
     let keep: BTreeSet<PathBuf> = pending_stagings(conn)?;
+    db::ensure_real_dir(&layout.root, &layout.staging_dir())?;
     if let Ok(rd) = std::fs::read_dir(layout.staging_dir()) {
         for e in rd.flatten() {
             if keep.contains(&e.path()) {
@@ -314,6 +315,8 @@ fn reconcile_text_manifests(layout: &Layout, conn: &Connection) -> Result<(Vec<S
         }
     }
     let dir = layout.manifests_dir();
+    db::ensure_real_dir(&layout.root, &dir)?;
+    db::ensure_real_dir(&layout.root, &layout.state_dir().join("orphaned"))?;
     let mut extra: Vec<String> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd
             .flatten()
@@ -390,6 +393,7 @@ fn orphan(layout: &Layout, path: &Path, name: &str) -> Result<PathBuf> {
 /// from the text manifests. Returns (report lines, problems).
 pub fn rebuild_db(layout: &Layout) -> Result<(Vec<String>, usize)> {
     let dir = layout.manifests_dir();
+    db::ensure_real_dir(&layout.root, &dir)?;
     let mut files: Vec<String> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd
             .flatten()

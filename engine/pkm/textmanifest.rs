@@ -112,6 +112,7 @@ pub fn write(layout: &Layout, conn: &Connection, name: &str) -> Result<()> {
     let Some(pkg) = db::get_installed(conn, name)? else { return Ok(()) };
     let text = render(conn, &pkg)?;
     let dir = layout.manifests_dir();
+    db::ensure_real_dir(&layout.root, &dir)?;
     std::fs::create_dir_all(&dir).map_err(|e| PkmError::io(dir.display(), e))?;
     let dest = layout.text_manifest(&pkg.name, &pkg.version);
     let tmp = dir.join(format!(".{}.tmp", file_name(&pkg.name, &pkg.version)));
