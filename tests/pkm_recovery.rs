@@ -1037,3 +1037,31 @@ fn a_schema_1_database_is_migrated_and_verified_without_owner_or_size() {
     assert_eq!(w.run(&["doctor"]).code, 0, "the text manifests of a schema 1 database (no sizes) still agree");
     assert_eq!(fs::read_to_string(&tm).unwrap(), old);
 }
+
+#[test]
+fn a_manifest_declaring_more_than_the_free_space_is_refused_before_any_content() {
+    let staging = TempDir::new("nospace-staging");
+    let free = {
+        let s = rustix::fs::statvfs(staging.path()).unwrap();
+        s.f_bavail * s.f_frsize
+    };
+    let size = free + (1 << 30);
+    if size > igos::archive::Limits::default().max_total {
+        eprintln!("skipped: {free} bytes free, more than the total cap allows declaring");
+        return;
+    }
+    let manifest = format!("format: igos-archive 1\nname: big\nversion: 1\nfiles:\ndir 0755 usr\nfile 0644 {} {size} usr/x\n", "0".repeat(64));
+    let mut prefix = Vec::new();
+    {
+        let mut tb = tar::Builder::new(&mut prefix);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(manifest.len() as u64);
+        h.set_mode(0o644);
+        tb.append_data(&mut h, ".MANIFEST", manifest.as_bytes()).unwrap();
+    }
+    let (input, produced) = lazy_gzip(prefix, size);
+    let err = igos::archive::extract_archive(input, staging.path(), &igos::archive::Limits::default()).unwrap_err();
+    assert_eq!(err.code, "no-space", "{err}");
+    assert!(produced.load(Ordering::Relaxed) < 4 << 20);
+    assert_eq!(staged_bytes(staging.path()), 0);
+}

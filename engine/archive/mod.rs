@@ -48,7 +48,8 @@
 //! whose parent is not a directory member, a file whose size is not declared or whose member
 //! size differs from it, a stream longer than the manifest declares (stopped as soon as it
 //! passes the declared sizes plus tar's own headers and padding, before anything more is
-//! inflated), and inflated output over the caps ([`Limits`]: total size and compression ratio).
+//! inflated), a manifest declaring more file content than the staging filesystem has free,
+//! and inflated output over the caps ([`Limits`]: total size and compression ratio).
 //! Ownership from the tar headers is never used.
 
 mod manifest;

@@ -154,6 +154,11 @@ fn declared_budget(m: &Manifest) -> Result<u64, String> {
     Ok(total)
 }
 
+/// Bytes an unprivileged writer may still use on the filesystem holding `dir`, if known.
+fn free_space(dir: &Path) -> Option<u64> {
+    rustix::fs::statvfs(dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+}
+
 /// Largest piece of file content handed to the staging writer at once.
 const CHUNK: usize = 256 * 1024;
 
@@ -327,6 +332,14 @@ pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Re
                                 .map_err(|p| rej("undeclared-size", Some(MANIFEST_MEMBER), format!("the manifest does not declare the size of `{p}`")))?;
                             if declared > limits.max_total {
                                 return Err(rej("too-large", Some(MANIFEST_MEMBER), format!("the manifest declares {declared} bytes, over the cap of {}", limits.max_total)));
+                            }
+                            let content = parsed.entries.iter().filter_map(|e| e.size).fold(0u64, u64::saturating_add);
+                            if let Some(free) = free_space(staging).filter(|free| content > *free) {
+                                return Err(rej(
+                                    "no-space",
+                                    Some(MANIFEST_MEMBER),
+                                    format!("the manifest declares {content} bytes of files; the filesystem of {} has {free} bytes free", staging.display()),
+                                ));
                             }
                             budget.set(inflated.get().saturating_add(1024).saturating_add(declared));
                             manifest = Some(parsed);

@@ -3,7 +3,8 @@
 //!
 //! One concept per module: `schema` (tables, migrations), `db` (open, shared queries), `lock`,
 //! `rootfs` (paths inside a root), `invariants` (facts + the three pre-deploy rules), `deploy`,
-//! `install`, `remove`, `verify`, `trust` (sync and `--archive-trust`), `textmanifest`, `doctor`.
+//! `install`, `remove`, `verify`, `trust` (sync and `--archive-trust`), `textmanifest`, `doctor`,
+//! `vercmp` (version order, downgrades), `confignew` (free `.new` names for edited configs).
 
 pub mod confignew;
 pub mod db;
