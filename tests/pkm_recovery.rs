@@ -105,6 +105,11 @@ fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     m
 }
 
+/// A diagnostic with miette's wrapping undone: one line, single spaces.
+fn flat(stderr: &str) -> String {
+    stderr.replace('│', " ").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn hello(v: &str) -> Pkg {
     pkg("hello", v, &[
         ("usr/bin/hello", exe(&format!("hello {v}"))),
@@ -167,7 +172,7 @@ fn a_missing_database_with_text_manifests_is_refused_then_rebuilt() {
     w.replace_db(None);
     let o = w.run(&["list"]);
     assert_eq!(o.code, 2, "{}", o.stderr);
-    assert!(o.stderr.contains("is missing") && o.stderr.contains("2 text manifests"), "{}", o.stderr);
+    assert!(flat(&o.stderr).contains("is missing, but") && flat(&o.stderr).contains("holds 2 text manifests of installed packages"), "{}", o.stderr);
     let o = w.run(&["remove", "hello"]);
     assert_eq!(o.code, 2);
     assert!(!w.db_path().exists(), "a refused command created a database");
@@ -220,7 +225,7 @@ fn a_garbage_database_is_kept_aside_byte_for_byte_when_rebuilt() {
     w.replace_db(Some(&garbage));
     let o = w.run(&["files", "hello"]);
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("--rebuild-db") && o.stderr.contains("1 text manifest "), "{}", o.stderr);
+    assert!(o.stderr.contains("--rebuild-db") && o.stderr.contains("1 text manifest of"), "{}", o.stderr);
     assert_eq!(fs::read(w.db_path()).unwrap(), garbage);
     assert_eq!(w.run(&["doctor", "--rebuild-db"]).code, 1);
     assert_eq!(fs::read(w.r().join("var/lib/igos/pkm.db.broken-1")).unwrap(), garbage, "the damaged file is kept, not deleted");
@@ -1064,4 +1069,61 @@ fn a_manifest_declaring_more_than_the_free_space_is_refused_before_any_content()
     assert_eq!(err.code, "no-space", "{err}");
     assert!(produced.load(Ordering::Relaxed) < 4 << 20);
     assert_eq!(staged_bytes(staging.path()), 0);
+}
+
+// ---- the diagnostics as users see them ---------------------------------------------------
+
+fn snap(name: &str, text: &str) {
+    insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+/// A root at `<tmp>/root`, run from `<tmp>` as `--root root`: paths in diagnostics are short
+/// and the same on every run, so the wrapping is too.
+struct Short {
+    tmp: TempDir,
+}
+
+impl Short {
+    fn new() -> Short {
+        let tmp = TempDir::new("recovery-diag");
+        let r = tmp.path().join("root");
+        for d in ["usr/bin", "etc", "var/lib/igos"] {
+            fs::create_dir_all(r.join(d)).unwrap();
+        }
+        Short { tmp }
+    }
+    fn run(&self, args: &[&str]) -> Out {
+        pkm_in(Some(self.tmp.path()), Path::new("root"), args, &[])
+    }
+    fn archive(&self, p: &Pkg) -> String {
+        p.build(self.tmp.path());
+        p.file_name()
+    }
+    fn render(&self, o: &Out) -> String {
+        format!("exit: {}\nstdout:\n{}stderr:\n{}", o.code, o.stdout, o.stderr)
+    }
+}
+
+#[test]
+fn diagnostics_of_recovery() {
+    let s = Short::new();
+    let h2 = s.archive(&hello("2.0"));
+    let h1 = s.archive(&hello("1.0"));
+    assert_eq!(s.run(&["install", "--archive-trust", "loose", &h2]).code, 0);
+    snap("pkm_recovery_downgrade", &s.render(&s.run(&["install", "--archive-trust", "loose", &h1])));
+    db(&s.tmp.path().join("root"))
+        .execute("INSERT INTO intents(operation, package_name, plan, created) VALUES ('remove', 'hello', 'not json', '2026-01-01T00:00:00Z')", [])
+        .unwrap();
+    snap("pkm_recovery_stuck_intent", &s.render(&s.run(&["remove", "hello"])));
+    snap("pkm_recovery_doctor_stuck", &s.render(&s.run(&["doctor"])));
+    snap("pkm_recovery_doctor_abandon", &s.render(&s.run(&["doctor", "--abandon"])));
+    let dbp = s.tmp.path().join("root/var/lib/igos/pkm.db");
+    for sfx in ["-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{sfx}", dbp.display()));
+    }
+    fs::write(&dbp, b"").unwrap();
+    snap("pkm_recovery_lost_database", &s.render(&s.run(&["list"])));
+    snap("pkm_recovery_rebuild", &s.render(&s.run(&["doctor", "--rebuild-db"])));
 }

@@ -53,21 +53,22 @@ pub fn open(layout: &Layout, create: bool) -> Result<Connection> {
             let what = if size.is_none() { "is missing" } else { "is empty (0 bytes)" };
             return Err(PkmError::unusable(
                 "pkm::db::lost",
-                format!("{}: the database {what}, but {} in {} record installed packages", p.display(), manifests(n), layout.manifests_dir().display()),
+                format!("{}: the database {what}, but {} holds {} of installed packages", p.display(), layout.manifests_dir().display(), text_manifests(n)),
             )
             .help("nothing was done; run `pkm doctor --rebuild-db` to rebuild the database from the text manifests"));
         }
     }
     open_unchecked(layout, create).map_err(|e| match text_manifest_count(layout) {
         n if n > 0 && e.code == "pkm::db::unusable" => e.help(format!(
-            "nothing was done; {} still record the installed packages: `pkm doctor --rebuild-db` sets this file aside (it is kept) and rebuilds the database from them",
-            manifests(n)
+            "nothing was done; the state directory still holds {} of the installed packages: `pkm doctor --rebuild-db` sets this file aside (it is kept) and rebuilds the database from them",
+            text_manifests(n)
         )),
         _ => e,
     })
 }
 
-fn manifests(n: usize) -> String {
+/// "1 text manifest", "2 text manifests".
+pub fn text_manifests(n: usize) -> String {
     if n == 1 { "1 text manifest".into() } else { format!("{n} text manifests") }
 }
 

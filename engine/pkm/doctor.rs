@@ -486,7 +486,7 @@ pub fn rebuild_db(layout: &Layout) -> Result<(Vec<String>, usize)> {
         Some(p) => format!("; the old database is kept as {}", visible(&p.to_string_lossy())),
         None => String::new(),
     };
-    out.push(format!("repaired: rebuilt the database from {} text manifests{kept}", chosen.len()));
+    out.push(format!("repaired: rebuilt the database from {}{kept}", db::text_manifests(chosen.len())));
     Ok((out, 1))
 }
 
