@@ -65,19 +65,22 @@ fn text(v: Value) -> String {
     }
 }
 
-/// An install plan whose paths all stay in the root and whose staging is pkm's own: a plan
-/// read back from the database is data, and a crafted one must not reach outside.
-fn check_plan(layout: &Layout, plan: &Plan) -> std::result::Result<(), String> {
-    if plan.staging.parent() != Some(layout.staging_dir().as_path()) || plan.staging.file_name().is_none_or(|n| n == ".." || n == ".") {
-        return Err(format!("its staging directory {} is not in {}", plan.staging.display(), layout.staging_dir().display()));
-    }
+/// An install plan read back from the database, made safe to follow: it is data, and a crafted
+/// one must not reach outside. Its staging directory is taken by name in this root's staging
+/// directory (whatever directory the plan names, and however the root was spelled when it was
+/// written), and its paths must be canonical relative paths.
+fn check_plan(layout: &Layout, mut plan: Plan) -> std::result::Result<Plan, String> {
+    let Some(name) = plan.staging.file_name().map(|n| n.to_os_string()) else {
+        return Err(format!("its staging directory `{}` has no name", plan.staging.display()));
+    };
+    plan.staging = layout.staging_dir().join(name);
     let paths = plan.manifest.entries.iter().map(|e| e.path.as_str()).chain(plan.obsolete.iter().map(|o| o.path.as_str())).chain(plan.new_names.values().map(String::as_str));
     for p in paths {
         if !canonical_path(p) {
             return Err(format!("its path `{p}` is not a canonical relative path"));
         }
     }
-    Ok(())
+    Ok(plan)
 }
 
 /// Complete one intent.
@@ -86,7 +89,7 @@ fn attempt(layout: &Layout, conn: &mut Connection, id: i64, op: &str, name: &str
     match op {
         "install" => {
             let plan: Plan = serde_json::from_str(plan).map_err(|e| format!("its plan cannot be read: {e}"))?;
-            check_plan(layout, &plan)?;
+            let plan = check_plan(layout, plan)?;
             if let Some(missing) = lost_entry(layout, &plan) {
                 abandon_install(layout, conn, &plan, id, "interrupted install could not be completed").map_err(|e| e.message)?;
                 out.push(format!(
@@ -138,7 +141,7 @@ fn run_intents(layout: &Layout, conn: &mut Connection, abandon: bool) -> Result<
     }
     // Staging directories that no pending intent refers to are leftovers of a crash before
     // the intent.
-    let keep: BTreeSet<PathBuf> = pending_stagings(conn)?;
+    let keep: BTreeSet<PathBuf> = pending_stagings(layout, conn)?;
     db::ensure_real_dir(&layout.root, &layout.staging_dir())?;
     if let Ok(rd) = std::fs::read_dir(layout.staging_dir()) {
         for e in rd.flatten() {
@@ -153,10 +156,10 @@ fn run_intents(layout: &Layout, conn: &mut Connection, abandon: bool) -> Result<
 }
 
 /// Staging directories that pending install intents still need.
-fn pending_stagings(conn: &Connection) -> Result<BTreeSet<PathBuf>> {
+fn pending_stagings(layout: &Layout, conn: &Connection) -> Result<BTreeSet<PathBuf>> {
     let mut st = conn.prepare("SELECT plan FROM intents WHERE operation = 'install'")?;
     let rows = st.query_map([], |r| r.get::<_, Value>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows.into_iter().filter_map(|p| serde_json::from_str::<Plan>(&text(p)).ok()).map(|p| p.staging).collect())
+    Ok(rows.into_iter().filter_map(|p| serde_json::from_str::<Plan>(&text(p)).ok()).filter_map(|p| p.staging.file_name().map(|n| layout.staging_dir().join(n))).collect())
 }
 
 /// Give up an intent (`pkm doctor --abandon`). An install is rolled back; a removal stops
@@ -166,7 +169,7 @@ fn abandon_intent(layout: &Layout, conn: &mut Connection, s: &Stuck) -> Result<S
     let detail = format!("gave up intent {} ({}): {}; plan: {}", s.id, s.op, s.why, s.plan_text);
     if s.op == "install" {
         if let Ok(plan) = serde_json::from_str::<Plan>(&s.plan_text) {
-            if check_plan(layout, &plan).is_ok() {
+            if let Ok(plan) = check_plan(layout, plan) {
                 abandon_install(layout, conn, &plan, s.id, &detail)?;
                 return Ok(format!(
                     "abandoned: {}: {}; what it had deployed and no package owns was removed, the database keeps the previous state",
