@@ -622,6 +622,12 @@ fn archive_member_names_in_errors_are_escaped() {
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(flat(&o.stderr).contains("not-in-manifest") && flat(&o.stderr).contains("x\\x0a \\x1b[2J"), "{}", o.stderr);
     assert!(!o.stderr.contains('\u{1b}'), "{:?}", o.stderr);
+    // The archive's own file name (a download's, the repository's choice) is data too.
+    let named = w.arch.path().join("evil\nFORGED: all good.igos.tar.gz");
+    fs::copy(&path, &named).unwrap();
+    let o = w.install(&[s(&named)]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(!o.stderr.contains("\nFORGED") && flat(&o.stderr).contains("evil\\x0aFORGED"), "{}", o.stderr);
     assert_eq!(snapshot(w.r()), before);
     w.sentinel_intact();
 }

@@ -6,7 +6,7 @@ use igos::pkm::error::{PkmError, Result, EXIT_FINDING};
 use igos::pkm::install::{self, InstallOptions};
 use igos::pkm::trust::Trust;
 use igos::pkm::{doctor, lock, remove, trust, verify};
-use igos::visible::{visible, visible_lines};
+use igos::visible::visible;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -124,13 +124,9 @@ fn main() -> ExitCode {
     }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
-        Err(mut e) => {
+        Err(e) => {
             let code = e.exit.clamp(1, 255) as u8;
-            // Messages quote data (member and file names): no control character reaches the
-            // terminal; the lines a message is made of stay lines.
-            e.message = visible_lines(&e.message).into_owned();
-            e.help = e.help.map(|h| visible_lines(&h).into_owned());
-            eprintln!("{:?}", miette::Report::new(e));
+            eprintln!("{:?}", miette::Report::new(e.visible()));
             ExitCode::from(code)
         }
     }

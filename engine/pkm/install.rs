@@ -177,7 +177,7 @@ pub fn violation_error(vs: &[invariants::Violation]) -> PkmError {
         .collect::<Vec<_>>()
         .join("\n");
     let help = vs.iter().map(|v| v.help.clone()).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join("; ");
-    PkmError::new(EXIT_FINDING, format!("pkm::rule::{first}"), format!("invariant violated, nothing was written:\n{msg}")).help(help)
+    PkmError::new(EXIT_FINDING, format!("pkm::rule::{first}"), format!("invariant violated, nothing was written:\n{msg}")).help(help).multiline()
 }
 
 fn make_plan(layout: &Layout, conn: &Connection, s: &Staged) -> Result<Plan> {
