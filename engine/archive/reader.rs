@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::mpsc;
 
-/// Caps against decompression bombs and absurd archives.
+/// Caps against decompression bombs and absurd archives. The first bound is the manifest's own:
+/// once it is read, the stream may hold what it declares and no more; these caps stand behind it.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Maximum inflated bytes (tar stream) in total.
