@@ -529,14 +529,16 @@ fn a_crash_anywhere_in_a_queue_ends_with_all_of_it_or_none() {
 }
 
 #[test]
-fn an_intent_naming_a_staging_directory_outside_is_refused() {
+fn an_intent_naming_a_staging_directory_outside_is_never_followed() {
     if !cfg!(debug_assertions) {
         eprintln!("skipped: crash injection needs a debug build");
         return;
     }
     // A crashed install leaves its intent; the intent is then edited to name the sentinel as
-    // its staging (a crafted database). Rolling it forward would move files out of the host
-    // directory, and abandoning it would delete that directory.
+    // its staging (a crafted database). Rolling it forward from there would move files out of
+    // the host directory, and abandoning it would delete that directory. Doctor takes the
+    // staging by name in this root's staging directory: not there, so the install cannot be
+    // completed and is given up, and nothing outside the root is read, moved or removed.
     for lose in [false, true] {
         let w = world();
         fs::create_dir_all(w.s().join("usr/bin")).unwrap();
@@ -552,7 +554,14 @@ fn an_intent_naming_a_staging_directory_outside_is_refused() {
         c.execute("UPDATE intents SET plan = ?1", [v.to_string()]).unwrap();
         drop(c);
         let name = if lose { "crafted staging, entries missing" } else { "crafted staging" };
-        refused(&w, name, 2, "pkm::intent", |w| pkm(w.r(), &["doctor"], &[]));
+        checkpoint(w.r());
+        let before = state(&w);
+        let d = pkm(w.r(), &["doctor"], &[]);
+        assert_eq!(d.code, 1, "{name}\n{}\n{}", d.stdout, d.stderr);
+        assert!(d.stdout.contains("repaired: abandoned the interrupted install of hello"), "{name}: {}", d.stdout);
+        assert_eq!(before.sentinel, state(&w).sentinel, "{name}: the sentinel outside the root changed");
         assert!(!w.r().join("usr/bin/hello").exists(), "{name}");
+        assert_eq!(db_dump(w.r()).iter().filter(|l| l.starts_with("intent ")).count(), 0, "{name}: the intent is still there");
+        assert_eq!(pkm(w.r(), &["doctor"], &[]).code, 0, "{name}: doctor does not converge");
     }
 }

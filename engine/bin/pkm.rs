@@ -6,6 +6,7 @@ use igos::pkm::error::{PkmError, Result, EXIT_FINDING};
 use igos::pkm::install::{self, InstallOptions};
 use igos::pkm::trust::Trust;
 use igos::pkm::{doctor, lock, remove, trust, verify};
+use igos::visible::visible;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,6 +39,9 @@ enum Cmd {
         /// matches GLOB (`*` matches across `/`; repeatable), as pacman's --overwrite.
         #[arg(long, value_name = "GLOB")]
         overwrite: Vec<String>,
+        /// Install an older version over a newer installed one (refused otherwise).
+        #[arg(long)]
+        allow_downgrade: bool,
     },
     /// Remove packages; /etc configuration files are kept unless --force.
     #[command(after_help = "Example:\n  pkm remove hello\n  pkm remove --force hello   # also removes its /etc files")]
@@ -69,8 +73,17 @@ enum Cmd {
     #[command(after_help = "Example:\n  pkm history")]
     History,
     /// Check database integrity, repair interrupted transactions, reconcile text manifests.
-    #[command(after_help = "Example:\n  pkm --root /mnt/igos doctor\n\nExit 1 when a problem was found (and repaired where possible); a second run then exits 0.")]
-    Doctor,
+    #[command(after_help = "Example:\n  pkm --root /mnt/igos doctor\n  pkm doctor --abandon      # give up an interrupted transaction that cannot be completed\n  pkm doctor --rebuild-db   # the database is lost: rebuild it from the text manifests\n\nExit 1 when a problem was found (and repaired where possible); a second run then exits 0.")]
+    Doctor {
+        /// Give up interrupted transactions that cannot be completed: an install is rolled
+        /// back, a removal leaves the package installed; the intent is kept in the history.
+        #[arg(long)]
+        abandon: bool,
+        /// Set the database aside (renamed, kept) and rebuild it from the text manifests under
+        /// <ROOT>/var/lib/igos/packages.
+        #[arg(long)]
+        rebuild_db: bool,
+    },
     /// Print shell completions for pkm (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Example:\n  pkm completions bash > /etc/bash_completion.d/pkm")]
     Completions {
@@ -117,15 +130,17 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let code = e.exit.clamp(1, 255) as u8;
-            eprintln!("{:?}", miette::Report::new(e));
+            eprintln!("{:?}", miette::Report::new(e.visible()));
             ExitCode::from(code)
         }
     }
 }
 
+/// Report lines are one line each: anything from data in them (file and package names) is
+/// shown visibly, so a name cannot forge a line.
 fn print(lines: &[String]) {
     for l in lines {
-        out!("{l}");
+        out!("{}", visible(l));
     }
 }
 
@@ -148,10 +163,10 @@ fn run(cli: Cli) -> Result<u8> {
         return Err(PkmError::unusable("pkm::root", format!("{}: not a directory", cli.root.display())));
     }
     match cli.cmd {
-        Cmd::Install { archives, archive_trust, overwrite } => {
+        Cmd::Install { archives, archive_trust, overwrite, allow_downgrade } => {
             let _l = lock::acquire(&layout)?;
             let mut conn = db::open(&layout, true)?;
-            let opts = InstallOptions { trust: archive_trust, overwrite, ..Default::default() };
+            let opts = InstallOptions { trust: archive_trust, overwrite, allow_downgrade, ..Default::default() };
             print(&install::install(&layout, &mut conn, &archives, &opts)?);
             Ok(0)
         }
@@ -183,30 +198,31 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::List => {
             let conn = db::open(&layout, false)?;
             for p in db::list_installed(&conn)? {
-                let sup = p.superseded_by.map(|s| format!("  (superseded by {s})")).unwrap_or_default();
-                out!("{} {}-{}{sup}", p.name, p.version, p.release);
+                let sup = p.superseded_by.map(|s| format!("  (superseded by {})", visible(&s))).unwrap_or_default();
+                out!("{} {}-{}{sup}", visible(&p.name), visible(&p.version), p.release);
             }
             Ok(0)
         }
         Cmd::Info { name } => {
             let conn = db::open(&layout, false)?;
-            let p = db::get_installed(&conn, &name)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{name} is not installed")))?;
-            out!("name: {}\nversion: {}\nrelease: {}\ntier: {}\ndescription: {}\ninstalled: {}", p.name, p.version, p.release, p.tier, p.description, p.install_date);
+            let p = db::get_installed(&conn, &name)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{} is not installed", visible(&name))))?;
+            let v = |s: &str| visible(s).into_owned();
+            out!("name: {}\nversion: {}\nrelease: {}\ntier: {}\ndescription: {}\ninstalled: {}", v(&p.name), v(&p.version), p.release, v(&p.tier), v(&p.description), v(&p.install_date));
             if let (Some(by), Some(at)) = (&p.superseded_by, &p.superseded_at) {
-                out!("superseded-by: {by}\nsuperseded-at: {at}");
+                out!("superseded-by: {}\nsuperseded-at: {}", v(by), v(at));
             }
             for d in db::depends_of(&conn, p.id)? {
-                out!("depends: {d}");
+                out!("depends: {}", visible(&d));
             }
             out!("files: {}", db::files_of(&conn, p.id)?.len());
             Ok(0)
         }
         Cmd::Files { name } => {
             let conn = db::open(&layout, false)?;
-            let p = db::get_installed(&conn, &name)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{name} is not installed")))?;
+            let p = db::get_installed(&conn, &name)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{} is not installed", visible(&name))))?;
             for f in db::files_of(&conn, p.id)? {
                 let suffix = if f.kind == "dir" { "/" } else { "" };
-                out!("/{}{suffix}", f.path);
+                out!("/{}{suffix}", visible(&f.path));
             }
             Ok(0)
         }
@@ -214,11 +230,12 @@ fn run(cli: Cli) -> Result<u8> {
             let conn = db::open(&layout, false)?;
             let rel = db::normalise_path(&path);
             let owners = db::owners(&conn, &rel)?;
+            let shown = visible(&rel);
             if owners.is_empty() {
-                return Err(PkmError::finding("pkm::not-owned", format!("/{rel} is not owned by any package")));
+                return Err(PkmError::finding("pkm::not-owned", format!("/{shown} is not owned by any package")));
             }
             for (o, _) in owners {
-                out!("/{rel} is owned by {o}");
+                out!("/{shown} is owned by {}", visible(&o));
             }
             Ok(0)
         }
@@ -234,14 +251,17 @@ fn run(cli: Cli) -> Result<u8> {
                     (false, true) => o,
                     (false, false) => format!("{o} -> {v}"),
                 };
-                out!("{t} {op} {n} {ver} {d}");
+                out!("{}", visible(&format!("{t} {op} {n} {ver} {d}")));
             }
             Ok(0)
         }
-        Cmd::Doctor => {
+        Cmd::Doctor { abandon, rebuild_db } => {
             let _l = lock::acquire(&layout)?;
+            let (mut lines, mut problems) = if rebuild_db { doctor::rebuild_db(&layout)? } else { (Vec::new(), 0) };
             let mut conn = db::open(&layout, true)?;
-            let (lines, problems) = doctor::doctor(&layout, &mut conn)?;
+            let (more, n) = doctor::doctor(&layout, &mut conn, abandon)?;
+            lines.extend(more);
+            problems += n;
             print(&lines);
             Ok(if problems > 0 { EXIT_FINDING as u8 } else { 0 })
         }

@@ -39,6 +39,9 @@ pub struct Plan {
     pub archive_sha256: String,
     /// Config paths whose live copy was edited: kept, new one written as `<path>.new`.
     pub keep_configs: BTreeSet<String>,
+    /// The free name each kept config's new version is written to (`confignew`).
+    #[serde(default)]
+    pub new_names: std::collections::BTreeMap<String, String>,
     /// SUPERSEDES predecessors that are installed (ownership transfers from them).
     pub predecessors: Vec<String>,
     /// Same-name upgrade: the version being replaced.
@@ -140,7 +143,13 @@ impl Deployer {
                     }
                 }
                 EntryKind::File { .. } | EntryKind::Symlink { .. } => {
-                    let target = if plan.keep_configs.contains(&e.path) { format!("{name}.new") } else { name.clone() };
+                    // An edited config keeps its place; the new version goes to the free name
+                    // chosen before the intent (`confignew`), never over an existing file.
+                    let new_path = plan.config_new_path(&e.path);
+                    let target = match &new_path {
+                        Some(n) => n.rsplit('/').next().unwrap_or(n).to_string(),
+                        None => name.clone(),
+                    };
                     if resume && in_place(&self.root, &parent, &target, &e.kind) {
                         continue;
                     }
@@ -154,8 +163,8 @@ impl Deployer {
                     }
                     self.put(&staging, &plan.staging, &e.path, &parent, &target)?;
                     self.touched.insert(parent);
-                    if target != name {
-                        warnings.push(format!("/{}: you edited it; the new version is at /{}.new", e.path, e.path));
+                    if let Some(n) = &new_path {
+                        warnings.push(super::confignew::notice(&e.path, n));
                     }
                 }
             }

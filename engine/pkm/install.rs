@@ -26,6 +26,8 @@ pub struct InstallOptions {
     pub limits: Limits,
     /// `--overwrite` globs: unowned files already in the root that may be replaced.
     pub overwrite: Vec<String>,
+    /// Install an older version over a newer one (`--allow-downgrade`).
+    pub allow_downgrade: bool,
 }
 
 struct Staged {
@@ -132,6 +134,7 @@ fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], 
                 return Err(PkmError::finding("pkm::already-installed", format!("{} {}-{} is already installed", m.name, m.version, m.release))
                     .help("remove it first to reinstall it"));
             }
+            super::vercmp::check_downgrade(&i, m, opts.allow_downgrade)?;
         }
     }
     let queue: Vec<(String, &crate::archive::Manifest)> = staged.iter().map(|s| (s.archive.display().to_string(), &s.ex.manifest)).collect();
@@ -151,7 +154,7 @@ fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], 
     }
     out.extend(run_queue(layout, conn, &plans)?);
     for plan in &plans {
-        let verb = if plan.upgrade_from.is_some() { "upgraded" } else { "installed" };
+        let verb = super::vercmp::verb(plan.upgrade_from.as_deref(), &plan.manifest.version);
         let files = plan.manifest.entries.iter().filter(|e| !matches!(e.kind, EntryKind::Dir)).count();
         let noun = if files == 1 { "file" } else { "files" };
         let mut line = format!("{verb} {} {}-{} ({files} {noun})", plan.manifest.name, plan.manifest.version, plan.manifest.release);
@@ -169,13 +172,14 @@ pub fn violation_error(vs: &[invariants::Violation]) -> PkmError {
     let msg = vs
         .iter()
         .map(|v| match &v.decided_by {
-            Some(at) => format!("[{}] {}\n  decided by {at}", v.rule_id, v.message),
-            None => format!("[{}] {}", v.rule_id, v.message),
+            // One line per violation: a path from the archive cannot add lines.
+            Some(at) => format!("[{}] {}\n  decided by {at}", v.rule_id, crate::visible::visible(&v.message)),
+            None => format!("[{}] {}", v.rule_id, crate::visible::visible(&v.message)),
         })
         .collect::<Vec<_>>()
         .join("\n");
     let help = vs.iter().map(|v| v.help.clone()).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join("; ");
-    PkmError::new(EXIT_FINDING, format!("pkm::rule::{first}"), format!("invariant violated, nothing was written:\n{msg}")).help(help)
+    PkmError::new(EXIT_FINDING, format!("pkm::rule::{first}"), format!("invariant violated, nothing was written:\n{msg}")).help(help).multiline()
 }
 
 fn make_plan(layout: &Layout, conn: &Connection, s: &Staged, earlier: &[String]) -> Result<Plan> {
@@ -203,12 +207,17 @@ fn make_plan(layout: &Layout, conn: &Connection, s: &Staged, earlier: &[String])
             }
         }
     }
+    let mut new_names = std::collections::BTreeMap::new();
+    for rel in &keep_configs {
+        let taken = new_names.values().cloned().collect();
+        new_names.insert(rel.clone(), super::confignew::free_new_name(&layout.root, conn, rel, &taken)?);
+    }
     let mut upgrade_from = None;
     let mut obsolete = Vec::new();
     if let Some(old) = db::get_installed(conn, &m.name)? {
         upgrade_from = Some(old.version.clone());
         for f in db::files_of(conn, old.id)? {
-            if m.entry(&f.path).is_none() {
+            if m.entry(&f.path).is_none() && (f.kind != "dir" || super::remove::dir_removable(conn, &f.path, &m.name)?) {
                 obsolete.push(Obsolete { path: f.path, kind: f.kind, is_config: f.is_config, sha256: f.sha256 });
             }
         }
@@ -226,6 +235,7 @@ fn make_plan(layout: &Layout, conn: &Connection, s: &Staged, earlier: &[String])
         archive: s.archive.display().to_string(),
         archive_sha256: s.ex.archive_sha256.clone(),
         keep_configs,
+        new_names,
         predecessors,
         upgrade_from,
         obsolete,
@@ -342,8 +352,8 @@ fn write_manifests(layout: &Layout, conn: &Connection, plan: &Plan) -> Result<()
 }
 
 /// Roll one member's intent forward (after a crash): deploy what is not yet in place, commit.
+/// `plan` comes from `doctor::check_plan`: its staging is this root's, its paths canonical.
 pub fn resume_plan(layout: &Layout, conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<Vec<String>> {
-    super::state::check_staging(layout, &plan.staging)?;
     let warnings = deploy::deploy(&layout.root, plan)?;
     crash_point("deployed");
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -400,8 +410,9 @@ fn commit_in(tx: &rusqlite::Transaction<'_>, plan: &Plan, intent_id: i64) -> Res
     }
     {
         let mut ins = tx.prepare_cached(
-            "INSERT INTO files(package_id, path, kind, is_dir, is_config, mode, sha256, target) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            "INSERT INTO files(package_id, path, kind, is_dir, is_config, mode, sha256, target, size, uid, gid) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
         )?;
+        let (uid, gid) = super::verify::installing_owner();
         let mut cfg = tx.prepare_cached(
             "INSERT INTO config_files(path, package_id, original_sha256) VALUES (?1,?2,?3)
              ON CONFLICT(path) DO UPDATE SET package_id=excluded.package_id, original_sha256=excluded.original_sha256",
@@ -416,7 +427,7 @@ fn commit_in(tx: &rusqlite::Transaction<'_>, plan: &Plan, intent_id: i64) -> Res
                 EntryKind::File { sha256 } => ("file", Some(sha256.as_str()), None),
                 EntryKind::Symlink { target } => ("symlink", None, Some(target.as_str())),
             };
-            ins.execute(params![pkg_id, e.path, kind, kind == "dir", e.config, e.mode, sha, target])?;
+            ins.execute(params![pkg_id, e.path, kind, kind == "dir", e.config, e.mode, sha, target, e.size, uid, gid])?;
             if e.config {
                 if plan.keep_configs.contains(&e.path) {
                     cfg_keep.execute(params![e.path, pkg_id])?;

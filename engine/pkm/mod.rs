@@ -5,9 +5,11 @@
 //! `rootfs` (paths inside a root), `beneath` (opening beneath a directory, no symlink followed),
 //! `state` (pkm's own state, never reached through a link), `invariants` (facts of the root as
 //! it will be, evaluated by rules/pkm.pol), `deploy` (reversible until the commit),
-//! `install`, `remove`, `verify`, `trust` (sync and `--archive-trust`), `textmanifest`, `doctor`.
+//! `install`, `remove`, `verify`, `trust` (sync and `--archive-trust`), `textmanifest`, `doctor`,
+//! `vercmp` (version order, downgrades), `confignew` (free `.new` names for edited configs).
 
 pub mod beneath;
+pub mod confignew;
 pub mod db;
 pub mod deploy;
 pub mod doctor;
@@ -22,4 +24,5 @@ pub mod state;
 pub mod textmanifest;
 pub mod trust;
 pub mod util;
+pub mod vercmp;
 pub mod verify;

@@ -77,6 +77,14 @@ CREATE TABLE intents (
     created TEXT NOT NULL
 );
 "#,
+    // 1 -> 2: what `pkm verify` compares besides content (as pacman -Qkk does): each file's
+    // size, and the owner and group pkm gave it. NULL where unknown (rows of schema 1, a
+    // database rebuilt from text manifests): not compared.
+    r#"
+ALTER TABLE files ADD COLUMN size INTEGER;
+ALTER TABLE files ADD COLUMN uid INTEGER;
+ALTER TABLE files ADD COLUMN gid INTEGER;
+"#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -16,10 +16,16 @@ pub const STATE_DIR: &str = "var/lib/igos";
 /// Where archives and indexes are kept (`pkm sync /var/cache/pkm/index.txt`).
 pub const CACHE_DIR: &str = "var/cache/pkm";
 
-/// Files directly in the state directory, each a regular file when present.
-const STATE_FILES: &[&str] = &["pkm.db", "pkm.db-wal", "pkm.db-shm", "pkm.db-journal", "pkm.lock"];
+/// Where `pkm doctor` moves text manifests the database does not account for (in the state).
+pub const ORPHANED: &str = "orphaned";
+
+/// Files directly in the state directory, each a regular file when present (the database, its
+/// journals, the lock, and the database `pkm doctor --rebuild-db` builds beside it).
+const STATE_FILES: &[&str] =
+    &["pkm.db", "pkm.db-wal", "pkm.db-shm", "pkm.db-journal", "pkm.lock", "pkm.db.rebuilding", "pkm.db.rebuilding-journal"];
 /// Directories in the state directory, and the file type each of their entries must have.
-const STATE_DIRS: &[(&str, FileType)] = &[("packages", FileType::RegularFile), ("staging", FileType::Directory)];
+const STATE_DIRS: &[(&str, FileType)] =
+    &[("packages", FileType::RegularFile), ("staging", FileType::Directory), (ORPHANED, FileType::RegularFile)];
 
 fn under(rel: &str, dir: &str) -> bool {
     rel == dir || rel.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
@@ -157,18 +163,6 @@ pub fn open_file(layout: &Layout, dir_in_state: &str, name: &str, truncate: bool
         return Err(refused(layout, &rel, &format!("is {}, not a regular file", type_name(t))));
     }
     Ok(File::from(fd))
-}
-
-/// Is `p` a staging directory pkm made (`<root>/var/lib/igos/staging/<one name>`)? An intent
-/// read back from the database names its staging; anything else there is refused, never
-/// read from, moved from or deleted.
-pub fn check_staging(layout: &Layout, p: &std::path::Path) -> Result<()> {
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if p.parent() == Some(layout.staging_dir().as_path()) && !name.is_empty() && name != ".." && name != "." {
-        return Ok(());
-    }
-    Err(PkmError::unusable("pkm::intent", format!("{}: an intent names this as its staging directory, which is not pkm's staging; nothing was touched", p.display()))
-        .help("the database was edited or damaged; run `pkm doctor`"))
 }
 
 /// Make a new, private (0700) directory `name` under the state's `staging`, never through a
