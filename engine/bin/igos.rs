@@ -49,6 +49,8 @@ enum Command {
     Pack(cli::pack::PackArgs),
     /// Record (save) or show the reference of the last good build that Gate 5 (Scan B) reads.
     Reference(cli::reference::ReferenceArgs),
+    /// Publish a pkm repository: keygen, add archives, remove packages (a signed index).
+    Repo(cli::repo::RepoArgs),
 }
 
 fn main() {
@@ -63,6 +65,7 @@ fn main() {
         Command::Build(args) => cli::build::run(args),
         Command::Pack(args) => cli::pack::run(args),
         Command::Reference(args) => cli::reference::run(args),
+        Command::Repo(args) => cli::repo::run(args),
         Command::Completions { shell } => {
             cli::out(&cli::docgen::completions(Cli::command(), "igos", *shell));
             0

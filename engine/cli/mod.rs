@@ -12,6 +12,7 @@ pub mod fmt;
 pub mod ruletest;
 pub mod pack;
 pub mod reference;
+pub mod repo;
 pub mod since;
 
 use std::io::{IsTerminal, Write};

@@ -77,6 +77,19 @@ CREATE TABLE intents (
     created TEXT NOT NULL
 );
 "#,
+    // 1 -> 2 (pkm repositories, engine/repo): where each available archive comes from, its
+    // size, runtime dependencies and supersedes (space-separated names), whether a detached
+    // archive signature is published, and the repository's position in repos.conf.
+    r#"
+ALTER TABLE available ADD COLUMN repo TEXT NOT NULL DEFAULT '';
+ALTER TABLE available ADD COLUMN repo_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE available ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE available ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE available ADD COLUMN size INTEGER;
+ALTER TABLE available ADD COLUMN depends TEXT NOT NULL DEFAULT '';
+ALTER TABLE available ADD COLUMN supersedes TEXT NOT NULL DEFAULT '';
+ALTER TABLE available ADD COLUMN signed INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,293 @@
+//! The pkm operations on synced repositories: install by name, upgrade, reinstall, the
+//! dependency checks around `pkm install FILE` and `pkm remove`, search and info. Resolution
+//! is `resolve` (pure); installing is the existing pipeline, `crate::pkm::install::install`,
+//! given the downloaded archives as one queue.
+
+use super::conf;
+use super::fetch;
+use super::index::{read_manifest, valid_file_name};
+use super::resolve::{self, Available, Installed, ResolveError, Universe};
+use super::sign::{archive_message, SignatureFile, ARCHIVE_CONTEXT};
+use crate::pkm::db::{self, Layout};
+use crate::pkm::error::{PkmError, Result};
+use crate::pkm::install::{self, InstallOptions};
+use crate::pkm::trust::Trust;
+use rusqlite::Connection;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// One row of the `available` table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AvailableRow {
+    pub name: String,
+    pub version: String,
+    pub release: i64,
+    pub tier: String,
+    pub description: String,
+    pub file: String,
+    pub sha256: String,
+    pub repository: String,
+    #[serde(skip)]
+    pub repo_url: String,
+    #[serde(skip)]
+    pub position: i64,
+    #[serde(skip)]
+    pub key_id: String,
+    pub size: Option<i64>,
+    pub depends: Vec<String>,
+    pub supersedes: Vec<String>,
+    pub signed: bool,
+}
+
+fn words(s: String) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+pub fn available_rows(conn: &Connection) -> Result<Vec<AvailableRow>> {
+    let mut st = conn.prepare(
+        "SELECT name, version, release, tier, description, archive, sha256, repo, repo_url, position, key_id, size, depends, supersedes, signed
+         FROM available ORDER BY position, name, id",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(AvailableRow {
+                name: r.get(0)?,
+                version: r.get(1)?,
+                release: r.get(2)?,
+                tier: r.get(3)?,
+                description: r.get(4)?,
+                file: r.get(5)?,
+                sha256: r.get(6)?,
+                repository: r.get(7)?,
+                repo_url: r.get(8)?,
+                position: r.get(9)?,
+                key_id: r.get(10)?,
+                size: r.get(11)?,
+                depends: words(r.get(12)?),
+                supersedes: words(r.get(13)?),
+                signed: r.get(14)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn installed_map(conn: &Connection) -> Result<BTreeMap<String, Installed>> {
+    let mut out = BTreeMap::new();
+    for p in db::list_installed(conn)? {
+        let depends = db::depends_of(conn, p.id)?;
+        out.insert(p.name.clone(), Installed { name: p.name, version: p.version, release: p.release, depends, superseded: p.superseded_by.is_some() });
+    }
+    Ok(out)
+}
+
+fn universe(conn: &Connection, rows: &[AvailableRow]) -> Result<Universe> {
+    let avail: Vec<Available> = rows
+        .iter()
+        .map(|r| Available { name: r.name.clone(), version: r.version.clone(), release: r.release, depends: r.depends.clone(), supersedes: r.supersedes.clone(), position: r.position })
+        .collect();
+    Ok(Universe { installed: installed_map(conn)?, available: resolve::choose(&avail) })
+}
+
+fn resolve_error(e: ResolveError) -> PkmError {
+    let code = match e {
+        ResolveError::Missing(_) => "pkm::resolve::missing",
+        ResolveError::Cycle(_) => "pkm::resolve::cycle",
+    };
+    PkmError::finding(code, format!("cannot resolve the install queue: {e}")).help("nothing was downloaded or installed; `pkm sync` refreshes the indexes, `pkm search` shows what they publish")
+}
+
+/// Download (or reuse from the cache) and verify one queued archive: size, SHA-256 and, when
+/// the index says the archive is signed, its detached signature.
+fn download(root: &Path, row: &AvailableRow) -> Result<PathBuf> {
+    let at = |code: &str, why: String| PkmError::finding(format!("pkm::fetch::{code}"), format!("repository `{}`: {}: {why}", row.repository, row.file)).help("nothing was installed; the download was discarded. Run `pkm sync` and retry; if it persists the repository is damaged or tampered with");
+    if row.repo_url.is_empty() || !valid_file_name(&row.file) {
+        return Err(PkmError::unusable("pkm::fetch::no-repository", format!("{} {}-{} comes from a local index file, not a repository; install its archive by path", row.name, row.version, row.release)));
+    }
+    let cache = conf::cache_dir(root);
+    std::fs::create_dir_all(&cache).map_err(|e| PkmError::io(cache.display(), e))?;
+    let dest = cache.join(&row.file);
+    let want_size = row.size.unwrap_or(-1);
+    let cached = std::fs::metadata(&dest).is_ok_and(|m| m.len() as i64 == want_size) && crate::archive::hash_file(&dest).ok().as_deref() == Some(row.sha256.as_str());
+    if !cached {
+        let part = cache.join(format!("{}.part", row.file));
+        let cap = if want_size >= 0 { want_size as u64 } else { 0 };
+        let url = fetch::join(&row.repo_url, &row.file);
+        let (size, sha) = match fetch::fetch_to_file(&url, &part, cap, &row.file) {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = std::fs::remove_file(&part);
+                return Err(PkmError::unusable("pkm::fetch::download", format!("repository `{}`: {}: {e}", row.repository, row.file)).help("nothing was installed; check the repository and retry"));
+            }
+        };
+        if size as i64 != want_size {
+            let _ = std::fs::remove_file(&part);
+            return Err(at("size-mismatch", format!("{size} bytes, the signed index says {want_size} (truncated?)")));
+        }
+        if sha != row.sha256 {
+            let _ = std::fs::remove_file(&part);
+            return Err(at("hash-mismatch", format!("SHA-256 {sha} does not match the signed index ({})", row.sha256)));
+        }
+        std::fs::rename(&part, &dest).map_err(|e| PkmError::io(dest.display(), e))?;
+    }
+    if row.signed {
+        let keys = conf::load_keys(root).map_err(|m| PkmError::unusable("pkm::fetch::keys", m))?;
+        let key = keys.get(&row.key_id).ok_or_else(|| at("unknown-key", format!("no trusted key {} in /etc/igos/keys/", row.key_id)))?;
+        let sig = fetch::fetch_bytes(&fetch::join(&row.repo_url, &format!("{}.sig", row.file)), 4096)
+            .map_err(|e| at("missing-signature", format!("cannot download its signature: {e}")))?;
+        let sig = SignatureFile::parse(&String::from_utf8_lossy(&sig)).map_err(|m| at("bad-signature", m))?;
+        if let Err(m) = key.verify(ARCHIVE_CONTEXT, &archive_message(&row.sha256), &sig) {
+            let _ = std::fs::remove_file(&dest);
+            return Err(at("bad-signature", m));
+        }
+    }
+    Ok(dest)
+}
+
+/// Download every queued package, then install them as one queue through the pipeline.
+fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRow], queue: &[Available], mut out: Vec<String>) -> Result<Vec<String>> {
+    let mut paths = Vec::new();
+    let bar = fetch::queue_bar(queue.len(), 2, "downloading");
+    for q in queue {
+        let row = rows
+            .iter()
+            .find(|r| r.name == q.name && r.version == q.version && r.release == q.release && r.position == q.position)
+            .ok_or_else(|| PkmError::unusable("pkm::resolve", format!("{} vanished from the index", q.name)))?;
+        paths.push(download(&layout.root, row)?);
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let names: Vec<String> = queue.iter().map(|q| format!("{}-{}-{}", q.name, q.version, q.release)).collect();
+    out.push(format!("queue: {}", names.join(" ")));
+    let opts = InstallOptions { trust: Trust::Strict, ..Default::default() };
+    out.extend(install::install(layout, conn, &paths, &opts)?);
+    Ok(out)
+}
+
+/// `pkm install NAME…`: the names and their missing runtime dependencies, one queue.
+pub fn install_names(layout: &Layout, conn: &mut Connection, names: &[String]) -> Result<Vec<String>> {
+    let rows = available_rows(conn)?;
+    let u = universe(conn, &rows)?;
+    let mut out = Vec::new();
+    let mut targets = Vec::new();
+    for n in names {
+        let Some(a) = u.available.get(n) else {
+            return Err(resolve_error(ResolveError::Missing(vec![n.clone()])));
+        };
+        match u.installed.get(n) {
+            Some(i) if i.superseded => {
+                return Err(PkmError::finding("pkm::superseded", format!("{n} {}-{} was superseded; it is not reinstalled over its successor", i.version, i.release)));
+            }
+            Some(i) => match super::version::compare(&a.version, a.release, &i.version, i.release) {
+                std::cmp::Ordering::Equal => out.push(format!("{n} {}-{} is already installed and up to date", i.version, i.release)),
+                std::cmp::Ordering::Less => out.push(format!("{n} {}-{} kept: the repository has the older {}-{} (no downgrade)", i.version, i.release, a.version, a.release)),
+                std::cmp::Ordering::Greater => targets.push(n.clone()),
+            },
+            None => targets.push(n.clone()),
+        }
+    }
+    if targets.is_empty() {
+        out.push("nothing to do".into());
+        return Ok(out);
+    }
+    let queue = u.resolve(&targets).map_err(resolve_error)?;
+    fetch_and_install(layout, conn, &rows, &queue, out)
+}
+
+/// `pkm upgrade`: every installed package to its newest published version, replacements for
+/// split packages, new dependencies; never a downgrade.
+pub fn upgrade(layout: &Layout, conn: &mut Connection) -> Result<Vec<String>> {
+    let rows = available_rows(conn)?;
+    let u = universe(conn, &rows)?;
+    let (targets, held) = u.upgrade_targets();
+    let mut out = held;
+    if targets.is_empty() {
+        out.push("nothing to upgrade".into());
+        return Ok(out);
+    }
+    let queue = u.resolve(&targets).map_err(resolve_error)?;
+    fetch_and_install(layout, conn, &rows, &queue, out)
+}
+
+/// `pkm reinstall NAME…`: the installed version, downloaded and verified first, then removed
+/// (configuration files kept) and installed again as one queue.
+pub fn reinstall(layout: &Layout, conn: &mut Connection, names: &[String]) -> Result<Vec<String>> {
+    let rows = available_rows(conn)?;
+    let mut paths = Vec::new();
+    for n in names {
+        let i = db::get_installed(conn, n)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{n} is not installed")))?;
+        let row = rows
+            .iter()
+            .find(|r| r.name == i.name && r.version == i.version && r.release == i.release)
+            .ok_or_else(|| PkmError::finding("pkm::reinstall::unpublished", format!("{n} {}-{} is not in any synced repository", i.version, i.release)).help("`pkm sync`, or `pkm upgrade` to move to the published version"))?;
+        paths.push(download(&layout.root, row)?);
+    }
+    let mut out = crate::pkm::remove::remove(layout, conn, names, false)?;
+    let opts = InstallOptions { trust: Trust::Strict, ..Default::default() };
+    out.extend(install::install(layout, conn, &paths, &opts)?);
+    Ok(out)
+}
+
+/// Before `pkm install FILE…`: every runtime dependency of the queue must be installed or in
+/// the queue.
+pub fn check_file_queue(conn: &Connection, archives: &[PathBuf]) -> Result<()> {
+    let mut queue = Vec::new();
+    for a in archives {
+        // An unreadable archive is left to the pipeline, which reports it precisely.
+        let Ok(m) = read_manifest(a) else { return Ok(()) };
+        queue.push((m.name, m.depends, m.supersedes));
+    }
+    let unmet = resolve::unmet(&installed_map(conn)?, &queue);
+    if unmet.is_empty() {
+        return Ok(());
+    }
+    let msg = unmet.iter().map(|(p, d)| format!("{p} needs {d}, which is neither installed nor in the install queue")).collect::<Vec<_>>().join("\n");
+    Err(PkmError::finding("pkm::depends::missing", format!("missing runtime dependencies, nothing was installed:\n{msg}"))
+        .help("add the dependencies to the same queue, or install by name (`pkm install NAME`) to pull them from a synced repository"))
+}
+
+/// The removal order for `pkm remove`: refused when an installed package still needs one of
+/// `names` (naming them), unless `cascade`, which removes the dependents first.
+pub fn removal_order(conn: &Connection, names: &[String], cascade: bool) -> Result<Vec<String>> {
+    let installed = installed_map(conn)?;
+    if cascade {
+        return Ok(resolve::cascade(&installed, names));
+    }
+    let set: BTreeSet<String> = names.iter().cloned().collect();
+    let deps = resolve::dependents(&installed, &set);
+    if deps.is_empty() {
+        return Ok(names.to_vec());
+    }
+    let msg = deps.iter().map(|(p, d)| format!("{p} depends on {d}")).collect::<Vec<_>>().join("\n");
+    Err(PkmError::finding("pkm::remove::required", format!("cannot remove, other packages need it; nothing was removed:\n{msg}"))
+        .help("remove the dependents too with --cascade, or remove them first"))
+}
+
+/// Search the synced indexes (the candidate of each name): case-insensitive substring of the
+/// name or description.
+pub fn search(conn: &Connection, pattern: &str) -> Result<Vec<(AvailableRow, Option<String>)>> {
+    let rows = available_rows(conn)?;
+    let u = universe(conn, &rows)?;
+    let p = pattern.to_lowercase();
+    let mut out = Vec::new();
+    for a in u.available.values() {
+        let Some(r) = rows.iter().find(|r| r.name == a.name && r.version == a.version && r.release == a.release && r.position == a.position) else { continue };
+        if r.name.to_lowercase().contains(&p) || r.description.to_lowercase().contains(&p) {
+            let inst = u.installed.get(&r.name).map(|i| format!("{}-{}", i.version, i.release));
+            out.push((r.clone(), inst));
+        }
+    }
+    Ok(out)
+}
+
+/// The candidate a name resolves to in the synced indexes.
+pub fn available_info(conn: &Connection, name: &str) -> Result<Option<AvailableRow>> {
+    let rows = available_rows(conn)?;
+    let u = universe(conn, &rows)?;
+    let Some(a) = u.available.get(name) else { return Ok(None) };
+    Ok(rows.into_iter().find(|r| r.name == a.name && r.version == a.version && r.release == a.release && r.position == a.position))
+}
