@@ -291,3 +291,12 @@ pub fn available_info(conn: &Connection, name: &str) -> Result<Option<AvailableR
     let Some(a) = u.available.get(name) else { return Ok(None) };
     Ok(rows.into_iter().find(|r| r.name == a.name && r.version == a.version && r.release == a.release && r.position == a.position))
 }
+
+/// Are the `pkm install` arguments package names (none names an existing file or looks like an
+/// archive path)? Mixing names and files is treated as files, and the missing file is reported.
+pub fn are_names(args: &[PathBuf]) -> bool {
+    args.iter().all(|a| {
+        let s = a.to_string_lossy();
+        !a.exists() && !s.contains('/') && !s.ends_with(".igos.tar.gz") && super::index::valid_name(&s)
+    })
+}

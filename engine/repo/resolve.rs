@@ -4,9 +4,9 @@
 //! * One version per name: the first repository (in repos.conf order) that publishes a name
 //!   wins, and within it the newest version ([`choose`]).
 //! * Runtime dependencies are followed transitively. A dependency is met by an installed
-//!   package of that name (superseded or not: its successor holds its files), by a package
-//!   already in the queue, or, when no repository publishes the name, by a published package
-//!   that supersedes it (the split-package model).
+//!   package of that name (superseded or not: its successor holds its files) or by a package
+//!   already in the queue. A successor never stands in for a predecessor that is not
+//!   installed: the install rules require the predecessor installed or earlier in the queue.
 //! * The queue is in dependency order (a dependency before its dependents) and a predecessor
 //!   before the package that supersedes it, as the install pipeline's invariants require.
 //! * A cycle is refused, naming the cycle; a missing dependency is refused, naming the chain
@@ -84,15 +84,6 @@ pub struct Universe {
 }
 
 impl Universe {
-    /// The published package that provides `name`: itself, or else the first (by repository,
-    /// then name) that supersedes it.
-    fn provider(&self, name: &str) -> Option<&Available> {
-        if let Some(a) = self.available.get(name) {
-            return Some(a);
-        }
-        self.available.values().filter(|a| a.supersedes.iter().any(|s| s == name)).min_by(|a, b| (a.position, &a.name).cmp(&(b.position, &b.name)))
-    }
-
     /// Resolve `targets` (names that must be in the queue, in this order) and their missing
     /// dependencies into an ordered queue of published packages.
     pub fn resolve(&self, targets: &[String]) -> Result<Vec<Available>, ResolveError> {
@@ -124,15 +115,11 @@ impl Universe {
             c.push(name.to_string());
             return Err(ResolveError::Cycle(c));
         }
-        let provider = if forced { self.available.get(name) } else { self.provider(name) };
-        let Some(a) = provider else {
+        let Some(a) = self.available.get(name) else {
             let mut c = path.clone();
             c.push(name.to_string());
             return Err(ResolveError::Missing(c));
         };
-        if a.name != name && (chosen.contains_key(&a.name) || self.installed.contains_key(&a.name)) {
-            return Ok(()); // a successor of `name` is already there
-        }
         path.push(a.name.clone());
         for d in &a.depends {
             self.visit(d, false, path, chosen, order)?;
@@ -276,8 +263,5 @@ mod tests {
         assert_eq!(u.available["p"].version, "1");
         let u = uni(&[av("new", "1", &[], &["old"], 0), av("old", "1", &[], &[], 0)]);
         assert_eq!(names(&u.resolve(&["new".into(), "old".into()]).unwrap()), ["old", "new"]);
-        // A dependency on a split name is met by its successor.
-        let u = uni(&[av("app", "1", &["util"], &[], 0), av("util-core", "2", &[], &["util"], 0)]);
-        assert_eq!(names(&u.resolve(&["app".into()]).unwrap()), ["util-core", "app"]);
     }
 }
