@@ -400,6 +400,34 @@ fn sync_v1_index_file_still_works() {
     assert_eq!(w.read("usr/bin/a").as_deref(), Some("a 1.0"));
 }
 
+/// A publisher whose key signs a hostile index: the signature is good, the content is not.
+fn sync_signed_hostile_index(mutate: impl FnOnce(&mut serde_json::Value), reason: &str) {
+    let w = World::synced(&[p("a", "1.0", &[], &[])]);
+    let repo = w.repo_dir("core");
+    let mut v: serde_json::Value = serde_json::from_slice(&fs::read(repo.join("index.json")).unwrap()).unwrap();
+    mutate(&mut v);
+    let bytes = serde_json::to_vec(&v).unwrap();
+    let key = igos::repo::sign::SecretKey::parse(&fs::read_to_string(&w.key).unwrap()).unwrap();
+    fs::write(repo.join("index.json.sig"), key.sign(igos::repo::sign::INDEX_CONTEXT, &bytes).render()).unwrap();
+    fs::write(repo.join("index.json"), bytes).unwrap();
+    let o = w.pkm(&["sync"]);
+    fails(&o, 2, "repository `core`");
+    fails(&o, 2, reason);
+    assert_eq!(w.available(), ["core/a 1.0"]);
+}
+
+#[test]
+fn sync_signed_index_with_a_path_as_file_name_is_refused() {
+    sync_signed_hostile_index(|v| v["packages"][0]["file"] = "../../../etc/passwd".into(), "invalid archive file name `../../../etc/passwd`");
+}
+
+#[test]
+fn sync_signed_index_with_unknown_fields_or_version_is_refused() {
+    sync_signed_hostile_index(|v| v["packages"][0]["postinstall"] = "rm -rf /".into(), "unknown field `postinstall`");
+    sync_signed_hostile_index(|v| v["version"] = 3.into(), "index format version 3 is not supported");
+    sync_signed_hostile_index(|v| v["packages"][0]["sha256"] = "XYZ".into(), "not a lowercase SHA-256");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Install by name
 
@@ -485,6 +513,20 @@ fn install_tampered_archive_is_refused_and_discarded() {
     assert!(w.installed().is_empty());
     assert!(w.read("usr/bin/a").is_none());
     assert!(w.cached().is_empty(), "the bad download is not kept: {:?}", w.cached());
+}
+
+#[test]
+fn install_damaged_cache_entry_is_downloaded_again() {
+    let w = World::synced(&[p("a", "1", &[], &[])]);
+    let cache = w.root().join("var/cache/igos/pkm");
+    fs::create_dir_all(&cache).unwrap();
+    let published = fs::read(w.repo_dir("core").join("a-1-1.igos.tar.gz")).unwrap();
+    let mut bad = published.clone();
+    bad[10] ^= 1;
+    fs::write(cache.join("a-1-1.igos.tar.gz"), bad).unwrap();
+    ok(&w.pkm(&["install", "a"]));
+    assert_eq!(fs::read(cache.join("a-1-1.igos.tar.gz")).unwrap(), published);
+    assert_eq!(w.read("usr/bin/a").as_deref(), Some("a 1"));
 }
 
 #[test]
@@ -619,7 +661,7 @@ fn install_signed_archives_verified_and_a_forged_signature_refused() {
 // Install FILE: dependencies enforced, strict trust means "published in a signed index"
 
 fn built(w: &World, k: &Pkg) -> String {
-    w.repo_dir("core").join(k.file_name().replace("-1.igos", "-1.igos")).to_string_lossy().into_owned()
+    w.repo_dir("core").join(k.file_name()).to_string_lossy().into_owned()
 }
 
 #[test]
