@@ -938,3 +938,75 @@ fn json_list_files_owns() {
     assert_eq!(none.code, 1);
     assert_eq!(none.stdout.trim(), "[]");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rendered diagnostics (no colour, width 100), snapshotted into snapshots/
+
+fn snap(name: &str, w: &World, o: &Out) {
+    let text = format!("exit: {}\n{}", o.code, o.stderr.replace(w.tmp.path().to_str().unwrap(), "[TMP]").replace(&w.key_id, "[KEY]"));
+    insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+#[test]
+fn diagnostics_snapshots() {
+    let w = World::synced(&[p("x", "1", &["y"], &[]), p("y", "1", &["x"], &[]), p("a", "1", &["b"], &[]), p("b", "1", &["ghost"], &[])]);
+    snap("pkm_repo_cycle", &w, &w.pkm(&["install", "x"]));
+    snap("pkm_repo_missing_dependency", &w, &w.pkm(&["install", "a"]));
+    let t = tmux_world();
+    snap("pkm_repo_remove_required", &t, &t.pkm(&["remove", "glibc"]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale (run by hand: `cargo test --release --test pkm_repo -- --ignored --nocapture scale`)
+
+#[test]
+#[ignore]
+fn scale_sync_10000_and_install_a_1000_package_closure() {
+    use std::time::Instant;
+    let w = World::new();
+    let repo = w.repo_dir("core");
+    fs::create_dir_all(&repo).unwrap();
+    // 1,000 real archives, each depending on up to three earlier ones; the last needs them all.
+    let n_real = 1000;
+    let mut entries = Vec::new();
+    let t = Instant::now();
+    for i in 0..n_real {
+        let mut deps: Vec<String> = [1usize, 7, 31].iter().filter(|d| **d <= i).map(|d| format!("pkg{}", i - d)).collect();
+        if i == n_real - 1 {
+            deps = (0..i).map(|j| format!("pkg{j}")).collect();
+        }
+        let mut k = p(&format!("pkg{i}"), "1.0", &[], &[]);
+        k.depends = deps.clone();
+        let a = k.build(&repo);
+        entries.push(serde_json::json!({
+            "name": k.name, "version": "1.0", "release": 1, "file": k.file_name(),
+            "size": fs::metadata(&a).unwrap().len(), "sha256": igos::archive::hash_file(&a).unwrap(),
+            "depends": deps, "supersedes": [], "tier": "core", "description": "scale test",
+        }));
+    }
+    // 9,000 more published (not downloaded) so the index has 10,000 packages.
+    for i in n_real..10_000 {
+        entries.push(serde_json::json!({
+            "name": format!("pkg{i}"), "version": "1.0", "release": 1, "file": format!("pkg{i}-1.0-1.igos.tar.gz"),
+            "size": 1000, "sha256": "0".repeat(64), "depends": [format!("pkg{}", i % n_real)], "supersedes": [], "tier": "extra", "description": "scale test",
+        }));
+    }
+    let index = serde_json::to_vec_pretty(&serde_json::json!({"format": "igos-index", "version": 2, "packages": entries})).unwrap();
+    let key = igos::repo::sign::SecretKey::parse(&fs::read_to_string(&w.key).unwrap()).unwrap();
+    fs::write(repo.join("index.json.sig"), key.sign(igos::repo::sign::INDEX_CONTEXT, &index).render()).unwrap();
+    fs::write(repo.join("index.json"), &index).unwrap();
+    eprintln!("built 1,000 archives and a 10,000-package index ({} bytes) in {:?}", index.len(), t.elapsed());
+    w.configure(&[("core", w.file_url("core"))]);
+    let t = Instant::now();
+    ok(&w.pkm(&["sync"]));
+    eprintln!("pkm sync, 10,000 packages: {:?}", t.elapsed());
+    let t = Instant::now();
+    ok(&w.pkm(&["install", &format!("pkg{}", n_real - 1)]));
+    eprintln!("pkm install of a 1,000-package closure (resolve, copy from file://, verify, install): {:?}", t.elapsed());
+    assert_eq!(w.installed().len(), n_real);
+    let t = Instant::now();
+    ok(&w.pkm(&["upgrade"]));
+    eprintln!("pkm upgrade with nothing to do, 1,000 installed, 10,000 published: {:?}", t.elapsed());
+}

@@ -81,6 +81,15 @@ pub fn installed_map(conn: &Connection) -> Result<BTreeMap<String, Installed>> {
     Ok(out)
 }
 
+/// The rows by (name, version, release, position): a candidate's row in one look-up.
+fn by_key(rows: &[AvailableRow]) -> std::collections::HashMap<(&str, &str, i64, i64), &AvailableRow> {
+    rows.iter().map(|r| ((r.name.as_str(), r.version.as_str(), r.release, r.position), r)).collect()
+}
+
+fn row_of<'a>(map: &std::collections::HashMap<(&str, &str, i64, i64), &'a AvailableRow>, a: &Available) -> Option<&'a AvailableRow> {
+    map.get(&(a.name.as_str(), a.version.as_str(), a.release, a.position)).copied()
+}
+
 fn universe(conn: &Connection, rows: &[AvailableRow]) -> Result<Universe> {
     let avail: Vec<Available> = rows
         .iter()
@@ -148,11 +157,9 @@ fn download(root: &Path, row: &AvailableRow) -> Result<PathBuf> {
 fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRow], queue: &[Available], mut out: Vec<String>) -> Result<Vec<String>> {
     let mut paths = Vec::new();
     let bar = fetch::queue_bar(queue.len(), 2, "downloading");
+    let map = by_key(rows);
     for q in queue {
-        let row = rows
-            .iter()
-            .find(|r| r.name == q.name && r.version == q.version && r.release == q.release && r.position == q.position)
-            .ok_or_else(|| PkmError::unusable("pkm::resolve", format!("{} vanished from the index", q.name)))?;
+        let row = row_of(&map, q).ok_or_else(|| PkmError::unusable("pkm::resolve", format!("{} vanished from the index", q.name)))?;
         paths.push(download(&layout.root, row)?);
         if let Some(b) = &bar {
             b.inc(1);
@@ -283,8 +290,9 @@ pub fn search(conn: &Connection, pattern: &str) -> Result<Vec<(AvailableRow, Opt
     let u = universe(conn, &rows)?;
     let p = pattern.to_lowercase();
     let mut out = Vec::new();
+    let map = by_key(&rows);
     for a in u.available.values() {
-        let Some(r) = rows.iter().find(|r| r.name == a.name && r.version == a.version && r.release == a.release && r.position == a.position) else { continue };
+        let Some(r) = row_of(&map, a) else { continue };
         if r.name.to_lowercase().contains(&p) || r.description.to_lowercase().contains(&p) {
             let inst = u.installed.get(&r.name).map(|i| format!("{}-{}", i.version, i.release));
             out.push((r.clone(), inst));
