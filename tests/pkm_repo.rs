@@ -778,10 +778,16 @@ fn upgrade_never_downgrades() {
     ok(&w.pkm(&["sync"]));
     let o = w.pkm(&["upgrade"]);
     ok(&o);
-    assert!(o.stdout.contains("a 2.0-1 kept: the repository has the older 1.5-1 (no downgrade)"), "{}", o.stdout);
+    assert!(o.stdout.contains("a 2.0-1 kept: the repository has the older 1.5-1 (no downgrade without --allow-downgrade)"), "{}", o.stdout);
     assert_eq!(w.version("a").as_deref(), Some("2.0"));
     assert_eq!(w.read("usr/bin/a").as_deref(), Some("a 2.0"));
     assert_eq!(w.history("upgrade").len(), 0);
+    // Asked for, the downgrade happens, as one upgrade.
+    ok(&w.pkm(&["upgrade", "--allow-downgrade"]));
+    assert_eq!(w.version("a").as_deref(), Some("1.5"));
+    assert_eq!(w.read("usr/bin/a").as_deref(), Some("a 1.5"));
+    assert_eq!(w.history("upgrade"), ["a"]);
+    assert_consistent(w.root());
 }
 
 #[test]

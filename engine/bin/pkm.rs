@@ -90,9 +90,13 @@ enum Cmd {
     #[command(after_help = "Example:\n  pkm --root /mnt/igos doctor\n\nExit 1 when a problem was found (and repaired where possible); a second run then exits 0.")]
     Doctor,
     /// Upgrade every installed package to the newest version the synced repositories publish
-    /// (in dependency order, one queue; never a downgrade).
+    /// (in dependency order, one queue; a downgrade only with --allow-downgrade).
     #[command(after_help = "Example:\n  pkm sync && pkm upgrade")]
-    Upgrade,
+    Upgrade {
+        /// Also move a package to an older version when that is what the repositories publish.
+        #[arg(long)]
+        allow_downgrade: bool,
+    },
     /// Download the installed version of NAMES again and reinstall it (configuration kept).
     #[command(after_help = "Example:\n  pkm reinstall tmux")]
     Reinstall {
@@ -228,10 +232,10 @@ fn run(cli: Cli) -> Result<u8> {
             print(&igos::repo::sync::sync_all(&layout.root, &mut conn)?);
             Ok(0)
         }
-        Cmd::Upgrade => {
+        Cmd::Upgrade { allow_downgrade } => {
             let _l = lock::acquire(&layout)?;
             let mut conn = db::open(&layout, true)?;
-            print(&igos::repo::ops::upgrade(&layout, &mut conn)?);
+            print(&igos::repo::ops::upgrade(&layout, &mut conn, allow_downgrade)?);
             Ok(0)
         }
         Cmd::Reinstall { names } => {

@@ -215,11 +215,11 @@ pub fn install_names(layout: &Layout, conn: &mut Connection, names: &[String]) -
 }
 
 /// `pkm upgrade`: every installed package to its newest published version, replacements for
-/// split packages, new dependencies; never a downgrade.
-pub fn upgrade(layout: &Layout, conn: &mut Connection) -> Result<Vec<String>> {
+/// split packages, new dependencies; a downgrade only when asked for.
+pub fn upgrade(layout: &Layout, conn: &mut Connection, allow_downgrade: bool) -> Result<Vec<String>> {
     let rows = available_rows(conn)?;
     let u = universe(conn, &rows)?;
-    let (targets, held) = u.upgrade_targets();
+    let (targets, held) = u.upgrade_targets(allow_downgrade);
     let mut out = held;
     if targets.is_empty() {
         out.push("nothing to upgrade".into());

@@ -153,16 +153,17 @@ impl Universe {
     }
 
     /// The upgrade targets: every installed, not superseded package whose candidate is newer
-    /// (never older: no downgrade), then every published package that supersedes an installed
-    /// one and is not installed itself (a split). Also the packages held back, with why.
-    pub fn upgrade_targets(&self) -> (Vec<String>, Vec<String>) {
+    /// (older only when `allow_downgrade`), then every published package that supersedes an
+    /// installed one and is not installed itself (a split). Also the packages held back, with why.
+    pub fn upgrade_targets(&self, allow_downgrade: bool) -> (Vec<String>, Vec<String>) {
         let mut targets = Vec::new();
         let mut held = Vec::new();
         for i in self.installed.values().filter(|i| !i.superseded) {
             let Some(a) = self.available.get(&i.name) else { continue };
             match version::compare(&a.version, a.release, &i.version, i.release) {
                 Ordering::Greater => targets.push(i.name.clone()),
-                Ordering::Less => held.push(format!("{} {}-{} kept: the repository has the older {}-{} (no downgrade)", i.name, i.version, i.release, a.version, a.release)),
+                Ordering::Less if allow_downgrade => targets.push(i.name.clone()),
+                Ordering::Less => held.push(format!("{} {}-{} kept: the repository has the older {}-{} (no downgrade without --allow-downgrade)", i.name, i.version, i.release, a.version, a.release)),
                 Ordering::Equal => {}
             }
         }
