@@ -672,6 +672,9 @@ fn install_file_with_missing_dependency_is_refused() {
     fails(&o, 1, "tmux needs libevent, which is neither installed nor in the install queue");
     assert!(w.installed().is_empty());
     assert!(w.read("usr/bin/tmux").is_none());
+    // --nodeps: bootstrapping a root, the check is skipped and the rules still run.
+    ok(&w.pkm(&["install", "--nodeps", &built(&w, &tmux)]));
+    assert_eq!(w.installed(), ["tmux 3.4"]);
 }
 
 #[test]

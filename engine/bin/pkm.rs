@@ -36,6 +36,10 @@ enum Cmd {
         /// How the archive's SHA-256 is checked against the index from `pkm sync`.
         #[arg(long, value_enum, default_value = "strict")]
         archive_trust: Trust,
+        /// Install archive files even when their runtime dependencies are neither installed nor
+        /// in the queue (bootstrapping a root, as pacman's -d).
+        #[arg(long)]
+        nodeps: bool,
     },
     /// Remove packages; /etc configuration files are kept unless --force.
     #[command(after_help = "Example:\n  pkm remove hello\n  pkm remove --force hello   # also removes its /etc files")]
@@ -187,7 +191,7 @@ fn run(cli: Cli) -> Result<u8> {
         return Err(PkmError::unusable("pkm::root", format!("{}: not a directory", cli.root.display())));
     }
     match cli.cmd {
-        Cmd::Install { archives, archive_trust } => {
+        Cmd::Install { archives, archive_trust, nodeps } => {
             let _l = lock::acquire(&layout)?;
             let mut conn = db::open(&layout, true)?;
             if igos::repo::ops::are_names(&archives) {
@@ -195,7 +199,9 @@ fn run(cli: Cli) -> Result<u8> {
                 print(&igos::repo::ops::install_names(&layout, &mut conn, &names)?);
                 return Ok(0);
             }
-            igos::repo::ops::check_file_queue(&conn, &archives)?;
+            if !nodeps {
+                igos::repo::ops::check_file_queue(&conn, &archives)?;
+            }
             let opts = InstallOptions { trust: archive_trust, ..Default::default() };
             print(&install::install(&layout, &mut conn, &archives, &opts)?);
             Ok(0)
