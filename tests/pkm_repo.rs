@@ -1019,3 +1019,24 @@ fn scale_sync_10000_and_install_a_1000_package_closure() {
     ok(&w.pkm(&["upgrade"]));
     eprintln!("pkm upgrade with nothing to do, 1,000 installed, 10,000 published: {:?}", t.elapsed());
 }
+
+/// Writes the pkm side of `benches/pkm_vs_pacman.sh`'s packages into `$PKM_BENCH_DIR/igos/`:
+/// pkg0..pkg9999 (one file each; pkgN depends on pkgN-1, pkgN-7 and pkgN-31 below 1,000, so
+/// pkg999 needs all of pkg0..pkg998), and `payload`, 10,000 files of 64 bytes.
+#[test]
+#[ignore]
+fn bench_generate_archives() {
+    let Some(dir) = std::env::var_os("PKM_BENCH_DIR") else { return };
+    let out = PathBuf::from(dir).join("igos");
+    fs::create_dir_all(&out).unwrap();
+    for i in 0..10_000usize {
+        let mut k = pkg(&format!("pkg{i}"), "1.0", &[(&format!("usr/share/pkg{i}/file"), file(&format!("pkg{i}\n")))]);
+        if i < 1000 {
+            k.depends = [1usize, 7, 31].iter().filter(|d| **d <= i).map(|d| format!("pkg{}", i - d)).collect();
+        }
+        k.build(&out);
+    }
+    let tree: Vec<(String, Node)> = (0..10_000).map(|i| (format!("usr/share/payload/d{}/f{i}", i / 100), file(&format!("{i:064}")))).collect();
+    let payload = Pkg { name: "payload".into(), version: "1.0".into(), supersedes: vec![], depends: vec![], tree };
+    payload.build(&out);
+}
