@@ -20,6 +20,7 @@ pub mod parallel;
 pub mod phases;
 pub mod pkm;
 pub mod report;
+pub mod repo;
 pub mod rules;
 pub mod scan;
 pub mod scanb;

@@ -271,7 +271,7 @@ fn packages_may_not_ship_into_pkm_state() {
         ("ships a text manifest", vec![pkg("evil", "1", &[("var/lib/igos/packages/hello-1.0", file("forged"))])]),
         ("ships pkm.lock", vec![pkg("evil", "1", &[("var/lib/igos/pkm.lock", file(""))])]),
         ("ships into staging", vec![pkg("evil", "1", &[("var/lib/igos/staging/x", file(""))])]),
-        ("ships the cache", vec![pkg("evil", "1", &[("var/cache/pkm/index.txt", file("igos-index 1\n"))])]),
+        ("ships the cache", vec![pkg("evil", "1", &[("var/cache/igos/pkm/hello-1.0-1.igos.tar.gz", file("not an archive\n"))])]),
         ("ships var/lib/igos as a symlink", vec![pkg("evil", "1", &[("var/lib/igos2", Node::Dir(0o755)), ("var/lib/igos", link("igos2"))])]),
         ("ships state via an earlier member's link", vec![
             pkg("lnk", "1", &[("usr/share/st", link("/var/lib/igos"))]),

@@ -1025,7 +1025,13 @@ fn a_schema_1_database_is_migrated_and_verified_without_owner_or_size() {
     w.install_ok(&hello("1.0"));
     {
         let c = db(w.r());
-        c.execute_batch("ALTER TABLE files DROP COLUMN size; ALTER TABLE files DROP COLUMN uid; ALTER TABLE files DROP COLUMN gid; PRAGMA user_version = 1;").unwrap();
+        // Schema 1 as the first pkm left it: no file sizes or owners (2), no repository
+        // columns in `available` (3).
+        c.execute_batch("ALTER TABLE files DROP COLUMN size; ALTER TABLE files DROP COLUMN uid; ALTER TABLE files DROP COLUMN gid;").unwrap();
+        for col in ["repo", "repo_url", "position", "key_id", "size", "depends", "supersedes", "signed"] {
+            c.execute_batch(&format!("ALTER TABLE available DROP COLUMN {col};")).unwrap();
+        }
+        c.execute_batch("PRAGMA user_version = 1;").unwrap();
     }
     // The text manifest as pkm wrote it then: file lines without a size.
     let tm = w.manifests().join("hello-1.0");
@@ -1042,6 +1048,7 @@ fn a_schema_1_database_is_migrated_and_verified_without_owner_or_size() {
     assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
     assert_eq!(query_strings(w.r(), "SELECT count(*) || '' FROM files WHERE size IS NULL AND uid IS NULL"), vec!["8"]);
     assert_eq!(db(w.r()).query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), igos::pkm::schema::SCHEMA_VERSION);
+    assert_eq!(query_strings(w.r(), "SELECT count(*) || '' FROM pragma_table_info('available') WHERE name IN ('repo', 'signed')"), vec!["2"], "the repository columns were added");
     fs::write(w.r().join("usr/bin/hello"), "HELLO 1.0").unwrap();
     let v = w.run(&["verify"]);
     assert_eq!(v.code, 1);

@@ -14,6 +14,7 @@ pub mod git;
 pub mod ruletest;
 pub mod pack;
 pub mod reference;
+pub mod repo;
 pub mod since;
 
 use std::io::{IsTerminal, Write};

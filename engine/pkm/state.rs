@@ -1,7 +1,8 @@
 //! pkm's own state under a root (`var/lib/igos`: database, journal, lock, text manifests,
-//! staging; `var/cache/pkm`): which paths it is, the check that none of it is a symlink or of
-//! the wrong type, and every open of it, through `beneath` (no symlink ever followed). Packages
-//! may not ship into it (`rules/pkm.pol`, `state-dir`).
+//! staging, orphaned manifests; `var/cache/igos/pkm`: archives downloaded from repositories):
+//! which paths it is, the check that none of it is a symlink or of the wrong type, and every
+//! open of it, through `beneath` (no symlink ever followed). Packages may not ship into it
+//! (`rules/pkm.pol`, `state-dir`).
 
 use super::beneath::{self, Refused};
 use super::db::Layout;
@@ -13,8 +14,9 @@ use std::path::PathBuf;
 
 /// The state directory, relative to the root.
 pub const STATE_DIR: &str = "var/lib/igos";
-/// Where archives and indexes are kept (`pkm sync /var/cache/pkm/index.txt`).
-pub const CACHE_DIR: &str = "var/cache/pkm";
+/// Where archives downloaded from repositories are kept (`pkm install NAME`), each a regular
+/// file, verified before use.
+pub const CACHE_DIR: &str = "var/cache/igos/pkm";
 
 /// Where `pkm doctor` moves text manifests the database does not account for (in the state).
 pub const ORPHANED: &str = "orphaned";
@@ -97,21 +99,33 @@ pub fn check(layout: &Layout) -> Result<()> {
             Some(t) => return Err(refused(layout, &at(name), &format!("is {}, not a directory", type_name(t)))),
         }
         let sub = beneath::open(dir.as_fd(), name, OFlags::RDONLY | OFlags::DIRECTORY, 0).map_err(|e| from_refused(layout, &at(name), e))?;
-        let entries = rustix::fs::Dir::read_from(&sub).map_err(|e| PkmError::io(layout.root.join(at(name)).display(), e.into()))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| PkmError::io(layout.root.join(at(name)).display(), e.into()))?;
-            let file = entry.file_name().to_string_lossy().into_owned();
-            if file == "." || file == ".." {
-                continue;
-            }
-            let t = match entry.file_type() {
-                FileType::Unknown => beneath::kind_at(sub.as_fd(), &file).ok().flatten().unwrap_or(FileType::Unknown),
-                t => t,
-            };
-            if t != *inside {
-                let rel = format!("{}/{}", at(name), file);
-                return Err(refused(layout, &rel, &format!("is {}, not {}", type_name(t), type_name(*inside))));
-            }
+        check_entries(layout, &sub, &at(name), *inside)?;
+    }
+    // The download cache: reached with no symlink followed, every entry a regular file.
+    let root = root_fd(layout)?;
+    match beneath::open(root.as_fd(), CACHE_DIR, OFlags::RDONLY | OFlags::DIRECTORY, 0) {
+        Ok(cache) => check_entries(layout, &cache, CACHE_DIR, FileType::RegularFile)?,
+        Err(Refused::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(from_refused(layout, CACHE_DIR, e)),
+    }
+    Ok(())
+}
+
+/// Every entry of the open directory `dir` (at `rel` under the root) must be of type `inside`.
+fn check_entries(layout: &Layout, dir: &OwnedFd, rel: &str, inside: FileType) -> Result<()> {
+    let entries = rustix::fs::Dir::read_from(dir).map_err(|e| PkmError::io(layout.root.join(rel).display(), e.into()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| PkmError::io(layout.root.join(rel).display(), e.into()))?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file == "." || file == ".." {
+            continue;
+        }
+        let t = match entry.file_type() {
+            FileType::Unknown => beneath::kind_at(dir.as_fd(), &file).ok().flatten().unwrap_or(FileType::Unknown),
+            t => t,
+        };
+        if t != inside {
+            return Err(refused(layout, &format!("{rel}/{file}"), &format!("is {}, not {}", type_name(t), type_name(inside))));
         }
     }
     Ok(())
@@ -121,6 +135,15 @@ pub fn check(layout: &Layout) -> Result<()> {
 /// one component at a time beneath the root, none of them followed if a symlink.
 pub fn ensure_dir(layout: &Layout, rel_in_state: &str) -> Result<OwnedFd> {
     let rel = if rel_in_state.is_empty() { STATE_DIR.to_string() } else { format!("{STATE_DIR}/{rel_in_state}") };
+    ensure_under_root(layout, &rel)
+}
+
+/// Create (as needed) and open the download cache, as [`ensure_dir`] does the state.
+pub fn ensure_cache(layout: &Layout) -> Result<OwnedFd> {
+    ensure_under_root(layout, CACHE_DIR)
+}
+
+fn ensure_under_root(layout: &Layout, rel: &str) -> Result<OwnedFd> {
     let root = root_fd(layout)?;
     let mut cur = root;
     let mut done = String::new();
