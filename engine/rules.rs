@@ -105,7 +105,10 @@ impl Registered {
         let (policy, mut semantic) = compile::compile(&parsed);
         errors.append(&mut semantic);
         // The phase graph is part of the rules: a cycle is a rule error in every command.
-        errors.extend(crate::phases::graph::PhaseGraph::build(&policy).1);
+        // A declaration lost to a syntax error may have been the builder of a tier, so "no
+        // phase builds tier X" says nothing more then: one mistake, one diagnostic.
+        let lost_declarations = parsed.iter().any(|f| !f.broken.is_empty());
+        errors.extend(crate::phases::graph::PhaseGraph::build(&policy).1.into_iter().filter(|e| !(lost_declarations && e.kind == "tier-unbuilt")));
         Rules { policy, errors, files }
     }
 }
