@@ -182,7 +182,10 @@ const NO_OPENAT2: &[(&str, &str)] = &[("PKM_NO_OPENAT2", "1")];
 
 // ---------------------------------------------------------------- symlinked and mistyped state
 
-fn state_cases() -> Vec<(&'static str, W, Vec<&'static str>, &'static [(&'static str, &'static str)])> {
+/// (case, world with the planted state, pkm arguments, environment)
+type StateCase = (&'static str, W, Vec<&'static str>, &'static [(&'static str, &'static str)]);
+
+fn state_cases() -> Vec<StateCase> {
     let mut v = Vec::new();
     for env in [&[][..], NO_OPENAT2] {
         v.push(("packages -> outside", planted(|w| replace_with_link(&state_path(w, "packages"), &w.s().join("manifests"))), vec!["install", "other"], env));

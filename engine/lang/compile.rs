@@ -1062,7 +1062,7 @@ impl Compiler {
         for (closed, other) in [(l, r), (r, l)] {
             let Some((what, values)) = self.closed_values(closed.1, closed.2) else { continue };
             for (lit, span) in literals(other.0) {
-                if values.iter().any(|v| *v == lit) {
+                if values.contains(&lit) {
                     continue;
                 }
                 let help = match did_you_mean(&lit, values.iter().map(String::as_str)) {

@@ -370,7 +370,7 @@ pub fn resume_plan(layout: &Layout, conn: &mut Connection, plan: &Plan, intent_i
 fn commit_in(tx: &rusqlite::Transaction<'_>, plan: &Plan, intent_id: i64) -> Result<()> {
     let m = &plan.manifest;
     let now = now_utc();
-    let pkg_id: i64 = match db::get_installed(&tx, &m.name)? {
+    let pkg_id: i64 = match db::get_installed(tx, &m.name)? {
         Some(old) => {
             tx.execute(
                 "UPDATE installed SET version=?2, release=?3, tier=?4, description=?5, install_date=?6, archive_sha256=?7, superseded_by=NULL, superseded_at=NULL WHERE id=?1",
@@ -378,7 +378,7 @@ fn commit_in(tx: &rusqlite::Transaction<'_>, plan: &Plan, intent_id: i64) -> Res
             )?;
             tx.execute("DELETE FROM files WHERE package_id=?1", [old.id])?;
             tx.execute("DELETE FROM depends WHERE package_id=?1", [old.id])?;
-            db::log_history(&tx, "upgrade", &m.name, Some(&old.version), Some(&m.version), &plan.archive)?;
+            db::log_history(tx, "upgrade", &m.name, Some(&old.version), Some(&m.version), &plan.archive)?;
             old.id
         }
         None => {
@@ -387,12 +387,12 @@ fn commit_in(tx: &rusqlite::Transaction<'_>, plan: &Plan, intent_id: i64) -> Res
                 params![m.name, m.version, m.release, m.tier, m.description, now, plan.archive_sha256],
             )?;
             let id = tx.last_insert_rowid();
-            db::log_history(&tx, "install", &m.name, None, Some(&m.version), &plan.archive)?;
+            db::log_history(tx, "install", &m.name, None, Some(&m.version), &plan.archive)?;
             id
         }
     };
     for p in &plan.predecessors {
-        let Some(pred) = db::get_installed(&tx, p)? else { continue };
+        let Some(pred) = db::get_installed(tx, p)? else { continue };
         let mut moved = 0usize;
         {
             let mut del = tx.prepare_cached("DELETE FROM files WHERE package_id=?1 AND path=?2 AND is_dir=0")?;
@@ -406,7 +406,7 @@ fn commit_in(tx: &rusqlite::Transaction<'_>, plan: &Plan, intent_id: i64) -> Res
             None => m.name.clone(),
         };
         tx.execute("UPDATE installed SET superseded_by=?2, superseded_at=?3 WHERE id=?1", params![pred.id, by, now])?;
-        db::log_history(&tx, "supersede", p, Some(&pred.version), None, &format!("superseded by {} {}; {moved} files transferred", m.name, m.version))?;
+        db::log_history(tx, "supersede", p, Some(&pred.version), None, &format!("superseded by {} {}; {moved} files transferred", m.name, m.version))?;
     }
     {
         let mut ins = tx.prepare_cached(

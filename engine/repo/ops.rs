@@ -192,10 +192,9 @@ fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRo
     let names: Vec<String> = queue.iter().map(|q| format!("{}-{}-{}", q.name, q.version, q.release)).collect();
     out.push(format!("queue: {}", names.join(" ")));
     let opts = InstallOptions { trust: Trust::Strict, ..opts.clone() };
-    let spinner = fetch::queue_bar(paths.len(), 20, "installing").map(|b| {
+    let spinner = fetch::queue_bar(paths.len(), 20, "installing").inspect(|b| {
         b.set_message(format!("installing {} packages", paths.len()));
         b.enable_steady_tick(std::time::Duration::from_millis(120));
-        b
     });
     let res = install::install(layout, conn, &paths, &opts);
     if let Some(b) = spinner {
