@@ -12,6 +12,7 @@ pub mod facts;
 pub mod fasthash;
 pub mod finding;
 pub mod fmt;
+pub mod graph;
 pub mod image;
 pub mod input;
 pub mod lang;

@@ -211,5 +211,7 @@ fn kill_9_at_moments_spread_over_install_upgrade_remove() {
         }
     }
     eprintln!("kill -9: {} runs, {killed} killed mid-run, {finished} finished before the kill", killed + finished);
-    assert!(killed >= 20, "too few runs were actually interrupted: {killed}");
+    // The kill moments are spread over each operation's measured length; on a loaded machine
+    // more runs finish first, so the floor is a share of the runs, not a count.
+    assert!(killed * 3 >= killed + finished, "too few runs were actually interrupted: {killed} of {}", killed + finished);
 }

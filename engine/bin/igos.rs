@@ -32,6 +32,10 @@ enum Command {
     Test(cli::ruletest::TestArgs),
     /// Plan and run the build phases declared in rules/phases.pol.
     Build(cli::build::BuildArgs),
+    /// The relations, record kinds, fields, functions and enumerations rules may use (Markdown or JSON).
+    Schema(cli::schema::SchemaArgs),
+    /// Draw the tiers and classification layers, the inference edges, or the phase graph (Mermaid, DOT, SVG).
+    Graph(cli::graph::GraphArgs),
     /// Print shell completions for igos (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Example:\n  igos completions bash > /etc/bash_completion.d/igos")]
     Completions {
@@ -65,6 +69,8 @@ fn main() {
         Command::Audit(args) => cli::audit::run(args),
         Command::Test(args) => cli::ruletest::run(args),
         Command::Build(args) => cli::build::run(args),
+        Command::Schema(args) => cli::schema::run(args),
+        Command::Graph(args) => cli::graph::run(args),
         Command::Pack(args) => cli::pack::run(args),
         Command::Reference(args) => cli::reference::run(args),
         Command::Ci(args) => cli::ci::run(args),

@@ -202,6 +202,9 @@ pub struct Policy {
     pub phases: Vec<PhaseDef>,
     /// Log line patterns (Scan B), in written order across files.
     pub log_patterns: Vec<LogPattern>,
+    /// Advisories about the rule files that need no tree (`lints.rs`), filled when the
+    /// rules are loaded; `igos check` reports them under "Rule files".
+    pub lints: Vec<crate::finding::Finding>,
 }
 
 /// One entry of a `patterns` block.
