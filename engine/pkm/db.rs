@@ -76,9 +76,7 @@ pub fn text_manifests(n: usize) -> String {
 
 /// How many text manifests the state directory holds (temporary files excluded).
 pub fn text_manifest_count(layout: &Layout) -> usize {
-    std::fs::read_dir(layout.manifests_dir())
-        .map(|rd| rd.flatten().filter(|e| !e.file_name().as_encoded_bytes().starts_with(b".") && e.file_type().is_ok_and(|t| t.is_file())).count())
-        .unwrap_or(0)
+    super::textmanifest::names(layout).len()
 }
 
 /// [`open`] without the lost-database check: for `pkm doctor --rebuild-db`, which makes a

@@ -319,16 +319,7 @@ fn reconcile_text_manifests(layout: &Layout, conn: &Connection) -> Result<(Vec<S
     }
     let dir = layout.manifests_dir();
     super::state::check(layout)?;
-    let mut extra: Vec<String> = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.') && !expected.contains(n))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    extra.sort();
+    let extra = textmanifest::names(layout).into_iter().filter(|n| !expected.contains(n));
     for n in extra {
         problems += 1;
         let path = dir.join(&n);
@@ -396,16 +387,7 @@ fn orphan(layout: &Layout, path: &Path, name: &str) -> Result<PathBuf> {
 pub fn rebuild_db(layout: &Layout) -> Result<(Vec<String>, usize)> {
     let dir = layout.manifests_dir();
     super::state::check(layout)?;
-    let mut files: Vec<String> = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    files.sort();
+    let files = textmanifest::names(layout);
     if files.is_empty() {
         return Err(PkmError::unusable("pkm::doctor::no-manifests", format!("{}: no text manifests to rebuild the database from", visible(&dir.to_string_lossy())))
             .help("nothing was done"));

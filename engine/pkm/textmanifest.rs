@@ -9,6 +9,22 @@ use crate::archive::{EntryKind, Manifest, ManifestEntry};
 use rusqlite::Connection;
 use std::io::Write;
 
+/// The text manifests under `packages/`, sorted: regular files, not the temporary `.NAME.tmp`
+/// of a write in progress. None when the directory is missing or unreadable.
+pub fn names(layout: &Layout) -> Vec<String> {
+    let mut v: Vec<String> = match std::fs::read_dir(layout.manifests_dir()) {
+        Ok(rd) => rd
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort();
+    v
+}
+
 /// The file name of a package's text manifest: `<name>-<version>`, unambiguous for any name and
 /// version. The version never holds a raw `-` (nor the name a raw `/`, `%` or control byte, nor
 /// a leading `.`, which would hide it among the temporary files): those bytes are written `%XX`,
