@@ -14,6 +14,7 @@ pub mod facts;
 pub mod graph;
 pub mod image;
 pub mod pkm;
+pub mod repo;
 
 pub use igos_distro::{archive, audit, check, checker, explain, input, lints, pack, phases, report, scan, scanb, tarball, tree, visible};
 pub use domains::rules;

@@ -55,6 +55,8 @@ enum Command {
     Reference(cli::reference::ReferenceArgs),
     /// CI support: `igos ci workflow` prints the GitHub Actions workflow for pull-request review.
     Ci(cli::ci::CiArgs),
+    /// Publish a pkm repository: keygen, add archives, remove packages (a signed index).
+    Repo(cli::repo::RepoArgs),
 }
 
 fn main() {
@@ -72,6 +74,7 @@ fn main() {
         Command::Pack(args) => cli::pack::run(args),
         Command::Reference(args) => cli::reference::run(args),
         Command::Ci(args) => cli::ci::run(args),
+        Command::Repo(args) => cli::repo::run(args),
         Command::Completions { shell } => {
             cli::out(&cli::docgen::completions(Cli::command(), "igos", *shell));
             0

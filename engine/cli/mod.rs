@@ -17,6 +17,7 @@ pub mod ruletest_coverage;
 pub mod schema;
 pub mod pack;
 pub mod reference;
+pub mod repo;
 pub mod since;
 
 use std::io::{IsTerminal, Write};

@@ -7,8 +7,9 @@ use crate::eval::schema::{DomainDef, Values};
 use crate::eval::value::{Rec, Value};
 use crate::source::Span;
 
-/// One archive entry and what is at its path now.
-#[derive(Debug, Clone)]
+/// One archive entry and what is at its path when its package installs: the root after the
+/// members of the queue before it.
+#[derive(Debug, Clone, Default)]
 pub struct EntryFact {
     /// Relative to the root, no leading `/`.
     pub path: String,
@@ -20,9 +21,29 @@ pub struct EntryFact {
     pub owner: Option<String>,
     /// Where the entry is declared (the archive's manifest line).
     pub span: Option<Span>,
+    /// The path, or where it resolves to, is pkm's state or cache directory or inside it.
+    pub in_state_dir: bool,
+    /// The path, or where it resolves to, is a directory on the way to pkm's state (`var/lib`).
+    pub state_ancestor: bool,
+    /// Where the path lands: its parents' symlinks followed through the root as it will be.
+    pub resolved: String,
+    /// The last symlink crossed on the way to the entry's parent, if any.
+    pub link: Option<String>,
+    /// The package owning that symlink (an earlier queue member, else installed), if any.
+    pub link_owner: Option<String>,
+    /// The packages owning the directory that symlink leads to.
+    pub link_target_owners: Vec<String>,
+    /// A symlink whose target, followed through the root as it will be, leaves the root.
+    pub escapes: bool,
+    /// Declared a config file (kept when edited; pkm writes `<path>.new` beside it).
+    pub config: bool,
+    /// Matched by an `--overwrite` glob of this install.
+    pub overwrite: bool,
+    /// The root already has exactly this entry there (same content, or same link target).
+    pub same_as_root: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct QueuedPackage {
     pub name: String,
     pub archive: String,
@@ -32,6 +53,8 @@ pub struct QueuedPackage {
     pub installed: bool,
     /// The manifest's `name:` line.
     pub span: Option<Span>,
+    /// The installed package of this name was superseded by these (comma-separated), if so.
+    pub superseded_by: Option<String>,
 }
 
 /// Everything the pre-deploy invariants look at.
@@ -118,6 +141,8 @@ igos_policy::domain! {
             entries: List(ARCHIVE_ENTRY) = "the files, directories and links it ships",
                 |f, i| f.entries.iter().enumerate().filter(|(_, (q, _))| *q == i).map(|(e, _)| e as u32);
             installed: Bool = "a package of this name is installed", |f, i| f.facts.queue[i as usize].installed;
+            superseded_by: Str = "the installed package of this name was superseded by these packages (comma-separated); none when not",
+                |f, i| f.facts.queue[i as usize].superseded_by.as_deref();
         }
         ARCHIVE_ENTRY "archive_entry" "a file, directory or link a queued archive ships" {
             @show |f, i| format!("/{}", f.entry(i).1.path);
@@ -128,6 +153,18 @@ igos_policy::domain! {
             root_type: Str [ROOT_TYPES] = "what the root has at that path now: absent, file, dir, symlink-to-dir, symlink", |f, i| f.entry(i).1.root_type;
             owner: Str = "who owns the path when this package installs: an earlier package of the queue, else the installed owner; none when unowned",
                 |f, i| f.entry(i).1.owner.as_deref();
+            in_state_dir: Bool = "the path, or where it resolves to, is pkm's state (var/lib/igos) or download cache (var/cache/igos/pkm) or inside it",
+                |f, i| f.entry(i).1.in_state_dir;
+            state_ancestor: Bool = "the path, or where it resolves to, is a directory on the way to pkm's state or download cache (var, var/lib, var/cache, var/cache/igos)",
+                |f, i| f.entry(i).1.state_ancestor;
+            resolved: Str = "where the path lands, its parents' symlinks followed through the root as it will be", |f, i| f.entry(i).1.resolved.as_str();
+            link: Str = "the last symlink crossed on the way to the entry's parent; none when none", |f, i| f.entry(i).1.link.as_deref();
+            link_owner: Str = "the package owning that symlink (an earlier queue member, else installed); none when unowned", |f, i| f.entry(i).1.link_owner.as_deref();
+            link_target_owners: Strs = "the packages owning the directory that symlink leads to", |f, i| &f.entry(i).1.link_target_owners;
+            escapes: Bool = "a symlink whose target, followed through the root as it will be, leaves the root", |f, i| f.entry(i).1.escapes;
+            config: Bool = "declared a config file (an edited one is kept, the new one written beside it)", |f, i| f.entry(i).1.config;
+            overwrite: Bool = "matched by an --overwrite glob of this install", |f, i| f.entry(i).1.overwrite;
+            same_as_root: Bool = "the root already has exactly this entry (same content, or same link target)", |f, i| f.entry(i).1.same_as_root;
         }
         SUPERSEDE "supersede" "a SUPERSEDES declaration of a queued package" {
             @show |f, i| f.supersede(i).1.to_string();
