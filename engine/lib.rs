@@ -15,6 +15,7 @@ pub mod fmt;
 pub mod image;
 pub mod input;
 pub mod lang;
+pub mod lsp;
 pub mod pack;
 pub mod parallel;
 pub mod phases;

@@ -51,6 +51,8 @@ enum Command {
     Reference(cli::reference::ReferenceArgs),
     /// CI support: `igos ci workflow` prints the GitHub Actions workflow for pull-request review.
     Ci(cli::ci::CiArgs),
+    /// The language server for rule files (Language Server Protocol over stdin and stdout).
+    Lsp(cli::lsp::LspArgs),
 }
 
 fn main() {
@@ -66,6 +68,7 @@ fn main() {
         Command::Pack(args) => cli::pack::run(args),
         Command::Reference(args) => cli::reference::run(args),
         Command::Ci(args) => cli::ci::run(args),
+        Command::Lsp(args) => cli::lsp::run(args),
         Command::Completions { shell } => {
             cli::out(&cli::docgen::completions(Cli::command(), "igos", *shell));
             0
