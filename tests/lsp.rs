@@ -32,12 +32,15 @@ fn client() -> Option<(PathBuf, PathBuf)> {
 
 /// Play one scenario of tests/lsp/client.mjs with the workspace at the project root.
 fn play(scenario: &str, server_args: &[&str]) -> Option<Value> {
+    play_in(&support::project_dir(), scenario, server_args)
+}
+
+fn play_in(project: &std::path::Path, scenario: &str, server_args: &[&str]) -> Option<Value> {
     let (node, modules) = client()?;
-    let project = support::project_dir();
     let out = Command::new(node)
-        .arg(project.join("tests/lsp/client.mjs"))
+        .arg(support::project_dir().join("tests/lsp/client.mjs"))
         .arg(env!("CARGO_BIN_EXE_igos"))
-        .arg(&project)
+        .arg(project)
         .arg(scenario)
         .arg("--")
         .args(server_args)
@@ -160,4 +163,23 @@ fn an_editor_session_on_the_corpus() {
     let orphan_actions = strings(&v["orphan_actions"]);
     assert!(orphan_actions.contains(&"Add `ca-certificates` to chroot-build-ch8.list (builder `ch8`, tier core)".to_string()), "{orphan_actions:?}");
     assert_eq!(v["edit_to_diagnostics_ms"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn the_facts_reload_when_a_recipe_changes_on_disk() {
+    if client().is_none() {
+        return;
+    }
+    let t = support::valid_tree("lsp-reload");
+    for e in std::fs::read_dir(support::project_dir().join("rules")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "pol") {
+            t.write(&format!("rules/{}", p.file_name().unwrap().to_str().unwrap()), &std::fs::read_to_string(&p).unwrap());
+        }
+    }
+    let Some(v) = play_in(t.path(), "reload", &[]) else { return };
+    assert_eq!(v["before"], serde_json::json!([]), "{v:#}");
+    let after = v["after"].as_array().unwrap();
+    assert_eq!(after.len(), 1, "{v:#}");
+    assert_eq!(after[0]["message"], "bat is declared extra but its natural tier is base (MOVE→base)");
 }

@@ -225,8 +225,25 @@ async function corpus() {
   return out;
 }
 
+// The tree changes on disk (a recipe's tier edited outside the editor): after the
+// client's didChangeWatchedFiles the server reloads the facts and the finding appears.
+async function reload() {
+  const out = { init: await initialize() };
+  open('rules/tiers.pol');
+  const before = await diagnosticsOf('rules/tiers.pol');
+  out.before = before.diagnostics.filter((x) => x.code === 'tier-move').map(brief);
+  const recipe = join(workspace, 'packages/base/bat/package.yml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(recipe, readFileSync(recipe, 'utf8').replace('tier: base', 'tier: extra'));
+  diagnostics.delete(uri('rules/tiers.pol'));
+  conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(recipe).href, type: 2 }] });
+  const after = await diagnosticsOf('rules/tiers.pol');
+  out.after = after.diagnostics.filter((x) => x.code === 'tier-move').map(brief);
+  return out;
+}
+
 async function main() {
-  const scenarios = { embedded, corpus };
+  const scenarios = { embedded, corpus, reload };
   let result;
   try {
     result = await scenarios[scenario]();
