@@ -17,7 +17,7 @@ pub mod text;
 pub mod tokens;
 pub mod transport;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::Arc;
@@ -145,7 +145,8 @@ struct Server {
     files: Vec<(Url, Lines)>,
     /// Open `.pol` files outside the rules directory: their syntax only.
     loose: HashMap<PathBuf, (Url, engine_api::FileIndex, Vec<engine_api::Diag>, Lines)>,
-    published: HashSet<Url>,
+    /// What was last published per URI (version, diagnostics): unchanged files are not sent again.
+    published: HashMap<Url, (Option<i32>, Vec<lt::Diagnostic>)>,
     /// The rules changed since the last analysis.
     dirty: bool,
     /// The tree changed on disk since the facts were loaded.
@@ -172,7 +173,7 @@ impl Server {
             analysis: None,
             files: vec![],
             loose: HashMap::new(),
-            published: HashSet::new(),
+            published: HashMap::new(),
             dirty: false,
             facts_stale: false,
             next_id: 1,
@@ -323,6 +324,7 @@ impl Server {
                 let path = normalize(&path);
                 self.docs.remove(&path);
                 if self.loose.remove(&path).is_some() {
+                    self.published.remove(&p.text_document.uri);
                     self.publish(p.text_document.uri, vec![], None);
                 }
                 self.read_disk_rule(&path);
@@ -482,12 +484,10 @@ impl Server {
                 by_file[d.file].push(diagnostic(&w, d));
             }
         }
-        let mut now = HashSet::new();
+        let mut now: Vec<(Url, Option<i32>, Vec<lt::Diagnostic>)> = vec![];
         for (i, diags) in by_file.into_iter().enumerate() {
-            let uri = self.files[i].0.clone();
             let version = self.docs.get(&analysis.rules[i].path).map(|(_, d)| d.version);
-            now.insert(uri.clone());
-            self.publish(uri, diags, version);
+            now.push((self.files[i].0.clone(), version, diags));
         }
         for (uri, _, diags, lines) in self.loose.values() {
             let text = self.docs.values().find(|(u, _)| u == uri).map(|(_, d)| d.text.as_str()).unwrap_or("");
@@ -502,20 +502,23 @@ impl Server {
                     ..Default::default()
                 })
                 .collect();
-            now.insert(uri.clone());
-            let _ = self.out.send(Outgoing::Message(
-                Notification::new(
-                    "textDocument/publishDiagnostics".into(),
-                    lt::PublishDiagnosticsParams { uri: uri.clone(), diagnostics: list, version: None },
-                )
-                .into(),
-            ));
+            now.push((uri.clone(), None, list));
         }
         // Files that had diagnostics and are no longer analysed: cleared.
-        for gone in self.published.difference(&now).cloned().collect::<Vec<_>>() {
-            self.publish(gone, vec![], None);
+        let gone: Vec<Url> = self.published.keys().filter(|u| !now.iter().any(|(n, ..)| n == *u)).cloned().collect();
+        for uri in gone {
+            self.published.remove(&uri);
+            self.publish(uri, vec![], None);
         }
-        self.published = now;
+        for (uri, version, diags) in now {
+            // Sent again only when they changed, or when the editor's version moved on
+            // (a client may wait for the diagnostics of the version it sent).
+            if self.published.get(&uri).is_some_and(|(v, d)| *v == version && *d == diags) {
+                continue;
+            }
+            self.publish(uri.clone(), diags.clone(), version);
+            self.published.insert(uri, (version, diags));
+        }
         self.analysis = Some(analysis);
     }
 
