@@ -85,6 +85,8 @@ impl Facts {
         if !reference.exists() {
             return;
         }
+        // Compiled with source ids no file has: the logs Scan B registers take the next ids
+        // of the tree's map, and the analyses that follow number the rule files after them.
         let (policy, _) = compile_rules(self.sources.len() + 1_000_000, rules);
         match crate::scanb::load(&self.tree, &policy, &reference, &mut self.sources) {
             Ok(s) => self.scan_b = s,
@@ -315,7 +317,7 @@ pub fn analyze(facts: Option<&Facts>, mut rules: Vec<RuleText>) -> Analysis {
     let (policy, (parsed, errors)) = compile_rules(base, &rules);
     let globals = Globals::of(&parsed);
     let index: Vec<FileIndex> = parsed.iter().zip(&rules).map(|(f, r)| index_file(f, &r.text, &globals)).collect();
-    let checks = check_infos(&parsed, &rules, &policy, base);
+    let checks = check_infos(&parsed, &rules, &policy);
     let mut a = Analysis {
         rules,
         index,
@@ -658,7 +660,7 @@ pub fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
-fn check_infos(parsed: &[ast::RuleFile], rules: &[RuleText], policy: &Policy, base: usize) -> HashMap<String, CheckInfo> {
+fn check_infos(parsed: &[ast::RuleFile], rules: &[RuleText], policy: &Policy) -> HashMap<String, CheckInfo> {
     let mut out = HashMap::new();
     for (f, r) in parsed.iter().zip(rules) {
         for d in &f.decls {
@@ -678,7 +680,6 @@ fn check_infos(parsed: &[ast::RuleFile], rules: &[RuleText], policy: &Policy, ba
                 }
             }
             let gate = policy.check(&c.id.text).and_then(|i| policy.gate_of(i)).map(|g| (g.id.clone(), g.title.clone()));
-            let _ = base;
             out.insert(c.id.text.clone(), CheckInfo { severity: c.severity.as_str(), about, help, gate, stability });
         }
     }

@@ -106,12 +106,11 @@ fn describe(w: &World, h: Hit) -> Option<String> {
             s
         }
         Kind::Set => {
-            let (file, d) = a.decl(Kind::Set, name)?;
+            let (_, d) = a.decl(Kind::Set, name)?;
             let mut s = format!("**set `{name}`**: {}", d.detail.trim_start_matches("set, ").trim_start_matches("set "));
             if let Some((cl, tier)) = w.facts.and_then(|f| a.set_tier(f, name)) {
                 s.push_str(&format!("\n\n`{cl}` places its names in **{tier}**"));
             }
-            let _ = file;
             s
         }
         Kind::Tier => format!("**tier `{name}`**\n\n{}", a.tier_order()),
@@ -325,4 +324,38 @@ pub fn minimal_edits(old: &str, new: &str, lines: &Lines, enc: Encoding) -> Vec<
         edits.push(lt::TextEdit::new(range, new_lines[n].concat()));
     }
     edits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(old: &str, edits: &[lt::TextEdit]) -> String {
+        let lines = Lines::new(old);
+        let mut out = old.to_string();
+        // From the last to the first, so earlier offsets stay valid.
+        let mut edits = edits.to_vec();
+        edits.sort_by_key(|e| std::cmp::Reverse((e.range.start.line, e.range.start.character)));
+        for e in edits {
+            let a = lines.offset(old, e.range.start, Encoding::Utf16);
+            let b = lines.offset(old, e.range.end, Encoding::Utf16);
+            out.replace_range(a..b, &e.new_text);
+        }
+        out
+    }
+
+    #[test]
+    fn minimal_edits_rebuild_the_new_text() {
+        for (old, new) in [
+            ("policy    1\nset a {\n    x\n}\n", "policy 1\nset a {\n  x\n}\n"),
+            ("policy 1\nset a {\n  x\n}", "policy 1\nset a {\n  x\n}\n"),
+            ("a\nb\nc\n", "a\nc\n"),
+            ("", "policy 1\n"),
+        ] {
+            let edits = minimal_edits(old, new, &Lines::new(old), Encoding::Utf16);
+            assert_eq!(apply(old, &edits), new, "{old:?} -> {new:?}: {edits:?}");
+        }
+        let edits = minimal_edits("policy    1\nset a {\n  x\n}\n", "policy 1\nset a {\n  x\n}\n", &Lines::new("policy    1\nset a {\n  x\n}\n"), Encoding::Utf16);
+        assert_eq!(edits.len(), 1, "only the changed line: {edits:?}");
+    }
 }

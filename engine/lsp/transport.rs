@@ -92,10 +92,9 @@ fn headers(input: &mut impl BufRead) -> Result<Option<usize>, String> {
     loop {
         let mut line = Vec::new();
         let n = input.by_ref().take(MAX_HEADER as u64).read_until(b'\n', &mut line).map_err(|e| e.to_string());
-        match n {
-            Ok(0) | Err(_) if !any => return Ok(None),
-            Ok(0) | Err(_) => return Ok(None),
-            Ok(_) => {}
+        // The input ended (or failed): no more messages, whatever was half read.
+        if matches!(n, Ok(0) | Err(_)) {
+            return Ok(None);
         }
         if !line.ends_with(b"\n") {
             // A header line too long: drop the rest of it.
