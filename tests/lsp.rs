@@ -129,11 +129,11 @@ fn an_editor_session_on_the_embedded_tree() {
     // An entry whose natural tier differs from its set's: the hint says which.
     assert_eq!(v["inlay_example"]["label"], "→ toolchain");
     // A waiver skeleton for a finding, appended to rules/waivers.pol, with an expiry.
-    assert_eq!(strings(&v["code_actions"]), ["Waive `shadowed-entry` for `cyrus-sasl` until 2027-03-20"]);
+    assert_eq!(strings(&v["code_actions"]), ["Waive `shadowed-entry` for `networkmanager` until 2027-03-20"]);
     let edit = &v["waiver_edit"]["changes"];
     let (uri, e) = edit.as_object().unwrap().iter().next().unwrap();
     assert!(uri.ends_with("/rules/waivers.pol"), "{uri}");
-    assert_eq!(e[0]["newText"], "\nwaive shadowed-entry for cyrus-sasl {\n  reason \"TODO: why this is acceptable for now\"\n  expires 2027-03-20\n}\n");
+    assert_eq!(e[0]["newText"], "\nwaive shadowed-entry for networkmanager {\n  reason \"TODO: why this is acceptable for now\"\n  expires 2027-03-20\n}\n");
     assert_eq!(v["findings_command"], 11);
 }
 

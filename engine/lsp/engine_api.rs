@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::check;
-use crate::eval::run::Engine;
+use crate::eval::classify;
+use crate::eval::run::{apply_waivers, Engine};
 use crate::eval::schema::{self, Ty};
 use crate::facts::tree::TreeFacts;
+use crate::finding::{Finding, WaiverState};
 use crate::lang::ast::{self, Clause, Decl as AstDecl, Expr, ExprKind, Layer, SetBody, TemplatePart};
 use crate::lang::compile::{self, CLayer, Policy};
 use crate::lang::error::RuleError;
@@ -48,6 +50,13 @@ pub struct Facts {
     names: Vec<String>,
     /// Something the server should tell the user once (an unusable audit database...).
     pub notes: Vec<String>,
+    /// Which loading of the facts this is: findings kept from an earlier one are not reused.
+    generation: u64,
+}
+
+fn next_generation() -> u64 {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Facts {
@@ -72,8 +81,18 @@ impl Facts {
         }
         let names: BTreeSet<&str> = tree.packages.iter().map(|p| p.name.as_str()).collect();
         let names = names.into_iter().map(str::to_string).collect();
-        let mut facts =
-            Facts { root: root.to_path_buf(), sources, tree, audit, scan, scan_b: Default::default(), by_name, names, notes };
+        let mut facts = Facts {
+            root: root.to_path_buf(),
+            sources,
+            tree,
+            audit,
+            scan,
+            scan_b: Default::default(),
+            by_name,
+            names,
+            notes,
+            generation: next_generation(),
+        };
         facts.reload_scan_b(rules);
         Ok(facts)
     }
@@ -88,6 +107,7 @@ impl Facts {
         // Compiled with source ids no file has: the logs Scan B registers take the next ids
         // of the tree's map, and the analyses that follow number the rule files after them.
         let (policy, _) = compile_rules(self.sources.len() + 1_000_000, rules);
+        self.generation = next_generation();
         match crate::scanb::load(&self.tree, &policy, &reference, &mut self.sources) {
             Ok(s) => self.scan_b = s,
             Err(e) => self.notes.push(format!("Gate 5 is left out: {e}")),
@@ -311,7 +331,13 @@ fn compile_rules(base: usize, rules: &[RuleText]) -> (Policy, (Vec<ast::RuleFile
 
 /// Parse and compile `rules` (every rule file of the project, open ones with the editor's
 /// text) and, when they compile and there is a tree, evaluate every check on it.
-pub fn analyze(facts: Option<&Facts>, mut rules: Vec<RuleText>) -> Analysis {
+pub fn analyze(facts: Option<&Facts>, rules: Vec<RuleText>) -> Analysis {
+    analyze_with(facts, rules, &mut Memo::default())
+}
+
+/// [`analyze`], reusing from `memo` the findings of every check whose inputs did not
+/// change since the last analysis (and keeping this one's for the next).
+pub fn analyze_with(facts: Option<&Facts>, mut rules: Vec<RuleText>, memo: &mut Memo) -> Analysis {
     rules.sort_by(|a, b| a.path.cmp(&b.path));
     let base = facts.map_or(0, |f| f.sources.len());
     let (policy, (parsed, errors)) = compile_rules(base, &rules);
@@ -341,16 +367,10 @@ pub fn analyze(facts: Option<&Facts>, mut rules: Vec<RuleText>) -> Analysis {
         a.diags.push(Diag { file, at, severity: Severity::Error, code: e.kind.to_string(), message, related, findings: vec![] });
     }
     if let (true, Some(facts)) = (a.clean, facts) {
-        let outcome = check::evaluate_full(
-            &a.policy,
-            &facts.tree,
-            facts.audit.as_ref().map(|x| (x, &facts.sources)),
-            Some(&facts.scan),
-            Some(&facts.scan_b),
-            &check::today(),
-        );
-        a.place_findings(facts, &outcome);
+        let findings = evaluate(&a.policy, facts, memo);
+        a.place_findings(facts, &findings);
     }
+    a.diags.sort_by_key(|d| (d.file, d.at.start, d.at.end));
     a
 }
 
@@ -413,9 +433,9 @@ impl Analysis {
     /// Each finding becomes a diagnostic in the rule files: where it points into them
     /// (rule lints), else at the rule fact that decided (a set entry), else summed up on
     /// the check's id with the data places as related information.
-    fn place_findings(&mut self, facts: &Facts, outcome: &check::Outcome) {
-        let mut summaries: Vec<(String, Vec<&crate::finding::Finding>)> = vec![];
-        for f in outcome.findings() {
+    fn place_findings(&mut self, facts: &Facts, findings: &[Finding]) {
+        let mut summaries: Vec<(String, Vec<&Finding>)> = vec![];
+        for f in findings {
             self.findings.push(FindingView {
                 check: f.check.clone(),
                 subject: f.subject.clone(),
@@ -649,7 +669,7 @@ impl Analysis {
     }
 }
 
-fn severity(f: &crate::finding::Finding) -> Severity {
+fn severity(f: &Finding) -> Severity {
     match f.severity {
         ast::Severity::Halt => Severity::Error,
         ast::Severity::Advisory => Severity::Warning,
@@ -681,6 +701,246 @@ fn check_infos(parsed: &[ast::RuleFile], rules: &[RuleText], policy: &Policy) ->
             }
             let gate = policy.check(&c.id.text).and_then(|i| policy.gate_of(i)).map(|g| (g.id.clone(), g.title.clone()));
             out.insert(c.id.text.clone(), CheckInfo { severity: c.severity.as_str(), about, help, gate, stability });
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Evaluation, check by check, reusing what an edit did not touch.
+//
+// `igos check` evaluates every check (check::evaluate_full). After an edit the server
+// needs the same findings, but most checks read nothing the edit changed: a check's
+// findings depend on its own definition (with its spans: the findings point at it), the
+// gate it is in, today's date, the facts, and the parts of the rules it reads. Those
+// parts are grouped into facets (sets; classifications and tiers; builders and phases;
+// everything else), each with a hash of its compiled form, spans included, so a line
+// moved in tiers.pol re-runs the checks whose findings point into tiers.pol. What a check
+// reads is found in its compiled expressions: the sets and classifications it names, the
+// relations it ranges over, the functions it calls, the record kinds whose fields it
+// reads. `tests` below hold the result equal to `check::evaluate_full`'s after edits.
+
+/// Findings kept from one analysis to the next.
+#[derive(Default)]
+pub struct Memo {
+    facts: u64,
+    checks: HashMap<String, (u64, Arc<Vec<Finding>>)>,
+    shadowed: Option<(u64, Arc<Vec<Finding>>)>,
+    /// How many checks the last evaluation ran (the rest were reused): for tests and benchmarks.
+    pub ran: usize,
+}
+
+const SETS: u8 = 1;
+const CLASS: u8 = 2;
+const BUILD: u8 = 4;
+const ALL: u8 = 0xff;
+
+fn hash_of(parts: &[&str]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+/// The hash of each facet of the rules (spans included).
+struct Facets {
+    sets: u64,
+    class: u64,
+    build: u64,
+    rest: u64,
+}
+
+impl Facets {
+    fn of(p: &Policy, today: &str) -> Facets {
+        let sets = format!("{:?}", p.sets);
+        let class = format!("{:?}{:?}", p.classifications, p.tiers);
+        let build = format!("{:?}{:?}", p.builders, p.phases);
+        let rest = format!("{:?}{:?}", p.divergences, p.log_patterns);
+        Facets { sets: hash_of(&[&sets]), class: hash_of(&[&class]), build: hash_of(&[&build]), rest: hash_of(&[&rest, today]) }
+    }
+    fn select(&self, mask: u8) -> [u64; 4] {
+        let pick = |bit: u8, v: u64| if mask & bit != 0 { v } else { 0 };
+        [pick(SETS, self.sets), pick(CLASS, self.class), pick(BUILD, self.build), pick(ALL & !(SETS | CLASS | BUILD), self.rest)]
+    }
+}
+
+/// The facets a compiled expression reads.
+fn reads(e: &compile::CExpr) -> u8 {
+    use compile::{CExpr, Const};
+    match e {
+        CExpr::Const(Const::Tier(_)) => CLASS,
+        CExpr::Const(_) | CExpr::Var(_) => 0,
+        CExpr::Set(_) => SETS,
+        CExpr::Relation(r) => match schema::RELATIONS.get(*r).map(|r| r.name) {
+            Some("packages" | "deps" | "problems" | "audit_database" | "scan_sources") => 0,
+            Some("tiers") => CLASS,
+            Some("builders" | "entries") => BUILD,
+            Some("set_entries") => SETS | CLASS,
+            _ => ALL,
+        },
+        CExpr::List(items) => items.iter().fold(0, |m, x| m | reads(x)),
+        CExpr::Field(base, kind, _) => {
+            let k = match kind.def().name {
+                "package" | "dep" | "source" | "verify_path" | "key" | "build_script" | "sh_function" | "problem" | "audit" | "audit_database" | "override" | "scan_sources" => 0,
+                "tier" => CLASS,
+                "builder" | "entry" => BUILD,
+                "set_entry" => SETS | CLASS,
+                _ => ALL,
+            };
+            k | reads(base)
+        }
+        CExpr::Call(f, args) => {
+            let own = match schema::FUNCTIONS.get(*f).map(|f| f.name) {
+                Some("count" | "len" | "is_hex" | "starts_with" | "ends_with" | "contains" | "segments" | "exists" | "today") => 0,
+                Some("package" | "field" | "has" | "empty" | "has_function") => 0,
+                Some("builders_of" | "entry_in" | "build_phase" | "phase_index") => BUILD,
+                _ => ALL,
+            };
+            args.iter().fold(own, |m, x| m | reads(x))
+        }
+        CExpr::Classify(_, x) => SETS | CLASS | reads(x),
+        CExpr::Not(x) => reads(x),
+        CExpr::Bin(_, l, r) => reads(l) | reads(r),
+    }
+}
+
+fn parts(ps: &[compile::CPart]) -> u8 {
+    ps.iter().fold(0, |m, p| m | if let compile::CPart::Hole(e) = p { reads(e) } else { 0 })
+}
+
+/// What a check's findings depend on, as one hash.
+fn check_signature(p: &Policy, i: usize, facets: &Facets) -> u64 {
+    use compile::Step;
+    let c = &p.checks[i];
+    let mut mask = parts(&c.message) | c.help.as_deref().map_or(0, parts);
+    for e in [&c.at, &c.subject, &c.object, &c.because].into_iter().flatten() {
+        mask |= reads(e);
+    }
+    for s in &c.steps {
+        mask |= match s {
+            Step::For(_, e) | Step::Where(e) | Step::Let(_, e) => reads(e),
+            Step::Join { source, keys, probes, .. } => keys.iter().chain(probes).fold(reads(source), |m, x| m | reads(x)),
+        };
+    }
+    let own = format!("{c:?}");
+    let gate = p.gate_of(i).map_or("", |g| g.id.as_str());
+    let f = facets.select(mask);
+    let facets: Vec<String> = f.iter().map(u64::to_string).collect();
+    hash_of(&[&own, gate, &facets.join(",")])
+}
+
+/// Every tree check's findings with the passes `igos check` adds (shadowed set entries,
+/// checks in no gate) and the waivers applied: check::evaluate_full's findings.
+fn evaluate(policy: &Policy, facts: &Facts, memo: &mut Memo) -> Vec<Finding> {
+    let today = check::today();
+    if memo.facts != facts.generation {
+        *memo = Memo { facts: facts.generation, ..Memo::default() };
+    }
+    let facets = Facets::of(policy, &today);
+    let mine: Vec<usize> = (0..policy.checks.len()).filter(|&i| policy.checks[i].domain == schema::DomainId::Tree).collect();
+    let sigs: Vec<u64> = mine.iter().map(|&i| check_signature(policy, i, &facets)).collect();
+    let mut results: Vec<Option<Arc<Vec<Finding>>>> = mine
+        .iter()
+        .zip(&sigs)
+        .map(|(&i, sig)| memo.checks.get(&policy.checks[i].id).filter(|(s, _)| s == sig).map(|(_, f)| f.clone()))
+        .collect();
+    let todo: Vec<usize> = (0..mine.len()).filter(|&k| results[k].is_none()).collect();
+    let shadow_sig = hash_of(&[&facets.sets.to_string(), &facets.class.to_string(), &facets.build.to_string()]);
+    let shadowed = memo.shadowed.as_ref().filter(|(s, _)| *s == shadow_sig).map(|(_, f)| f.clone());
+    memo.ran = todo.len();
+    let shadowed = if todo.is_empty() && shadowed.is_some() {
+        shadowed.unwrap_or_default()
+    } else {
+        let mut tree_facts = TreeFacts::new(&facts.tree, policy).with_scan(&facts.scan).with_scan_b(&facts.scan_b);
+        if let Some(a) = &facts.audit {
+            tree_facts = tree_facts.with_audit(a, &facts.sources);
+        }
+        let mut engine = Engine::new(policy, &tree_facts);
+        engine.today = Arc::from(today.as_str());
+        // The checks to run, shared over the cores: each worker takes the next one.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<std::sync::Mutex<Vec<Finding>>> = todo.iter().map(|_| Default::default()).collect();
+        let workers = crate::parallel::cores().min(todo.len()).max(1);
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&t) = todo.get(k) else { break };
+                    let found = engine.run_check(mine[t]);
+                    if let Ok(mut slot) = slots[k].lock() {
+                        *slot = found;
+                    }
+                });
+            }
+        });
+        for (k, slot) in todo.iter().zip(slots) {
+            let found = Arc::new(slot.into_inner().unwrap_or_default());
+            memo.checks.insert(policy.checks[mine[*k]].id.clone(), (sigs[*k], found.clone()));
+            results[*k] = Some(found);
+        }
+        let sh = shadowed.unwrap_or_else(|| Arc::new(shadowed_entries(&engine)));
+        memo.shadowed = Some((shadow_sig, sh.clone()));
+        sh
+    };
+    let mut all: Vec<Finding> = Vec::with_capacity(results.iter().flatten().map(|f| f.len()).sum::<usize>() + shadowed.len());
+    for r in results.iter().flatten() {
+        all.extend(r.iter().cloned());
+    }
+    all.extend(shadowed.iter().cloned());
+    all.extend(ungated_checks(policy));
+    apply_waivers(policy, &mut all, &today, schema::DomainId::Tree);
+    all
+}
+
+/// As check.rs's: a tree check that no gate lists still runs, reported under "Rule files".
+fn ungated_checks(policy: &Policy) -> Vec<Finding> {
+    (0..policy.checks.len())
+        .filter(|&i| policy.checks[i].domain == schema::DomainId::Tree && policy.gate_of(i).is_none())
+        .map(|i| {
+            let c = &policy.checks[i];
+            Finding {
+                check: "check-without-gate".into(),
+                severity: ast::Severity::Advisory,
+                gate: None,
+                subject: c.id.clone(),
+                object: None,
+                message: format!("check `{}` is in no gate: its findings are reported under \"Rule files\"", c.id),
+                help: Some("list it in the gate it belongs to (rules/gates.pol)".into()),
+                at: Some(c.span),
+                rule: Some(c.span),
+                because: None,
+                waiver: WaiverState::None,
+            }
+        })
+        .collect()
+}
+
+/// As check.rs's: set entries an earlier layer of their classification already decides.
+fn shadowed_entries(engine: &Engine) -> Vec<Finding> {
+    let policy = engine.policy;
+    let mut out = vec![];
+    for cl in &policy.classifications {
+        for s in classify::shadowed(cl, &engine.sets) {
+            let tier = |t: u16| policy.tiers.name(Some(t)).to_string();
+            out.push(Finding {
+                check: "shadowed-entry".into(),
+                severity: ast::Severity::Advisory,
+                gate: None,
+                subject: s.name.clone(),
+                object: None,
+                message: format!(
+                    "`{}` is listed for {} here, but an earlier layer of `{}` already classifies it as {}: this entry is never reached",
+                    s.name,
+                    tier(s.tier),
+                    cl.name,
+                    tier(s.earlier_tier)
+                ),
+                help: Some(format!("first match wins: remove this line, or move the entry above the earlier layer if {} is right", tier(s.tier))),
+                at: Some(s.item),
+                rule: Some(cl.span),
+                because: Some(s.earlier),
+                waiver: WaiverState::None,
+            });
         }
     }
     out
@@ -1188,6 +1448,91 @@ mod tests {
         let d = a.diags.iter().find(|d| d.file == 1).expect("an error in b.pol");
         assert_eq!(&a.rules[1].text[d.at.clone()], "pakages");
         assert!(d.message.contains("packages"), "{}", d.message);
+    }
+
+    fn project_rules() -> Vec<RuleText> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        crate::rules::BUILT_IN
+            .iter()
+            .map(|(n, _)| {
+                let path = dir.join(Path::new(n).file_name().unwrap());
+                RuleText { text: Arc::from(std::fs::read_to_string(&path).unwrap()), shown: n.to_string(), path }
+            })
+            .collect()
+    }
+
+    fn edit(rules: &[RuleText], file: &str, from: &str, to: &str) -> Vec<RuleText> {
+        rules
+            .iter()
+            .map(|r| {
+                if !r.path.ends_with(file) {
+                    return r.clone();
+                }
+                assert!(r.text.contains(from), "{from} not in {file}");
+                RuleText { text: Arc::from(r.text.replacen(from, to, 1)), ..r.clone() }
+            })
+            .collect()
+    }
+
+    type Key = (String, String, Option<String>, String, Option<Span>, Option<Span>, Option<Span>, bool);
+
+    fn keys<'a>(fs: impl Iterator<Item = &'a Finding>) -> Vec<Key> {
+        let mut v: Vec<Key> = fs.map(|f| (f.check.clone(), f.subject.clone(), f.object.clone(), f.message.clone(), f.at, f.because, f.rule, f.is_waived())).collect();
+        v.sort();
+        v
+    }
+
+    /// The reuse of unchanged checks gives exactly what `igos check` evaluates, edit after edit.
+    #[test]
+    fn incremental_evaluation_equals_igos_check_after_edits() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut rules = project_rules();
+        let facts = Facts::load(root, &rules).expect("the embedded tree loads");
+        let mut memo = Memo::default();
+        let total = (0..1).map(|_| analyze(Some(&facts), rules.clone())).next().unwrap().policy.checks.len();
+        let steps: Vec<(&str, &str, &str)> = vec![
+            ("", "", ""),
+            // A package moved to another tier's set: classification changes, the recipe contract does not.
+            ("tiers.pol", "\n  htop\n", "\n"),
+            ("tiers.pol", "set user_facing_apps {\n", "set user_facing_apps {\n  htop\n"),
+            // A comment above everything in gates.pol: every span below it moves.
+            ("gates.pol", "policy 1\n", "policy 1\n# moved\n"),
+            // A check's message changed.
+            ("recipes.pol", "check ", "check "),
+            // A waiver for a finding there is: nothing to evaluate again.
+            ("waivers.pol", "policy 1\n", "policy 1\nwaive set-entry-without-recipe for at {\n  reason \"r\"\n  expires 2099-01-01\n}\n"),
+            // A builder's list changed.
+            ("builders.pol", "list \"chroot-build-base.list\"", "list \"chroot-build-extra.list\""),
+        ];
+        for (k, (file, from, to)) in steps.into_iter().enumerate() {
+            if !file.is_empty() {
+                rules = edit(&rules, file, from, to);
+            }
+            let a = analyze_with(Some(&facts), rules.clone(), &mut memo);
+            assert!(a.clean, "step {k}: {:?}", a.diags.iter().filter(|d| d.severity == Severity::Error).map(|d| &d.message).collect::<Vec<_>>());
+            let mine = evaluate(&a.policy, &facts, &mut Memo::default());
+            let full = check::evaluate_full(&a.policy, &facts.tree, facts.audit.as_ref().map(|x| (x, &facts.sources)), Some(&facts.scan), Some(&facts.scan_b), &check::today());
+            let reused = evaluate(&a.policy, &facts, &mut memo);
+            assert_eq!(memo.ran, 0, "step {k}: evaluated again with nothing changed");
+            assert_eq!(keys(mine.iter()), keys(full.findings()), "step {k}: a fresh evaluation differs from igos check");
+            assert_eq!(keys(reused.iter()), keys(full.findings()), "step {k}: the reused findings differ from igos check");
+            assert!(a.rule_errors == 0 && total > 0);
+        }
+    }
+
+    #[test]
+    fn an_edit_to_the_sets_leaves_the_recipe_contract_alone() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let rules = project_rules();
+        let facts = Facts::load(root, &rules).expect("the embedded tree loads");
+        let mut memo = Memo::default();
+        analyze_with(Some(&facts), rules.clone(), &mut memo);
+        let all = memo.ran;
+        let moved = edit(&rules, "tiers.pol", "\n  htop\n", "\n");
+        analyze_with(Some(&facts), moved.clone(), &mut memo);
+        assert!(memo.ran > 0 && memo.ran < all / 2, "{} of {all} checks ran again", memo.ran);
+        analyze_with(Some(&facts), edit(&moved, "waivers.pol", "policy 1\n", "policy 1\n# a comment\n"), &mut memo);
+        assert!(memo.ran <= 1, "{} checks ran again after a comment in waivers.pol", memo.ran);
     }
 
     #[test]

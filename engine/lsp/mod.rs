@@ -154,6 +154,8 @@ struct Server {
     next_id: i32,
     /// The client can register file watchers.
     dynamic_watch: bool,
+    /// Each check's findings with what they depend on, reused after an edit that does not touch it.
+    memo: engine_api::Memo,
 }
 
 impl Server {
@@ -178,6 +180,7 @@ impl Server {
             facts_stale: false,
             next_id: 1,
             dynamic_watch: false,
+            memo: engine_api::Memo::default(),
         }
     }
 
@@ -460,7 +463,7 @@ impl Server {
             return;
         }
         self.dirty = false;
-        let analysis = engine_api::analyze(self.facts.as_ref(), self.rule_texts());
+        let analysis = engine_api::analyze_with(self.facts.as_ref(), self.rule_texts(), &mut self.memo);
         self.files = analysis
             .rules
             .iter()

@@ -254,8 +254,8 @@ async function main() {
   }
   const code = await new Promise((r) => { server.on('exit', (c) => r(c)); setTimeout(() => r('still running'), 5000); });
   result.exit_code = code;
-  process.stdout.write(JSON.stringify(result, null, 1) + '\n');
-  process.exit(0);
+  // Exit once the output is written: a pipe's writes are asynchronous.
+  process.stdout.write(JSON.stringify(result, null, 1) + '\n', () => process.exit(0));
 }
 
 main();
