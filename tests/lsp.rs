@@ -113,6 +113,9 @@ fn an_editor_session_on_the_embedded_tree() {
     // Rename: a set (declaration and the classification's layer), a check (and its gate).
     assert_eq!(v["rename_set"], serde_json::json!({"tiers.pol": 2}));
     assert_eq!(v["rename_check"], serde_json::json!({"gates.pol": 2}));
+    // A check declared in recipes.pol and listed in gates.pol: both files change.
+    assert_eq!(v["rename_across"], serde_json::json!({"recipes.pol": 1, "gates.pol": 1}));
+    assert_eq!(v["rename_taken"], "`missing-field` is already declared");
     assert_eq!(v["rename_refused"], "only a set or a check can be renamed");
 
     // Formatting: igos fmt's layout, as an edit of the one line that differs.

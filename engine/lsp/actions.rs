@@ -109,7 +109,7 @@ fn target(w: &World, path: &Path) -> Option<(Url, String)> {
     if let Some(f) = w.analysis.file_of(path) {
         return Some((w.uri(f).clone(), w.text(f).to_string()));
     }
-    let text = crate::input::read_text(path, crate::input::Kind::List).ok().unwrap_or_default();
+    let text = api::read_list_file(path).unwrap_or_default();
     Some((Url::from_file_path(path).ok()?, text))
 }
 

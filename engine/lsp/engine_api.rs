@@ -35,6 +35,28 @@ pub struct RuleText {
 /// The most bytes of a rule file the server parses: the same cap `igos check` reads.
 pub const MAX_RULE_BYTES: usize = crate::input::Kind::RuleFile.cap() as usize;
 
+/// The extension of rule files.
+pub const RULE_EXTENSION: &str = crate::rules::EXTENSION;
+
+/// A rule file's text through the engine's one reader (a FIFO or a device is refused,
+/// never waited on; the size cap of rule files), or None.
+pub fn read_rule_file(path: &Path) -> Option<Arc<str>> {
+    crate::input::read_text(path, crate::input::Kind::RuleFile).ok().map(Arc::from)
+}
+
+/// A builder list's text (for an edit appending to it), or None.
+pub fn read_list_file(path: &Path) -> Option<String> {
+    crate::input::read_text(path, crate::input::Kind::List).ok()
+}
+
+/// The rule files of a directory, sorted (none when it cannot be listed).
+pub fn rule_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = crate::input::list_dir(dir) else { return vec![] };
+    let mut paths: Vec<PathBuf> = entries.iter().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == RULE_EXTENSION)).collect();
+    paths.sort();
+    paths
+}
+
 // ---------------------------------------------------------------------------------------
 // The tree's facts: loaded once, kept in memory.
 

@@ -374,11 +374,11 @@ impl Server {
         if !self.is_rule_file(path) {
             return;
         }
-        match crate::input::read_text(path, crate::input::Kind::RuleFile) {
-            Ok(t) => {
-                self.disk.insert(path.to_path_buf(), Arc::from(t));
+        match engine_api::read_rule_file(path) {
+            Some(t) => {
+                self.disk.insert(path.to_path_buf(), t);
             }
-            Err(_) => {
+            None => {
                 self.disk.remove(path);
             }
         }
@@ -406,12 +406,8 @@ impl Server {
     /// Read the rules directory and the tree.
     fn load(&mut self) {
         self.disk.clear();
-        if let Ok(entries) = crate::input::list_dir(&self.rules_dir) {
-            let mut paths: Vec<PathBuf> = entries.iter().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == engine_api_ext())).collect();
-            paths.sort();
-            for p in paths {
-                self.read_disk_rule(&normalize(&p));
-            }
+        for p in engine_api::rule_files(&self.rules_dir) {
+            self.read_disk_rule(&normalize(&p));
         }
         self.load_facts();
         self.facts_loaded = true;
@@ -592,7 +588,7 @@ impl Server {
 }
 
 fn engine_api_ext() -> &'static str {
-    crate::rules::EXTENSION
+    engine_api::RULE_EXTENSION
 }
 
 fn rule_text(root: &Path, path: &Path, text: Arc<str>) -> RuleText {

@@ -160,6 +160,10 @@ async function embedded() {
   out.rename_set = Object.fromEntries(Object.entries(ren.changes).map(([u, e]) => [u.split('/').pop(), e.length]));
   const renc = await req('textDocument/rename', { ...at('rules/gates.pol', 'check orphan', 7), newName: 'unreached' });
   out.rename_check = Object.fromEntries(Object.entries(renc.changes).map(([u, e]) => [u.split('/').pop(), e.length]));
+  open('rules/recipes.pol');
+  const renx = await req('textDocument/rename', { ...at('rules/recipes.pol', 'check unknown-key', 7), newName: 'stray-key' });
+  out.rename_across = Object.fromEntries(Object.entries(renx.changes).map(([u, e]) => [u.split('/').pop(), e.length]));
+  out.rename_taken = await req('textDocument/rename', { ...at('rules/recipes.pol', 'check unknown-key', 7), newName: 'missing-field' }).then(() => 'accepted', (e) => e.message);
   out.rename_refused = await req('textDocument/rename', { ...at('rules/gates.pol', 'for p in packages', 4), newName: 'q' }).then(() => 'accepted', (e) => e.message);
   // Formatting: a badly laid out file comes back in igos fmt's layout.
   open('rules/waivers.pol');
