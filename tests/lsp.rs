@@ -57,6 +57,36 @@ fn play_in(project: &std::path::Path, scenario: &str, server_args: &[&str]) -> O
     Some(v)
 }
 
+/// (line, column, check, message) of every finding `igos check ARGS` locates in
+/// rules/tiers.pol, 0-based as LSP positions are.
+fn located_in_tiers(args: &[&str]) -> Vec<(u64, u64, String, String)> {
+    let check = Command::new(env!("CARGO_BIN_EXE_igos")).args(args).current_dir(support::project_dir()).output().unwrap();
+    let mut v: Vec<(u64, u64, String, String)> = String::from_utf8_lossy(&check.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("rules/tiers.pol:"))
+        .map(|l| {
+            let mut it = l.splitn(3, ':');
+            let (line, col, rest) = (it.next().unwrap().parse::<u64>().unwrap(), it.next().unwrap().parse::<u64>().unwrap(), it.next().unwrap());
+            let (head, message) = rest.split_once(": ").unwrap();
+            (line - 1, col - 1, head.split_whitespace().last().unwrap().to_string(), message.to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The same of the diagnostics the client received.
+fn as_located(diags: &Value) -> Vec<(u64, u64, String, String)> {
+    let mut v: Vec<(u64, u64, String, String)> = diags
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["line"].as_u64().unwrap(), d["character"].as_u64().unwrap(), d["code"].as_str().unwrap().to_string(), d["message"].as_str().unwrap().to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
 fn strings(v: &Value) -> Vec<String> {
     v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }
@@ -68,12 +98,16 @@ fn an_editor_session_on_the_embedded_tree() {
     for c in ["hoverProvider", "definitionProvider", "completionProvider", "renameProvider", "documentFormattingProvider", "semanticTokensProvider", "codeLensProvider", "inlayHintProvider", "codeActionProvider"] {
         assert!(caps.contains(&c.to_string()), "{c} missing: {caps:?}");
     }
-    // Diagnostics on open: the tree's findings located in tiers.pol, at the set entries.
-    let diags = v["tiers_diagnostics"].as_array().unwrap();
-    let shadowed: Vec<&Value> = diags.iter().filter(|d| d["code"] == "shadowed-entry").collect();
-    assert_eq!(shadowed.len(), 11, "{shadowed:?}");
-    assert!(diags.iter().any(|d| d["code"] == "set-entry-without-recipe" && d["message"].as_str().unwrap().starts_with("`bat` in set `base_cli`") && d["line"] == 264 && d["character"] == 2));
+    // Diagnostics on open: exactly the findings `igos check` locates in tiers.pol, at the
+    // same lines and columns, with the same checks and messages.
+    let project = support::project_dir();
+    let expected = located_in_tiers(&["check", "--format", "concise"]);
+    assert!(!expected.is_empty());
+    assert_eq!(as_located(&v["tiers_diagnostics"]), expected);
     assert_eq!(v["tiers_version"], 1);
+    let tiers = std::fs::read_to_string(project.join("rules/tiers.pol")).unwrap();
+    let gates = std::fs::read_to_string(project.join("rules/gates.pol")).unwrap();
+    let line_of = |text: &str, needle: &str| text[..text.find(needle).unwrap_or_else(|| panic!("{needle}"))].matches('\n').count() as u64;
 
     // Hover: a set entry explains its package's natural tier as `igos explain` does.
     let entry = v["hover_entry"].as_str().unwrap();
@@ -87,12 +121,12 @@ fn an_editor_session_on_the_embedded_tree() {
 
     // Definition: set → its declaration, package → its package.yml, check in a gate → the check,
     // phase → the phase, list file → the builder list.
-    assert_eq!(v["def_set"], serde_json::json!({"uri": "rules/tiers.pol", "line": 261}));
+    assert_eq!(v["def_set"], serde_json::json!({"uri": "rules/tiers.pol", "line": line_of(&tiers, "set base_cli {")}));
     assert_eq!(v["def_package"], serde_json::json!({"uri": "packages/base/htop/package.yml", "line": 0}));
-    assert_eq!(v["def_check"], serde_json::json!({"uri": "rules/gates.pol", "line": 118}));
+    assert_eq!(v["def_check"], serde_json::json!({"uri": "rules/gates.pol", "line": line_of(&gates, "check tier-move ")}));
     assert_eq!(v["def_phase"]["uri"], "rules/phases.pol");
     assert_eq!(v["def_list"], serde_json::json!({"uri": "packages/builders/chroot-build-base.list", "line": 0}));
-    assert_eq!(strings(&v["refs_set"]), ["tiers.pol:261", "tiers.pol:714"]);
+    assert_eq!(strings(&v["refs_set"]), [format!("tiers.pol:{}", line_of(&tiers, "set base_cli {")), format!("tiers.pol:{}", line_of(&tiers, "if name in base_cli\n"))]);
 
     // Completion: the fields and methods of `p` (a package) while the clause is being typed.
     let fields = strings(&v["complete_field"]);
@@ -108,7 +142,7 @@ fn an_editor_session_on_the_embedded_tree() {
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert_eq!(errs[0]["code"], "unknown-name");
     assert_eq!(errs[0]["message"], "unknown name `bilders`");
-    assert_eq!((errs[0]["line"].as_u64(), errs[0]["character"].as_u64()), (Some(82), Some(11)));
+    assert_eq!((errs[0]["line"].as_u64(), errs[0]["character"].as_u64()), (Some(line_of(&gates, "for b in builders")), Some(11)));
 
     // Rename: a set (declaration and the classification's layer), a check (and its gate).
     assert_eq!(v["rename_set"], serde_json::json!({"tiers.pol": 2}));
@@ -144,6 +178,15 @@ fn an_editor_session_on_the_embedded_tree() {
 fn an_editor_session_on_the_corpus() {
     let Some(corpus) = support::corpus() else { return };
     let Some(v) = play("corpus", &["--root", corpus.to_str().unwrap()]) else { return };
+    // What igos check locates in tiers.pol on that tree, the server shows there; and the
+    // findings about recipes whose deciding rule is a set entry there (tier-move) besides.
+    let expected = located_in_tiers(&["check", "--format", "concise", "--rules", "rules", "--root", corpus.to_str().unwrap()]);
+    let got = as_located(&v["tiers_all"]);
+    assert!(!expected.is_empty());
+    let missing: Vec<_> = expected.iter().filter(|e| !got.contains(e)).collect();
+    assert!(missing.is_empty(), "igos check's findings in tiers.pol the server does not show: {missing:?}");
+    let besides: Vec<&str> = got.iter().filter(|g| !expected.contains(g)).map(|g| g.2.as_str()).collect();
+    assert_eq!(besides, ["tier-move"; 4]);
     // tier-move located at the set entry that decided (rules/tiers.pol:265 is line 264).
     let moves = v["tier_moves"].as_array().unwrap();
     let bat = moves.iter().find(|d| d["message"].as_str().unwrap().starts_with("bat is declared extra")).expect("bat's tier-move");

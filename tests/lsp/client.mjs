@@ -198,6 +198,7 @@ async function corpus() {
   open('rules/tiers.pol');
   const d = await diagnosticsOf('rules/tiers.pol');
   out.tier_moves = d.diagnostics.filter((x) => x.code === 'tier-move').map(brief);
+  out.tiers_all = d.diagnostics.map(brief);
   out.hover_bat = (await req('textDocument/hover', at('rules/tiers.pol', '\n  bat\n', 3)))?.contents.value;
   const line = pos('rules/tiers.pol', '\n  bat\n', 1);
   const acts = await req('textDocument/codeAction', { textDocument: { uri: uri('rules/tiers.pol') }, range: { start: line, end: line }, context: { diagnostics: d.diagnostics.filter((x) => x.range.start.line === line.line) } });
