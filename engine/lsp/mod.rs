@@ -443,7 +443,8 @@ impl Server {
                 texts.insert(p.clone(), Arc::from(d.text.as_str()));
             }
         }
-        texts.into_iter().map(|(p, t)| rule_text(&self.root, &p, t)).collect()
+        // A path no file URI can name (relative, not UTF-8 on some systems) is no editor's file.
+        texts.into_iter().filter(|(p, _)| Url::from_file_path(p).is_ok()).map(|(p, t)| rule_text(&self.root, &p, t)).collect()
     }
 
     /// Analyse again what changed and publish the diagnostics.
@@ -460,14 +461,20 @@ impl Server {
         }
         self.dirty = false;
         let analysis = engine_api::analyze_with(self.facts.as_ref(), self.rule_texts(), &mut self.memo);
+        // Every analysed file has a URI (rule_texts keeps only those): its editor's, else its path's.
         self.files = analysis
             .rules
             .iter()
-            .map(|r| {
-                let uri = self.docs.get(&r.path).map(|(u, _)| u.clone()).or_else(|| Url::from_file_path(&r.path).ok());
-                (uri.unwrap_or_else(|| Url::parse("file:///").expect("a constant URL")), Lines::new(&r.text))
+            .filter_map(|r| {
+                let uri = self.docs.get(&r.path).map(|(u, _)| u.clone()).or_else(|| Url::from_file_path(&r.path).ok())?;
+                Some((uri, Lines::new(&r.text)))
             })
             .collect();
+        if self.files.len() != analysis.rules.len() {
+            self.files.clear();
+            self.analysis = None;
+            return;
+        }
         // Open .pol files outside the rules directory: their syntax only.
         self.loose.clear();
         for (p, (uri, d)) in &self.docs {
