@@ -936,6 +936,8 @@ fn evaluate(policy: &Policy, facts: &Facts, memo: &mut Memo) -> Vec<Finding> {
     let shadow_sig = hash_of(&[&format!("{:?}", facets.classes)]);
     let shadowed = memo.shadowed.as_ref().filter(|(s, _)| *s == shadow_sig).map(|(_, f)| f.clone());
     memo.ran = todo.iter().map(|&k| policy.checks[mine[k]].id.clone()).collect();
+    // A check renamed or removed: its old findings go.
+    memo.checks.retain(|id, _| policy.check(id).is_some());
     let shadowed = if todo.is_empty() && shadowed.is_some() {
         shadowed.unwrap_or_default()
     } else {
