@@ -163,7 +163,7 @@ fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
     println!("igos benchmarks (medians; machine: {} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    println!("{:<44} {:>12} {:>14}  {}", "benchmark", "median", "peak RSS", "ratio / budget");
+    println!("{:<44} {:>12} {:>14}  ratio / budget", "benchmark", "median", "peak RSS");
 
     if wanted("parse") {
         let t = time_n(200, || {

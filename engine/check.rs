@@ -109,6 +109,8 @@ pub fn evaluate_full(
     let mut all: Vec<Finding> = engine.run_all(shadowed.len() + policy.waivers.len());
     all.extend(shadowed);
     all.extend(ungated_checks(policy));
+    all.extend(policy.lints.iter().cloned());
+    all.extend(crate::lang::lints::unmatched_globs(policy, tree.packages.iter().map(|p| p.name.as_str())));
     apply_waivers(policy, &mut all, today, DomainId::Tree);
 
     let mut gates: Vec<GateResult> = policy

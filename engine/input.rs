@@ -172,6 +172,17 @@ pub fn read_head(path: &Path, kind: Kind) -> Result<Vec<u8>, InputError> {
     Ok(bytes)
 }
 
+/// Standard input, at most the cap of `kind`: reading stops one byte past the cap, so a
+/// stream that never ends is refused, not read forever.
+pub fn read_stdin(kind: Kind) -> Result<Vec<u8>, Problem> {
+    let mut bytes = vec![];
+    io::stdin().lock().take(kind.cap() + 1).read_to_end(&mut bytes).map_err(Problem::Io)?;
+    if bytes.len() as u64 > kind.cap() {
+        return Err(Problem::TooLarge { len: None, kind });
+    }
+    Ok(bytes)
+}
+
 /// The text of the file at `path`, or None when it does not exist (an optional input).
 pub fn read_text_if_present(path: &Path, kind: Kind) -> Result<Option<String>, InputError> {
     match read_text(path, kind) {

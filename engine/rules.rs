@@ -86,6 +86,13 @@ fn register(texts: Vec<(String, Result<String, String>)>, sources: &mut SourceMa
 }
 
 impl Registered {
+    /// One more file to compile with the rules (a test case's waivers): its source id.
+    pub fn add(&mut self, name: String, text: String, sources: &mut SourceMap) -> SourceId {
+        let id = sources.add(SourceFile::new(name, text));
+        self.texts.push((id, Ok(sources.get(id).text.clone())));
+        id
+    }
+
     /// Parse every file and compile the policy, collecting every error.
     pub fn compile(self) -> Rules {
         let mut errors = vec![];
@@ -102,8 +109,9 @@ impl Registered {
                 Err(msg) => errors.push(RuleError::new("unreadable", msg, Span::new(id, 0, 0)).with_label("this file")),
             }
         }
-        let (policy, mut semantic) = compile::compile(&parsed);
+        let (mut policy, mut semantic) = compile::compile(&parsed);
         errors.append(&mut semantic);
+        policy.lints = crate::lang::lints::constant_conditions(&parsed, &policy);
         // The phase graph is part of the rules: a cycle is a rule error in every command. It
         // is judged only on rules that compiled clean: a builder lost to a syntax error would
         // otherwise leave its tier "unbuilt", a second diagnostic for one mistake.

@@ -40,7 +40,7 @@ fn sha(b: &[u8]) -> String {
 fn manifest(entries: &[(&str, EntryKind, u32)]) -> String {
     let mut m = Manifest { name: "evil".into(), version: "1.0".into(), release: 1, tier: "core".into(), description: "x".into(), ..Default::default() };
     for (p, k, mode) in entries {
-        m.entries.push(ManifestEntry { path: p.to_string(), kind: k.clone(), mode: *mode, config: false });
+        m.entries.push(ManifestEntry { path: p.to_string(), kind: k.clone(), mode: *mode, config: false, size: None });
     }
     m.entries.sort_by(|a, b| a.path.cmp(&b.path));
     m.render()
@@ -84,7 +84,8 @@ fn header_for(en: &E) -> tar::Header {
 /// A tar.gz with `.MANIFEST` (if given) first, then the entries, as raw as asked.
 fn build(manifest: Option<&str>, entries: &[E]) -> Vec<u8> {
     let mut tb = tar::Builder::new(Vec::new());
-    if let Some(m) = manifest {
+    let sized = manifest.map(|m| with_sizes(m, entries));
+    if let Some(m) = sized.as_deref() {
         tb.append(&header_for(&e(".MANIFEST", 0o644, K::File(m.as_bytes().to_vec()))), m.as_bytes()).unwrap();
     }
     for en in entries {
@@ -98,6 +99,24 @@ fn build(manifest: Option<&str>, entries: &[E]) -> Vec<u8> {
         tb.append(&header_for(en), data.as_slice()).unwrap();
     }
     gz(&tb.into_inner().unwrap())
+}
+
+/// The manifest declaring each file's size (the reader requires sizes): the size of the member
+/// of that name, else of a member with the declared content, else 0. A manifest that does not
+/// parse is left as it is.
+fn with_sizes(text: &str, entries: &[E]) -> String {
+    let Ok(mut m) = Manifest::parse(text) else { return text.to_string() };
+    let content = |en: &E| match &en.kind {
+        K::File(c) => Some(c.len() as u64),
+        _ => None,
+    };
+    for me in &mut m.entries {
+        let EntryKind::File { sha256 } = &me.kind else { continue };
+        let by_name = entries.iter().find(|en| en.name.trim_matches('/') == me.path).and_then(content);
+        let by_sha = entries.iter().find(|en| matches!(&en.kind, K::File(c) if &sha(c) == sha256)).and_then(content);
+        me.size = Some(by_name.or(by_sha).unwrap_or(0));
+    }
+    m.render()
 }
 
 fn gz(b: &[u8]) -> Vec<u8> {

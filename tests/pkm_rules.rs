@@ -13,7 +13,7 @@ fn policy() -> igos::lang::compile::Policy {
 }
 
 fn entry(path: &str, kind: &'static str, root_type: &'static str, owner: Option<&str>) -> EntryFact {
-    EntryFact { path: path.into(), kind, root_type, owner: owner.map(str::to_string), span: None }
+    EntryFact { path: path.into(), kind, root_type, owner: owner.map(str::to_string), span: None, ..Default::default() }
 }
 
 fn queued(name: &str, supersedes: &[&str], entries: Vec<EntryFact>) -> QueuedPackage {
@@ -24,6 +24,7 @@ fn queued(name: &str, supersedes: &[&str], entries: Vec<EntryFact>) -> QueuedPac
         entries,
         installed: false,
         span: None,
+        ..Default::default()
     }
 }
 

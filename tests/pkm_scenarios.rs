@@ -427,10 +427,10 @@ fn scenario_suite() {
     let filter = std::env::var("PKM_SCENARIO").ok();
     let mut failed = Vec::new();
     for s in &all {
-        if filter.as_deref().map(|f| s.name.contains(f)).unwrap_or(true) {
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_scenario(s))).is_err() {
-                failed.push(s.name);
-            }
+        if filter.as_deref().map(|f| s.name.contains(f)).unwrap_or(true)
+            && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_scenario(s))).is_err()
+        {
+            failed.push(s.name);
         }
     }
     assert!(failed.is_empty(), "{} of {} scenarios failed: {failed:?}", failed.len(), all.len());

@@ -35,6 +35,11 @@ pub struct ManifestEntry {
     pub mode: u32,
     /// A configuration file (kept on removal, `.new` on upgrade when edited).
     pub config: bool,
+    /// A file's size in bytes, as declared: the reader never inflates more than the manifest
+    /// declares. `None` for directories and symlinks, and in text manifests written before
+    /// sizes were recorded.
+    #[serde(default)]
+    pub size: Option<u64>,
 }
 
 /// The package metadata and its complete file list.
@@ -129,7 +134,8 @@ impl Manifest {
                 }
                 EntryKind::File { sha256 } => {
                     let cfg = if e.config { " config" } else { "" };
-                    let _ = writeln!(s, "file {:04o} {sha256}{cfg} {path}", e.mode);
+                    let size = e.size.map(|n| format!(" {n}")).unwrap_or_default();
+                    let _ = writeln!(s, "file {:04o} {sha256}{size}{cfg} {path}", e.mode);
                 }
                 EntryKind::Symlink { target } => {
                     let _ = writeln!(s, "symlink {path} {}", escape(target));
@@ -192,8 +198,15 @@ impl Manifest {
             }
             let toks: Vec<&str> = line.split(' ').collect();
             let entry = match toks.as_slice() {
-                ["dir", mode, path] => ManifestEntry { path: unescape(path).map_err(|e| (n, e))?, kind: EntryKind::Dir, mode: parse_mode(mode, n)?, config: false },
+                ["dir", mode, path] => ManifestEntry { path: unescape(path).map_err(|e| (n, e))?, kind: EntryKind::Dir, mode: parse_mode(mode, n)?, config: false, size: None },
                 ["file", mode, sha, rest @ ..] => {
+                    // `[SIZE] [config] PATH`: a size is all digits, never the word `config`.
+                    let (size, rest) = match rest {
+                        [sz, _, ..] if !sz.is_empty() && sz.bytes().all(|b| b.is_ascii_digit()) => {
+                            (Some(sz.parse::<u64>().map_err(|_| (n, format!("invalid size `{sz}`")))?), rest.get(1..).unwrap_or_default())
+                        }
+                        _ => (None, rest),
+                    };
                     let (config, path) = match rest {
                         [p] => (false, p),
                         ["config", p] => (true, p),
@@ -202,14 +215,14 @@ impl Manifest {
                     if !is_hex64(sha) {
                         return Err((n, format!("`{sha}` is not a lowercase SHA-256")));
                     }
-                    ManifestEntry { path: unescape(path).map_err(|e| (n, e))?, kind: EntryKind::File { sha256: sha.to_string() }, mode: parse_mode(mode, n)?, config }
+                    ManifestEntry { path: unescape(path).map_err(|e| (n, e))?, kind: EntryKind::File { sha256: sha.to_string() }, mode: parse_mode(mode, n)?, config, size }
                 }
                 ["symlink", path, target] => {
                     let target = unescape(target).map_err(|e| (n, e))?;
                     if target.is_empty() {
                         return Err((n, "empty symlink target".into()));
                     }
-                    ManifestEntry { path: unescape(path).map_err(|e| (n, e))?, kind: EntryKind::Symlink { target }, mode: 0o777, config: false }
+                    ManifestEntry { path: unescape(path).map_err(|e| (n, e))?, kind: EntryKind::Symlink { target }, mode: 0o777, config: false, size: None }
                 }
                 _ => return Err((n, format!("malformed entry line `{line}`"))),
             };

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::mpsc;
 
-/// Caps against decompression bombs and absurd archives.
+/// Caps against decompression bombs and absurd archives. The first bound is the manifest's own:
+/// once it is read, the stream may hold what it declares and no more; these caps stand behind it.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Maximum inflated bytes (tar stream) in total.
@@ -45,9 +46,11 @@ pub struct ArchiveError {
 
 impl fmt::Display for ArchiveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Member names are the packager's: shown visibly, they cannot forge a line.
+        let message = crate::visible::visible(&self.message);
         match &self.member {
-            Some(m) => write!(f, "member `{m}`: {}", self.message),
-            None => write!(f, "{}", self.message),
+            Some(m) => write!(f, "member `{}`: {message}", crate::visible::visible(m)),
+            None => write!(f, "{message}"),
         }
     }
 }
@@ -85,26 +88,76 @@ impl<R: Read> Read for RawCounter<R> {
     }
 }
 
+/// Why the inflated stream was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tripped {
+    No,
+    /// Over [`Limits`]: total size or compression ratio.
+    Caps,
+    /// Longer than the manifest declares.
+    Manifest,
+}
+
 struct BombGuard<R> {
     inner: R,
     raw: Rc<Cell<u64>>,
-    out: u64,
+    /// Inflated bytes so far, shared with the extraction loop.
+    out: Rc<Cell<u64>>,
+    /// The most the stream may inflate to: before the manifest is read, the manifest cap;
+    /// after it, what the manifest declares plus tar's headers and padding.
+    budget: Rc<Cell<u64>>,
     limits: Limits,
-    tripped: Rc<Cell<bool>>,
+    tripped: Rc<Cell<Tripped>>,
 }
 impl<R: Read> Read for BombGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.out += n as u64;
+        // Never inflate more than one byte past the budget: a stream that goes on is stopped
+        // there, whatever it would have inflated to.
+        let out = self.out.get();
+        let allowed = self.budget.get().saturating_sub(out).saturating_add(1);
+        let want = buf.len().min(usize::try_from(allowed).unwrap_or(usize::MAX));
+        let n = self.inner.read(buf.get_mut(..want).unwrap_or_default())?;
+        let out = out + n as u64;
+        self.out.set(out);
+        if out > self.budget.get() {
+            self.tripped.set(Tripped::Manifest);
+            return Err(io::Error::other("stream longer than the manifest declares"));
+        }
         let raw = self.raw.get().max(1);
-        if self.out > self.limits.max_total
-            || (self.out > self.limits.ratio_grace && self.out / raw > self.limits.max_ratio)
-        {
-            self.tripped.set(true);
+        if out > self.limits.max_total || (out > self.limits.ratio_grace && out / raw > self.limits.max_ratio) {
+            self.tripped.set(Tripped::Caps);
             return Err(io::Error::other("decompression bomb"));
         }
         Ok(n)
     }
+}
+
+/// What the tar stream may hold beyond the manifest member, from the manifest alone: each
+/// entry's header, a long-name or PAX header for its path and target, and its content padded
+/// to 512-byte blocks; then the end-of-archive blocks and the writer's padding to a 10 KiB
+/// record. Errs with the path of a file whose size is not declared (the archive is refused).
+fn declared_budget(m: &Manifest) -> Result<u64, String> {
+    let block = |n: u64| n.div_ceil(512) * 512;
+    let mut total: u64 = 1024 + 2 * 10240;
+    for e in &m.entries {
+        let target = match &e.kind {
+            EntryKind::Symlink { target } => target.len() as u64,
+            _ => 0,
+        };
+        let content = match (&e.kind, e.size) {
+            (EntryKind::File { .. }, Some(n)) => block(n),
+            (EntryKind::File { .. }, None) => return Err(e.path.clone()),
+            _ => 0,
+        };
+        let names = 1536 + 2 * block(e.path.len() as u64 + target + 512);
+        total = total.saturating_add(names).saturating_add(content);
+    }
+    Ok(total)
+}
+
+/// Bytes an unprivileged writer may still use on the filesystem holding `dir`, if known.
+fn free_space(dir: &Path) -> Option<u64> {
+    rustix::fs::statvfs(dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
 }
 
 /// Largest piece of file content handed to the staging writer at once.
@@ -198,16 +251,23 @@ pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Re
         let writer = s.spawn(move || stage_writer(rx));
         let res = (|| -> Result<Extracted, ArchiveError> {
             let raw_count = Rc::new(Cell::new(0u64));
-            let tripped = Rc::new(Cell::new(false));
+            let tripped = Rc::new(Cell::new(Tripped::No));
+            let inflated = Rc::new(Cell::new(0u64));
+            // Until the manifest is read: the manifest itself and the headers before it.
+            let budget = Rc::new(Cell::new(limits.max_manifest.saturating_add(64 << 10)));
             let raw = RawCounter { inner: input, hash_to: tx.clone(), count: raw_count.clone() };
             let gz = flate2::read::GzDecoder::new(raw);
-            let guard = BombGuard { inner: gz, raw: raw_count, out: 0, limits: *limits, tripped: tripped.clone() };
+            let guard = BombGuard { inner: gz, raw: raw_count, out: inflated.clone(), budget: budget.clone(), limits: *limits, tripped: tripped.clone() };
             let mut ar = tar::Archive::new(guard);
             let io_rej = |e: io::Error, member: Option<&str>| -> ArchiveError {
-                if tripped.get() {
-                    rej("gzip-bomb", member, format!("inflated size exceeds the caps (total {} bytes, ratio {}:1)", limits.max_total, limits.max_ratio))
-                } else {
-                    rej("corrupt", member, format!("unreadable archive: {e}"))
+                match tripped.get() {
+                    Tripped::Caps => rej("gzip-bomb", member, format!("inflated size exceeds the caps (total {} bytes, ratio {}:1)", limits.max_total, limits.max_ratio)),
+                    Tripped::Manifest => rej(
+                        "exceeds-manifest",
+                        member,
+                        format!("the stream is longer than the manifest declares: stopped after {} inflated bytes (the manifest allows {})", inflated.get(), budget.get()),
+                    ),
+                    Tripped::No => rej("corrupt", member, format!("unreadable archive: {e}")),
                 }
             };
             let mut manifest: Option<Manifest> = None;
@@ -268,6 +328,21 @@ pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Re
                             (&mut ent).take(limits.max_manifest).read_to_string(&mut text).map_err(|e| io_rej(e, Some(&shown)))?;
                             let parsed = Manifest::parse(&text)
                                 .map_err(|(line, msg)| rej("bad-manifest", Some(MANIFEST_MEMBER), format!("line {line}: {msg}")))?;
+                            // From here the stream may hold what the manifest declares, no more.
+                            let declared = declared_budget(&parsed)
+                                .map_err(|p| rej("undeclared-size", Some(MANIFEST_MEMBER), format!("the manifest does not declare the size of `{p}`")))?;
+                            if declared > limits.max_total {
+                                return Err(rej("too-large", Some(MANIFEST_MEMBER), format!("the manifest declares {declared} bytes, over the cap of {}", limits.max_total)));
+                            }
+                            let content = parsed.entries.iter().filter_map(|e| e.size).fold(0u64, u64::saturating_add);
+                            if let Some(free) = free_space(staging).filter(|free| content > *free) {
+                                return Err(rej(
+                                    "no-space",
+                                    Some(MANIFEST_MEMBER),
+                                    format!("the manifest declares {content} bytes of files; the filesystem of {} has {free} bytes free", staging.display()),
+                                ));
+                            }
+                            budget.set(inflated.get().saturating_add(1024).saturating_add(declared));
                             manifest = Some(parsed);
                             continue;
                         }
@@ -324,6 +399,13 @@ pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Re
                             symlink(&ln, &dest).map_err(|e| rej("staging", Some(&shown), format!("cannot stage: {e}")))?;
                         }
                         EntryKind::File { sha256 } => {
+                            if me.size != Some(ent.size()) {
+                                return Err(rej(
+                                    "size-mismatch",
+                                    Some(&shown),
+                                    format!("member size {} differs from the manifest ({})", ent.size(), me.size.map(|n| n.to_string()).unwrap_or_else(|| "none".into())),
+                                ));
+                            }
                             // Content goes to the staging writer thread in order; it creates, writes and
                             // hashes. A send fails only when that thread stopped on an error, which
                             // `finish` then reports (it concerns an earlier member than this one).
@@ -353,7 +435,7 @@ pub fn extract_archive<R: Read>(input: R, staging: &Path, limits: &Limits) -> Re
             // Finish the stream so the archive hash covers every byte.
             let mut guard = ar.into_inner();
             io::copy(&mut guard, &mut io::sink()).map_err(|e| io_rej(e, None))?;
-            let inflated = guard.out;
+            let inflated = guard.out.get();
             let mut rawc = guard.inner.into_inner();
             io::copy(&mut rawc, &mut io::sink()).map_err(|e| io_rej(e, None))?;
             drop(rawc);

@@ -67,14 +67,14 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<ManifestEntry>) -> io::Result<()
         if ft.is_symlink() {
             let t = fs::read_link(ent.path())?;
             let target = t.into_os_string().into_string().map_err(|_| io_err(format!("{rel}: non-UTF-8 link target")))?;
-            out.push(ManifestEntry { path: rel, kind: EntryKind::Symlink { target }, mode: 0o777, config: false });
+            out.push(ManifestEntry { path: rel, kind: EntryKind::Symlink { target }, mode: 0o777, config: false, size: None });
         } else if ft.is_dir() {
-            out.push(ManifestEntry { path: rel.clone(), kind: EntryKind::Dir, mode, config: false });
+            out.push(ManifestEntry { path: rel.clone(), kind: EntryKind::Dir, mode, config: false, size: None });
             walk(&ent.path(), &rel, out)?;
         } else if ft.is_file() {
             let sha256 = hash_file(&ent.path())?;
             let config = rel.starts_with("etc/");
-            out.push(ManifestEntry { path: rel, kind: EntryKind::File { sha256 }, mode, config });
+            out.push(ManifestEntry { path: rel, kind: EntryKind::File { sha256 }, mode, config, size: Some(meta.len()) });
         } else {
             return Err(io_err(format!("{rel}: unsupported file type (device, fifo or socket)")));
         }

@@ -32,6 +32,10 @@ enum Command {
     Test(cli::ruletest::TestArgs),
     /// Plan and run the build phases declared in rules/phases.pol.
     Build(cli::build::BuildArgs),
+    /// The relations, record kinds, fields, functions and enumerations rules may use (Markdown or JSON).
+    Schema(cli::schema::SchemaArgs),
+    /// Draw the tiers and classification layers, the inference edges, or the phase graph (Mermaid, DOT, SVG).
+    Graph(cli::graph::GraphArgs),
     /// Print shell completions for igos (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Example:\n  igos completions bash > /etc/bash_completion.d/igos")]
     Completions {
@@ -53,6 +57,8 @@ enum Command {
     Ci(cli::ci::CiArgs),
     /// The language server for rule files (Language Server Protocol over stdin and stdout).
     Lsp(cli::lsp::LspArgs),
+    /// Publish a pkm repository: keygen, add archives, remove packages (a signed index).
+    Repo(cli::repo::RepoArgs),
 }
 
 fn main() {
@@ -65,10 +71,13 @@ fn main() {
         Command::Audit(args) => cli::audit::run(args),
         Command::Test(args) => cli::ruletest::run(args),
         Command::Build(args) => cli::build::run(args),
+        Command::Schema(args) => cli::schema::run(args),
+        Command::Graph(args) => cli::graph::run(args),
         Command::Pack(args) => cli::pack::run(args),
         Command::Reference(args) => cli::reference::run(args),
         Command::Ci(args) => cli::ci::run(args),
         Command::Lsp(args) => cli::lsp::run(args),
+        Command::Repo(args) => cli::repo::run(args),
         Command::Completions { shell } => {
             cli::out(&cli::docgen::completions(Cli::command(), "igos", *shell));
             0

@@ -54,7 +54,10 @@ pub fn run(args: &ChecksArgs) -> i32 {
         ("waiver-expired", "a waiver past its expiry: the finding it waived applies again"),
         ("waiver-unused", "a waiver that matches no finding"),
         ("check-without-gate", "a tree check that no gate lists (its findings go under \"Rule files\")"),
-    ] {
+    ]
+    .into_iter()
+    .chain(crate::lang::lints::LINTS.iter().copied())
+    {
         text += &row(id, "advisory", "(rules)", "stable", about);
     }
     text += &row(crate::eval::run::BUDGET_CHECK, "halt", "(rules)", "stable", "a check stopped by its step budget (a runaway rule): exit 2");

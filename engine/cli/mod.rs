@@ -12,9 +12,13 @@ pub mod explain;
 pub mod fmt;
 pub mod git;
 pub mod lsp;
+pub mod graph;
 pub mod ruletest;
+pub mod ruletest_coverage;
+pub mod schema;
 pub mod pack;
 pub mod reference;
+pub mod repo;
 pub mod since;
 
 use std::io::{IsTerminal, Write};

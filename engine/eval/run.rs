@@ -121,7 +121,7 @@ impl<'p: 'd, 'd> Engine<'p, 'd> {
             Some(input) => policy.classifications.iter().map(|cl| classify::classify(cl, &sets, &input)).collect(),
             None => vec![],
         };
-        let set_items = sets.iter().map(|b| Arc::new(b.items.iter().map(|(n, _)| Value::Str(*n)).collect())).collect();
+        let set_items = sets.iter().map(|b| Arc::new(b.items.iter().map(|(n, _)| Value::Str(n)).collect())).collect();
         let today = Arc::from(crate::check::today().as_str());
         let relations = (0..schema::RELATIONS.len()).map(|_| OnceLock::new()).collect();
         let step_budget = std::env::var("IGOS_STEP_BUDGET").ok().and_then(|b| b.parse().ok()).unwrap_or(STEP_BUDGET);

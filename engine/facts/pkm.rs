@@ -7,8 +7,9 @@ use crate::eval::schema::{self, DomainId};
 use crate::eval::value::{Rec, Value};
 use crate::source::Span;
 
-/// One archive entry and what is at its path now.
-#[derive(Debug, Clone)]
+/// One archive entry and what is at its path when its package installs: the root after the
+/// members of the queue before it.
+#[derive(Debug, Clone, Default)]
 pub struct EntryFact {
     /// Relative to the root, no leading `/`.
     pub path: String,
@@ -20,9 +21,29 @@ pub struct EntryFact {
     pub owner: Option<String>,
     /// Where the entry is declared (the archive's manifest line).
     pub span: Option<Span>,
+    /// The path, or where it resolves to, is pkm's state or cache directory or inside it.
+    pub in_state_dir: bool,
+    /// The path, or where it resolves to, is a directory on the way to pkm's state (`var/lib`).
+    pub state_ancestor: bool,
+    /// Where the path lands: its parents' symlinks followed through the root as it will be.
+    pub resolved: String,
+    /// The last symlink crossed on the way to the entry's parent, if any.
+    pub link: Option<String>,
+    /// The package owning that symlink (an earlier queue member, else installed), if any.
+    pub link_owner: Option<String>,
+    /// The packages owning the directory that symlink leads to.
+    pub link_target_owners: Vec<String>,
+    /// A symlink whose target, followed through the root as it will be, leaves the root.
+    pub escapes: bool,
+    /// Declared a config file (kept when edited; pkm writes `<path>.new` beside it).
+    pub config: bool,
+    /// Matched by an `--overwrite` glob of this install.
+    pub overwrite: bool,
+    /// The root already has exactly this entry there (same content, or same link target).
+    pub same_as_root: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct QueuedPackage {
     pub name: String,
     pub archive: String,
@@ -32,6 +53,8 @@ pub struct QueuedPackage {
     pub installed: bool,
     /// The manifest's `name:` line.
     pub span: Option<Span>,
+    /// The installed package of this name was superseded by these (comma-separated), if so.
+    pub superseded_by: Option<String>,
 }
 
 /// Everything the pre-deploy invariants look at.
@@ -99,6 +122,7 @@ impl<'a> Domain for PkmDomain<'a> {
                             .collect(),
                     ),
                     "installed" => Value::Bool(q.installed),
+                    "superseded_by" => Value::opt_str(q.superseded_by.as_deref()),
                     _ => Value::None,
                 }
             }
@@ -111,6 +135,16 @@ impl<'a> Domain for PkmDomain<'a> {
                     "package" => Self::queued(q),
                     "root_type" => Value::Str(entry.root_type),
                     "owner" => Value::opt_str(entry.owner.as_deref()),
+                    "in_state_dir" => Value::Bool(entry.in_state_dir),
+                    "state_ancestor" => Value::Bool(entry.state_ancestor),
+                    "resolved" => Value::Str(&entry.resolved),
+                    "link" => Value::opt_str(entry.link.as_deref()),
+                    "link_owner" => Value::opt_str(entry.link_owner.as_deref()),
+                    "link_target_owners" => Value::list(entry.link_target_owners.iter().map(|s| Value::Str(s)).collect()),
+                    "escapes" => Value::Bool(entry.escapes),
+                    "config" => Value::Bool(entry.config),
+                    "overwrite" => Value::Bool(entry.overwrite),
+                    "same_as_root" => Value::Bool(entry.same_as_root),
                     _ => Value::None,
                 }
             }

@@ -202,6 +202,9 @@ pub struct Policy {
     pub phases: Vec<PhaseDef>,
     /// Log line patterns (Scan B), in written order across files.
     pub log_patterns: Vec<LogPattern>,
+    /// Advisories about the rule files that need no tree (`lints.rs`), filled when the
+    /// rules are loaded; `igos check` reports them under "Rule files".
+    pub lints: Vec<crate::finding::Finding>,
 }
 
 /// One entry of a `patterns` block.
@@ -1062,7 +1065,7 @@ impl Compiler {
         for (closed, other) in [(l, r), (r, l)] {
             let Some((what, values)) = self.closed_values(closed.1, closed.2) else { continue };
             for (lit, span) in literals(other.0) {
-                if values.iter().any(|v| *v == lit) {
+                if values.contains(&lit) {
                     continue;
                 }
                 let help = match did_you_mean(&lit, values.iter().map(String::as_str)) {

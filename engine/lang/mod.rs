@@ -4,4 +4,5 @@ pub mod ast;
 pub mod compile;
 pub mod error;
 pub mod glob;
+pub mod lints;
 pub mod syntax;

@@ -2,6 +2,10 @@
 //! from pest errors to our own positioned errors (byte offsets only: pest's `line_col`
 //! rescans the input on every call, our `SourceFile` has a line index).
 
+// A parse error is made once per broken declaration and reported, never on a hot path;
+// boxing `RuleError` through every parser function would only add noise.
+#![allow(clippy::result_large_err)]
+
 use pest::iterators::Pair;
 use pest::Parser as _;
 

@@ -750,6 +750,7 @@ pub struct Memo {
     facts: u64,
     checks: HashMap<String, (u64, Arc<Vec<Finding>>)>,
     shadowed: Option<(u64, Arc<Vec<Finding>>)>,
+    unmatched_globs: Option<(u64, Arc<Vec<Finding>>)>,
     /// The checks the last evaluation ran (the others' findings were reused): for tests and benchmarks.
     pub ran: Vec<String>,
 }
@@ -917,7 +918,7 @@ fn check_signature(p: &Policy, i: usize, facets: &Facets) -> u64 {
 }
 
 /// Every tree check's findings with the passes `igos check` adds (shadowed set entries,
-/// checks in no gate) and the waivers applied: check::evaluate_full's findings.
+/// checks in no gate, the rule lints) and the waivers applied: check::evaluate_full's findings.
 fn evaluate(policy: &Policy, facts: &Facts, memo: &mut Memo) -> Vec<Finding> {
     let today = check::today();
     if memo.facts != facts.generation {
@@ -978,6 +979,19 @@ fn evaluate(policy: &Policy, facts: &Facts, memo: &mut Memo) -> Vec<Finding> {
     }
     all.extend(shadowed.iter().cloned());
     all.extend(ungated_checks(policy));
+    // The rule lints igos check adds: the compiler's, and globs that match no recipe
+    // (classifications' sets and builders' names against the tree).
+    all.extend(policy.lints.iter().cloned());
+    let globs_sig = hash_of(&[&format!("{:?}", facets.classes), &facets.build.to_string()]);
+    let globs = match memo.unmatched_globs.as_ref().filter(|(s, _)| *s == globs_sig) {
+        Some((_, g)) => g.clone(),
+        None => {
+            let g = Arc::new(crate::lang::lints::unmatched_globs(policy, facts.tree.packages.iter().map(|p| p.name.as_str())));
+            memo.unmatched_globs = Some((globs_sig, g.clone()));
+            g
+        }
+    };
+    all.extend(globs.iter().cloned());
     apply_waivers(policy, &mut all, &today, schema::DomainId::Tree);
     all
 }

@@ -31,7 +31,7 @@ impl Layout {
         self.state_dir().join("staging")
     }
     pub fn text_manifest(&self, name: &str, version: &str) -> PathBuf {
-        self.manifests_dir().join(format!("{name}-{version}"))
+        self.manifests_dir().join(super::textmanifest::file_name(name, version))
     }
 }
 
@@ -40,7 +40,54 @@ impl Layout {
 const TABLES: &[&str] = &["available", "config_files", "depends", "files", "history", "installed", "intents"];
 
 /// Open (creating if needed) and migrate the database: WAL, synchronous FULL, foreign keys.
+///
+/// A database that is missing, empty (0 bytes) or unusable while text manifests record
+/// installed packages is refused (exit 2): it is not an empty system, and `pkm doctor
+/// --rebuild-db` rebuilds it from the text manifests.
 pub fn open(layout: &Layout, create: bool) -> Result<Connection> {
+    let p = layout.db_path();
+    // No symlink or wrong file type anywhere on a state path (`state`): refused, untouched.
+    super::state::check(layout)?;
+    let size = std::fs::metadata(&p).map(|m| m.len()).ok();
+    if size.unwrap_or(0) == 0 {
+        let n = text_manifest_count(layout);
+        if n > 0 {
+            let what = if size.is_none() { "is missing" } else { "is empty (0 bytes)" };
+            return Err(PkmError::unusable(
+                "pkm::db::lost",
+                format!("{}: the database {what}, but {} holds {} of installed packages", p.display(), layout.manifests_dir().display(), text_manifests(n)),
+            )
+            .help("nothing was done; run `pkm doctor --rebuild-db` to rebuild the database from the text manifests"));
+        }
+    }
+    open_checked_state(layout, create).map_err(|e| match text_manifest_count(layout) {
+        n if n > 0 && e.code == "pkm::db::unusable" => e.help(format!(
+            "nothing was done; the state directory still holds {} of the installed packages: `pkm doctor --rebuild-db` sets this file aside (it is kept) and rebuilds the database from them",
+            text_manifests(n)
+        )),
+        _ => e,
+    })
+}
+
+/// "1 text manifest", "2 text manifests".
+pub fn text_manifests(n: usize) -> String {
+    if n == 1 { "1 text manifest".into() } else { format!("{n} text manifests") }
+}
+
+/// How many text manifests the state directory holds (temporary files excluded).
+pub fn text_manifest_count(layout: &Layout) -> usize {
+    super::textmanifest::names(layout).len()
+}
+
+/// [`open`] without the lost-database check: for `pkm doctor --rebuild-db`, which makes a
+/// new database beside the text manifests.
+pub fn open_unchecked(layout: &Layout, create: bool) -> Result<Connection> {
+    super::state::check(layout)?;
+    open_checked_state(layout, create)
+}
+
+/// The open itself, once [`state::check`](super::state::check) has passed.
+fn open_checked_state(layout: &Layout, create: bool) -> Result<Connection> {
     let p = layout.db_path();
     if !create && !p.exists() {
         return open_in_memory_empty();
@@ -48,8 +95,8 @@ pub fn open(layout: &Layout, create: bool) -> Result<Connection> {
     if !create && on_read_only_fs(&layout.state_dir()) {
         return open_read_only_fs(&p);
     }
-    std::fs::create_dir_all(layout.state_dir()).map_err(|e| PkmError::io(layout.state_dir().display(), e))?;
-    let mut conn = Connection::open(&p).map_err(|e| corrupt(&p, e))?;
+    super::state::ensure_dir(layout, "")?;
+    let mut conn = Connection::open_with_flags(&p, OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW).map_err(|e| corrupt(&p, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| corrupt(&p, e))?;
     let v = check_version_and_tables(&conn, &p)?;
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
@@ -82,8 +129,8 @@ fn open_read_only_fs(p: &Path) -> Result<Connection> {
     uri.push_str("?immutable=1");
     let uri = String::from_utf8_lossy(p.as_os_str().as_encoded_bytes()).is_ascii().then_some(uri);
     let conn = match uri {
-        Some(u) => Connection::open_with_flags(u, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX),
-        None => Connection::open_with_flags(p, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX),
+        Some(u) => Connection::open_with_flags(u, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW),
+        None => Connection::open_with_flags(p, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW),
     }
     .map_err(|e| corrupt(p, e))?;
     let v = check_version_and_tables(&conn, p)?;
@@ -127,6 +174,15 @@ fn check_version_and_tables(conn: &Connection, p: &Path) -> Result<i64> {
     Ok(v)
 }
 
+/// A new, empty database at `p` (rollback journal, synchronous FULL): the one `pkm doctor
+/// --rebuild-db` fills before renaming it into place.
+pub fn create_at(p: &Path) -> Result<Connection> {
+    let mut conn = Connection::open(p).map_err(|e| corrupt(p, e))?;
+    conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(|e| corrupt(p, e))?;
+    schema::migrate(&mut conn).map_err(|e| corrupt(p, e))?;
+    Ok(conn)
+}
+
 fn open_in_memory_empty() -> Result<Connection> {
     let mut c = Connection::open_in_memory()?;
     schema::migrate(&mut c)?;
@@ -159,6 +215,10 @@ pub struct FileRow {
     pub mode: u32,
     pub sha256: Option<String>,
     pub target: Option<String>,
+    /// Size in bytes, owner and group as installed; `None` where not recorded.
+    pub size: Option<i64>,
+    pub uid: Option<i64>,
+    pub gid: Option<i64>,
 }
 
 fn row_installed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Installed> {
@@ -188,10 +248,20 @@ pub fn list_installed(c: &Connection) -> Result<Vec<Installed>> {
 }
 
 pub fn files_of(c: &Connection, package_id: i64) -> Result<Vec<FileRow>> {
-    let mut st = c.prepare("SELECT path, kind, is_config, mode, sha256, target FROM files WHERE package_id = ?1 ORDER BY path")?;
+    let mut st = c.prepare("SELECT path, kind, is_config, mode, sha256, target, size, uid, gid FROM files WHERE package_id = ?1 ORDER BY path")?;
     let rows = st
         .query_map([package_id], |r| {
-            Ok(FileRow { path: r.get(0)?, kind: r.get(1)?, is_config: r.get(2)?, mode: r.get(3)?, sha256: r.get(4)?, target: r.get(5)? })
+            Ok(FileRow {
+                path: r.get(0)?,
+                kind: r.get(1)?,
+                is_config: r.get(2)?,
+                mode: r.get(3)?,
+                sha256: r.get(4)?,
+                target: r.get(5)?,
+                size: r.get(6)?,
+                uid: r.get(7)?,
+                gid: r.get(8)?,
+            })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)

@@ -13,11 +13,14 @@ pub struct PkmError {
     pub code: String,
     pub message: String,
     pub help: Option<String>,
+    /// The message's line breaks are its own (a list of violations): shown as lines. Otherwise
+    /// the message is one line, and a line break in it came from data.
+    pub multiline: bool,
 }
 
 impl PkmError {
     pub fn new(exit: i32, code: impl Into<String>, message: impl Into<String>) -> Self {
-        PkmError { exit, code: code.into(), message: message.into(), help: None }
+        PkmError { exit, code: code.into(), message: message.into(), help: None, multiline: false }
     }
     pub fn unusable(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(EXIT_UNUSABLE, code, message)
@@ -27,6 +30,20 @@ impl PkmError {
     }
     pub fn help(mut self, h: impl Into<String>) -> Self {
         self.help = Some(h.into());
+        self
+    }
+    /// Mark the message's line breaks as its own (each line's data already escaped).
+    pub fn multiline(mut self) -> Self {
+        self.multiline = true;
+        self
+    }
+    /// The error as it may be shown: control characters, bidi overrides and invisible
+    /// characters from data (file, member and archive names) written visibly, so nothing in a
+    /// name can drive the terminal or forge a line of the diagnostic.
+    pub fn visible(mut self) -> Self {
+        use crate::visible::{visible, visible_lines};
+        self.message = if self.multiline { visible_lines(&self.message).into_owned() } else { visible(&self.message).into_owned() };
+        self.help = self.help.map(|h| visible(&h).into_owned());
         self
     }
     pub fn db(e: rusqlite::Error) -> Self {

@@ -1,9 +1,13 @@
 //! The install pipeline, in the seeds' order: staging extraction, manifest, invariant checks,
-//! deploy, one database transaction, text manifest. An intent record is committed before the
-//! deploy so a crash between deploy and commit is rolled forward by the next run.
+//! deploy, one database transaction, text manifest. A queue is all or nothing (`run_queue`):
+//! every member is checked and planned before anything is written, the intents of all members
+//! are committed together before the deploy (a crash after them is rolled forward by the next
+//! run), a failure before the commit rolls every member's deploy back, and one transaction
+//! records the whole queue.
 
 use super::db::{self, Layout};
 use super::deploy::{self, Obsolete, Plan};
+
 use super::error::{PkmError, Result, EXIT_FINDING};
 use super::invariants;
 use super::rootfs;
@@ -14,13 +18,16 @@ use crate::archive::{extract_archive, hash_file, EntryKind, Extracted, Limits};
 use rusqlite::{params, Connection, TransactionBehavior};
 use std::collections::BTreeSet;
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default)]
 pub struct InstallOptions {
     pub trust: Trust,
     pub limits: Limits,
+    /// `--overwrite` globs: unowned files already in the root that may be replaced.
+    pub overwrite: Vec<String>,
+    /// Install an older version over a newer one (`--allow-downgrade`).
+    pub allow_downgrade: bool,
 }
 
 struct Staged {
@@ -30,12 +37,8 @@ struct Staged {
 }
 
 fn new_staging(layout: &Layout, idx: usize) -> Result<PathBuf> {
-    let base = layout.staging_dir();
-    fs::create_dir_all(&base).map_err(|e| PkmError::io(base.display(), e))?;
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let dir = base.join(format!("{}-{idx}-{nanos}", std::process::id()));
-    fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|e| PkmError::io(dir.display(), e))?;
-    Ok(dir)
+    super::state::new_staging(layout, &format!("{}-{idx}-{nanos}", std::process::id()))
 }
 
 /// Remove the staging directories, except those a committed install intent still needs:
@@ -119,37 +122,39 @@ fn pending_stagings(conn: &Connection) -> BTreeSet<PathBuf> {
 }
 
 fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], opts: &InstallOptions, out: &mut Vec<String>) -> Result<()> {
-    // Trust, then "already installed", before the invariants.
-    let mut names = BTreeSet::new();
+    // Trust, then "already installed" (the install is a no-op, not a violation), then the
+    // queue's invariants: the rules of rules/pkm.pol.
     for s in staged {
         let m = &s.ex.manifest;
         if let Some(w) = trust::check(conn, opts.trust, m, &s.ex.archive_sha256, &s.archive)? {
             out.push(w);
         }
-        if !names.insert(m.name.clone()) {
-            return Err(PkmError::finding("pkm::queue::duplicate", format!("{}: {} appears twice in the install queue", s.archive.display(), m.name)));
-        }
         if let Some(i) = db::get_installed(conn, &m.name)? {
-            if let Some(by) = &i.superseded_by {
-                return Err(PkmError::finding("pkm::superseded", format!("{} {} was superseded by {by}; it cannot be reinstalled over its successor", i.name, i.version)));
-            }
-            if i.version == m.version && i.release == m.release as i64 {
+            if i.superseded_by.is_none() && i.version == m.version && i.release == m.release as i64 {
                 return Err(PkmError::finding("pkm::already-installed", format!("{} {}-{} is already installed", m.name, m.version, m.release))
                     .help("remove it first to reinstall it"));
             }
+            super::vercmp::check_downgrade(&i, m, opts.allow_downgrade)?;
         }
     }
     let queue: Vec<(String, &crate::archive::Manifest)> = staged.iter().map(|s| (s.archive.display().to_string(), &s.ex.manifest)).collect();
-    let facts = invariants::gather(conn, &layout.root, &queue)?;
+    let facts = invariants::gather(conn, &layout.root, &queue, &opts.overwrite)?;
     let violations = invariants::evaluate(&facts);
     if !violations.is_empty() {
         return Err(violation_error(&violations));
     }
+    // Every member is planned and preflighted before anything is written: a member that
+    // cannot install stops the whole queue here, with nothing written.
+    let mut plans = Vec::with_capacity(staged.len());
     for s in staged {
-        let plan = make_plan(layout, conn, s)?;
+        let earlier: Vec<String> = plans.iter().map(|p: &Plan| p.manifest.name.clone()).collect();
+        let plan = make_plan(layout, conn, s, &earlier)?;
         preflight(layout, &plan)?;
-        out.extend(run_plan(layout, conn, &plan)?);
-        let verb = if plan.upgrade_from.is_some() { "upgraded" } else { "installed" };
+        plans.push(plan);
+    }
+    out.extend(run_queue(layout, conn, &plans)?);
+    for plan in &plans {
+        let verb = super::vercmp::verb(plan.upgrade_from.as_deref(), &plan.manifest.version);
         let files = plan.manifest.entries.iter().filter(|e| !matches!(e.kind, EntryKind::Dir)).count();
         let noun = if files == 1 { "file" } else { "files" };
         let mut line = format!("{verb} {} {}-{} ({files} {noun})", plan.manifest.name, plan.manifest.version, plan.manifest.release);
@@ -167,16 +172,17 @@ pub fn violation_error(vs: &[invariants::Violation]) -> PkmError {
     let msg = vs
         .iter()
         .map(|v| match &v.decided_by {
-            Some(at) => format!("[{}] {}\n  decided by {at}", v.rule_id, v.message),
-            None => format!("[{}] {}", v.rule_id, v.message),
+            // One line per violation: a path from the archive cannot add lines.
+            Some(at) => format!("[{}] {}\n  decided by {at}", v.rule_id, crate::visible::visible(&v.message)),
+            None => format!("[{}] {}", v.rule_id, crate::visible::visible(&v.message)),
         })
         .collect::<Vec<_>>()
         .join("\n");
     let help = vs.iter().map(|v| v.help.clone()).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join("; ");
-    PkmError::new(EXIT_FINDING, format!("pkm::rule::{first}"), format!("invariant violated, nothing was written:\n{msg}")).help(help)
+    PkmError::new(EXIT_FINDING, format!("pkm::rule::{first}"), format!("invariant violated, nothing was written:\n{msg}")).help(help).multiline()
 }
 
-fn make_plan(layout: &Layout, conn: &Connection, s: &Staged) -> Result<Plan> {
+fn make_plan(layout: &Layout, conn: &Connection, s: &Staged, earlier: &[String]) -> Result<Plan> {
     let m = &s.ex.manifest;
     let mut keep_configs = BTreeSet::new();
     for e in &m.entries {
@@ -201,19 +207,25 @@ fn make_plan(layout: &Layout, conn: &Connection, s: &Staged) -> Result<Plan> {
             }
         }
     }
+    let mut new_names = std::collections::BTreeMap::new();
+    for rel in &keep_configs {
+        let taken = new_names.values().cloned().collect();
+        new_names.insert(rel.clone(), super::confignew::free_new_name(&layout.root, conn, rel, &taken)?);
+    }
     let mut upgrade_from = None;
     let mut obsolete = Vec::new();
     if let Some(old) = db::get_installed(conn, &m.name)? {
         upgrade_from = Some(old.version.clone());
         for f in db::files_of(conn, old.id)? {
-            if m.entry(&f.path).is_none() {
+            if m.entry(&f.path).is_none() && (f.kind != "dir" || super::remove::dir_removable(conn, &f.path, &m.name)?) {
                 obsolete.push(Obsolete { path: f.path, kind: f.kind, is_config: f.is_config, sha256: f.sha256 });
             }
         }
     }
     let mut predecessors = Vec::new();
     for p in &m.supersedes {
-        if db::get_installed(conn, p)?.is_some() {
+        // Installed, or an earlier member of the queue (committed in the same transaction first).
+        if db::get_installed(conn, p)?.is_some() || earlier.iter().any(|e| e == p) {
             predecessors.push(p.clone());
         }
     }
@@ -223,6 +235,7 @@ fn make_plan(layout: &Layout, conn: &Connection, s: &Staged) -> Result<Plan> {
         archive: s.archive.display().to_string(),
         archive_sha256: s.ex.archive_sha256.clone(),
         keep_configs,
+        new_names,
         predecessors,
         upgrade_from,
         obsolete,
@@ -254,25 +267,78 @@ fn preflight(layout: &Layout, plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// Intent, deploy, commit, text manifests. Also used to roll an interrupted install forward.
-pub fn run_plan(layout: &Layout, conn: &mut Connection, plan: &Plan) -> Result<Vec<String>> {
-    let json = serde_json::to_string(plan).map_err(|e| PkmError::unusable("pkm::intent", e.to_string()))?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute(
-        "INSERT INTO intents(operation, package_name, plan, created) VALUES ('install', ?1, ?2, ?3)",
-        params![plan.manifest.name, json, now_utc()],
-    )?;
-    let intent_id = tx.last_insert_rowid();
-    tx.commit()?;
+/// Install a planned queue, all or nothing (see ARCHITECTURE.md, "A queue is all or nothing"):
+/// one transaction records an intent per member; every member is deployed reversibly; a failure
+/// before the commit rolls every member's deploy back and drops the intents; one transaction
+/// then records every member. A crash after the intents is rolled forward, member by member,
+/// by the next run: the queue completes.
+pub fn run_queue(layout: &Layout, conn: &mut Connection, plans: &[Plan]) -> Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(plans.len());
+    {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for plan in plans {
+            let json = serde_json::to_string(plan).map_err(|e| PkmError::unusable("pkm::intent", e.to_string()))?;
+            tx.execute(
+                "INSERT INTO intents(operation, package_name, plan, created) VALUES ('install', ?1, ?2, ?3)",
+                params![plan.manifest.name, json, now_utc()],
+            )?;
+            ids.push(tx.last_insert_rowid());
+        }
+        tx.commit()?;
+    }
     crash_point("intent");
-    resume_plan(layout, conn, plan, intent_id)
+    let mut deployer = deploy::Deployer::new(&layout.root)?;
+    let mut warnings = Vec::new();
+    for plan in plans {
+        match deployer.place(plan, false) {
+            Ok(w) => warnings.extend(w),
+            Err(e) => return Err(roll_back(conn, deployer, &ids, e)),
+        }
+    }
+    crash_point("deployed");
+    let refs: Vec<&Plan> = plans.iter().collect();
+    warnings.extend(deployer.finish(&refs));
+    {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (plan, id) in plans.iter().zip(&ids) {
+            commit_in(&tx, plan, *id)?;
+        }
+        tx.commit()?;
+    }
+    crash_point("committed");
+    for plan in plans {
+        write_manifests(layout, conn, plan)?;
+    }
+    crash_point("manifest");
+    for plan in plans {
+        let _ = fs::remove_dir_all(&plan.staging);
+    }
+    Ok(warnings)
 }
 
-pub fn resume_plan(layout: &Layout, conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<Vec<String>> {
-    let warnings = deploy::deploy(&layout.root, plan)?;
-    crash_point("deployed");
-    commit(conn, plan, intent_id)?;
-    crash_point("committed");
+/// A member failed before the commit: undo every deploy of the queue and drop its intents, so
+/// the root and the database are as they were. The staged copies are then removed by `install`.
+fn roll_back(conn: &mut Connection, deployer: deploy::Deployer, ids: &[i64], cause: PkmError) -> PkmError {
+    let left = deployer.rollback();
+    let dropped = conn.transaction_with_behavior(TransactionBehavior::Immediate).and_then(|tx| {
+        for id in ids {
+            tx.execute("DELETE FROM intents WHERE id=?1", [id])?;
+        }
+        tx.commit()
+    });
+    if left.is_empty() && dropped.is_ok() {
+        return cause;
+    }
+    // Could not undo everything: the intents stay (when they could not be dropped) and the
+    // next run rolls the queue forward from its staged copies.
+    let mut msg = cause.message.clone();
+    for l in &left {
+        msg.push_str(&format!("\n{l}"));
+    }
+    PkmError::new(cause.exit, cause.code, msg).help("the queue could not be rolled back entirely; run `pkm doctor`")
+}
+
+fn write_manifests(layout: &Layout, conn: &Connection, plan: &Plan) -> Result<()> {
     if let Some(old) = &plan.upgrade_from {
         if old != &plan.manifest.version {
             let _ = fs::remove_file(layout.text_manifest(&plan.manifest.name, old));
@@ -282,16 +348,29 @@ pub fn resume_plan(layout: &Layout, conn: &mut Connection, plan: &Plan, intent_i
     for p in &plan.predecessors {
         textmanifest::write(layout, conn, p)?;
     }
+    Ok(())
+}
+
+/// Roll one member's intent forward (after a crash): deploy what is not yet in place, commit.
+/// `plan` comes from `doctor::check_plan`: its staging is this root's, its paths canonical.
+pub fn resume_plan(layout: &Layout, conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<Vec<String>> {
+    let warnings = deploy::deploy(&layout.root, plan)?;
+    crash_point("deployed");
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    commit_in(&tx, plan, intent_id)?;
+    tx.commit()?;
+    crash_point("committed");
+    write_manifests(layout, conn, plan)?;
     crash_point("manifest");
     let _ = fs::remove_dir_all(&plan.staging);
     Ok(warnings)
 }
 
-fn commit(conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<()> {
+/// Record one member in the queue's commit transaction and drop its intent.
+fn commit_in(tx: &rusqlite::Transaction<'_>, plan: &Plan, intent_id: i64) -> Result<()> {
     let m = &plan.manifest;
     let now = now_utc();
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let pkg_id: i64 = match db::get_installed(&tx, &m.name)? {
+    let pkg_id: i64 = match db::get_installed(tx, &m.name)? {
         Some(old) => {
             tx.execute(
                 "UPDATE installed SET version=?2, release=?3, tier=?4, description=?5, install_date=?6, archive_sha256=?7, superseded_by=NULL, superseded_at=NULL WHERE id=?1",
@@ -299,7 +378,7 @@ fn commit(conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<()> {
             )?;
             tx.execute("DELETE FROM files WHERE package_id=?1", [old.id])?;
             tx.execute("DELETE FROM depends WHERE package_id=?1", [old.id])?;
-            db::log_history(&tx, "upgrade", &m.name, Some(&old.version), Some(&m.version), &plan.archive)?;
+            db::log_history(tx, "upgrade", &m.name, Some(&old.version), Some(&m.version), &plan.archive)?;
             old.id
         }
         None => {
@@ -308,12 +387,12 @@ fn commit(conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<()> {
                 params![m.name, m.version, m.release, m.tier, m.description, now, plan.archive_sha256],
             )?;
             let id = tx.last_insert_rowid();
-            db::log_history(&tx, "install", &m.name, None, Some(&m.version), &plan.archive)?;
+            db::log_history(tx, "install", &m.name, None, Some(&m.version), &plan.archive)?;
             id
         }
     };
     for p in &plan.predecessors {
-        let Some(pred) = db::get_installed(&tx, p)? else { continue };
+        let Some(pred) = db::get_installed(tx, p)? else { continue };
         let mut moved = 0usize;
         {
             let mut del = tx.prepare_cached("DELETE FROM files WHERE package_id=?1 AND path=?2 AND is_dir=0")?;
@@ -327,12 +406,13 @@ fn commit(conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<()> {
             None => m.name.clone(),
         };
         tx.execute("UPDATE installed SET superseded_by=?2, superseded_at=?3 WHERE id=?1", params![pred.id, by, now])?;
-        db::log_history(&tx, "supersede", p, Some(&pred.version), None, &format!("superseded by {} {}; {moved} files transferred", m.name, m.version))?;
+        db::log_history(tx, "supersede", p, Some(&pred.version), None, &format!("superseded by {} {}; {moved} files transferred", m.name, m.version))?;
     }
     {
         let mut ins = tx.prepare_cached(
-            "INSERT INTO files(package_id, path, kind, is_dir, is_config, mode, sha256, target) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            "INSERT INTO files(package_id, path, kind, is_dir, is_config, mode, sha256, target, size, uid, gid) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
         )?;
+        let (uid, gid) = super::verify::installing_owner();
         let mut cfg = tx.prepare_cached(
             "INSERT INTO config_files(path, package_id, original_sha256) VALUES (?1,?2,?3)
              ON CONFLICT(path) DO UPDATE SET package_id=excluded.package_id, original_sha256=excluded.original_sha256",
@@ -347,7 +427,7 @@ fn commit(conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<()> {
                 EntryKind::File { sha256 } => ("file", Some(sha256.as_str()), None),
                 EntryKind::Symlink { target } => ("symlink", None, Some(target.as_str())),
             };
-            ins.execute(params![pkg_id, e.path, kind, kind == "dir", e.config, e.mode, sha, target])?;
+            ins.execute(params![pkg_id, e.path, kind, kind == "dir", e.config, e.mode, sha, target, e.size, uid, gid])?;
             if e.config {
                 if plan.keep_configs.contains(&e.path) {
                     cfg_keep.execute(params![e.path, pkg_id])?;
@@ -362,6 +442,5 @@ fn commit(conn: &mut Connection, plan: &Plan, intent_id: i64) -> Result<()> {
         }
     }
     tx.execute("DELETE FROM intents WHERE id=?1", [intent_id])?;
-    tx.commit()?;
     Ok(())
 }

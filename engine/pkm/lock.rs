@@ -3,7 +3,7 @@
 
 use super::db::Layout;
 use super::error::{PkmError, Result};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 
 pub struct Lock {
     _file: File,
@@ -11,9 +11,11 @@ pub struct Lock {
 
 /// Take the lock, waiting only if `wait` (otherwise a held lock is an error, exit 1).
 pub fn acquire(layout: &Layout) -> Result<Lock> {
-    std::fs::create_dir_all(layout.state_dir()).map_err(|e| PkmError::io(layout.state_dir().display(), e))?;
+    // The lock file is opened beneath the root with no symlink followed (`state`), after the
+    // whole state was checked: a planted `pkm.lock -> /somewhere` is refused, never opened.
+    super::state::check(layout)?;
     let p = layout.lock_path();
-    let f = OpenOptions::new().create(true).truncate(false).write(true).open(&p).map_err(|e| PkmError::io(p.display(), e))?;
+    let f = super::state::open_file(layout, "", "pkm.lock", false)?;
     match f.try_lock() {
         Ok(()) => Ok(Lock { _file: f }),
         Err(std::fs::TryLockError::WouldBlock) => Err(PkmError::finding(

@@ -1,11 +1,14 @@
 //! Removal: /etc configs kept unless --force, modified files removed with a warning, directories
 //! removed only when empty and owned by no other package, records deleted, history appended.
+//! A path the admin has since turned into a directory is left alone (not the file pkm
+//! installed), so a removal always completes instead of failing on it at every later run.
 
 use super::db::{self, Layout};
 use super::error::{PkmError, Result};
 use super::rootfs;
 use super::util::{crash_point, now_utc};
 use crate::archive::hash_file;
+use crate::visible::visible;
 use rusqlite::{params, Connection, TransactionBehavior};
 use std::fs;
 
@@ -19,7 +22,7 @@ pub fn remove(layout: &Layout, conn: &mut Connection, names: &[String], force: b
     let mut out = super::doctor::repair_intents(layout, conn)?;
     for n in names {
         if db::get_installed(conn, n)?.is_none() {
-            return Err(PkmError::finding("pkm::not-installed", format!("{n} is not installed")));
+            return Err(PkmError::finding("pkm::not-installed", format!("{} is not installed", visible(n))));
         }
     }
     for n in names {
@@ -57,11 +60,17 @@ fn preflight(layout: &Layout, conn: &Connection, name: &str, force: bool) -> Res
             continue;
         }
         if let Err(e) = rootfs::writable(&dir) {
-            return Err(PkmError::unusable("pkm::remove::not-writable", format!("/{}: cannot remove it: {}: {e}", f.path, dir.display()))
+            return Err(PkmError::unusable("pkm::remove::not-writable", format!("/{}: cannot remove it: {}: {e}", visible(&f.path), visible(&dir.to_string_lossy())))
                 .help("nothing was removed; make the filesystem writable (remount it read-write) and run the removal again"));
         }
     }
     Ok(())
+}
+
+/// May `name` remove the directory `path` (when it is empty)? Only when no other package
+/// owns it. Used by removals and by upgrades for the directories a new version drops.
+pub fn dir_removable(conn: &Connection, path: &str, name: &str) -> Result<bool> {
+    Ok(db::owners(conn, path)?.iter().all(|(o, _)| o == name))
 }
 
 pub fn resume_remove(layout: &Layout, conn: &mut Connection, plan: &RemovePlan, intent_id: i64) -> Result<Vec<String>> {
@@ -80,31 +89,38 @@ pub fn resume_remove(layout: &Layout, conn: &mut Connection, plan: &RemovePlan, 
             continue;
         }
         let p = rootfs::host_path(&layout.root, &f.path);
-        if fs::symlink_metadata(&p).is_err() {
+        let Ok(meta) = fs::symlink_metadata(&p) else { continue };
+        let shown = visible(&f.path);
+        if meta.is_dir() {
+            // The admin replaced the file with a directory: it is no longer what pkm installed.
+            out.push(format!("warning: /{shown} is now a directory, not the {} pkm installed; left alone", f.kind));
             continue;
         }
         if f.is_config && !plan.force {
             kept += 1;
-            out.push(format!("kept config /{} (use --force to remove it)", f.path));
+            out.push(format!("kept config /{shown} (use --force to remove it)"));
             continue;
         }
         if f.kind == "file" && hash_file(&p).ok() != f.sha256 {
-            out.push(format!("warning: /{} was modified since install; removed anyway", f.path));
+            out.push(format!("warning: /{shown} was modified since install; removed anyway"));
         }
-        match fs::remove_file(&p) {
+        match super::beneath::remove_file(&layout.root, &f.path) {
             Ok(()) => removed += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            // The records stay (with the intent, rolled forward by the next run): the
-            // database never says a file is gone while it is still on disk.
-            Err(e) => return Err(PkmError::unusable("pkm::remove", format!("/{}: cannot remove: {e}", f.path))),
+            // The records stay (with the intent, retried by the next run or given up with
+            // `pkm doctor --abandon`): the database never says a file is gone while it is
+            // still on disk.
+            Err(e) => {
+                return Err(PkmError::unusable("pkm::remove", format!("/{shown}: cannot remove: {e}"))
+                    .help("the removal is recorded as interrupted: fix the cause and run any pkm command again, or give it up with `pkm doctor --abandon`"))
+            }
         }
     }
     for f in files.iter().rev().filter(|f| f.kind == "dir") {
-        let other = db::owners(conn, &f.path)?.into_iter().any(|(o, _)| o != pkg.name);
-        if !other {
+        if dir_removable(conn, &f.path, &pkg.name)? {
             let p = rootfs::host_path(&layout.root, &f.path);
             if fs::symlink_metadata(&p).map(|m| m.is_dir()).unwrap_or(false) {
-                let _ = fs::remove_dir(&p); // only succeeds when empty
+                let _ = super::beneath::remove_dir(&layout.root, &f.path); // only succeeds when empty
             }
         }
     }

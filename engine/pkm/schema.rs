@@ -77,18 +77,99 @@ CREATE TABLE intents (
     created TEXT NOT NULL
 );
 "#,
+    // 1 -> 2: what `pkm verify` compares besides content (as pacman -Qkk does): each file's
+    // size, and the owner and group pkm gave it. NULL where unknown (rows of schema 1, a
+    // database rebuilt from text manifests): not compared.
+    r#"
+ALTER TABLE files ADD COLUMN size INTEGER;
+ALTER TABLE files ADD COLUMN uid INTEGER;
+ALTER TABLE files ADD COLUMN gid INTEGER;
+"#,
+    // 2 -> 3 (pkm repositories, engine/repo): where each available archive comes from, its
+    // size, runtime dependencies and supersedes (space-separated names), whether a detached
+    // archive signature is published, and the repository's position in repos.conf.
+    r#"
+ALTER TABLE available ADD COLUMN repo TEXT NOT NULL DEFAULT '';
+ALTER TABLE available ADD COLUMN repo_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE available ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE available ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE available ADD COLUMN size INTEGER;
+ALTER TABLE available ADD COLUMN depends TEXT NOT NULL DEFAULT '';
+ALTER TABLE available ADD COLUMN supersedes TEXT NOT NULL DEFAULT '';
+ALTER TABLE available ADD COLUMN signed INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Bring the schema to [`SCHEMA_VERSION`], one transaction per migration.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    migrate_to(conn, SCHEMA_VERSION)
+}
+
+/// Bring the schema from its version up to `version` (not past it), one transaction per
+/// migration: what an older pkm left is exactly a database migrated to its version.
+pub fn migrate_to(conn: &mut Connection, version: i64) -> rusqlite::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+    let upto = version.clamp(0, SCHEMA_VERSION) as usize;
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(upto).skip(current.max(0) as usize) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every table's columns (name, type, not null, default), in order: the schema as a reader
+    /// sees it, whatever path it took to get there.
+    fn columns(c: &Connection) -> Vec<String> {
+        let mut st = c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").unwrap();
+        let tables: Vec<String> = st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+        let mut out = Vec::new();
+        for t in tables {
+            let mut st = c.prepare(&format!("PRAGMA table_info({t})")).unwrap();
+            let cols = st
+                .query_map([], |r| Ok(format!("{t}.{} {} {} {:?}", r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<String>>(4)?)))
+                .unwrap();
+            out.extend(cols.map(|r| r.unwrap()));
+        }
+        out
+    }
+
+    /// A database left by any older pkm (each schema version in turn, with a package recorded
+    /// the way that version could) migrates forward to the latest schema, the same as a new
+    /// database, and keeps its rows.
+    #[test]
+    fn every_older_version_migrates_to_the_latest() {
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh).unwrap();
+        let want = columns(&fresh);
+        for v in 0..=SCHEMA_VERSION {
+            let mut c = Connection::open_in_memory().unwrap();
+            migrate_to(&mut c, v).unwrap();
+            assert_eq!(c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), v);
+            if v >= 1 {
+                c.execute_batch(
+                    "INSERT INTO installed(name, version, install_date) VALUES ('hello', '1.0', '2026-01-01T00:00:00Z');
+                     INSERT INTO files(package_id, path, kind, sha256) VALUES (1, 'usr/bin/hello', 'file', 'ab');
+                     INSERT INTO available(name, version, archive, sha256) VALUES ('hello', '1.1', 'hello-1.1-1.igos.tar.gz', 'cd');",
+                )
+                .unwrap();
+            }
+            migrate(&mut c).unwrap();
+            assert_eq!(c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), SCHEMA_VERSION, "from version {v}");
+            assert_eq!(columns(&c), want, "from version {v}");
+            if v >= 1 {
+                let row: (String, Option<i64>) = c.query_row("SELECT path, size FROM files", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+                assert_eq!(row, ("usr/bin/hello".to_string(), None), "from version {v}: a file recorded before sizes keeps its row, size unknown");
+                let avail: (String, String, i64) = c.query_row("SELECT name, repo, signed FROM available", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap();
+                assert_eq!(avail, ("hello".to_string(), String::new(), 0), "from version {v}: a version-1 index row stays, from no repository");
+            }
+        }
+    }
 }

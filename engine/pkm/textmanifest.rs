@@ -1,12 +1,86 @@
 //! The human-readable text manifests at `<root>/var/lib/igos/packages/<name>-<version>`, rendered
 //! from the database (which is authoritative) in the archive manifest syntax, preceded by comment
-//! lines carrying install state.
+//! lines carrying install state. They are also the record `pkm doctor --rebuild-db` rebuilds a
+//! lost database from ([`parse`]).
 
 use super::db::{self, Installed, Layout};
 use super::error::{PkmError, Result};
 use crate::archive::{EntryKind, Manifest, ManifestEntry};
 use rusqlite::Connection;
 use std::io::Write;
+
+/// The text manifests under `packages/`, sorted: regular files, not the temporary `.NAME.tmp`
+/// of a write in progress. None when the directory is missing or unreadable.
+pub fn names(layout: &Layout) -> Vec<String> {
+    let mut v: Vec<String> = match std::fs::read_dir(layout.manifests_dir()) {
+        Ok(rd) => rd
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort();
+    v
+}
+
+/// The file name of a package's text manifest: `<name>-<version>`, unambiguous for any name and
+/// version. The version never holds a raw `-` (nor the name a raw `/`, `%` or control byte, nor
+/// a leading `.`, which would hide it among the temporary files): those bytes are written `%XX`,
+/// so the last `-` always separates the two. Versions without `-` keep their old, plain names;
+/// `a-b` + `1` is `a-b-1` and `a` + `b-1` is `a-b%2D1`.
+pub fn file_name(name: &str, version: &str) -> String {
+    fn esc(out: &mut String, s: &str, is_name: bool) {
+        for (i, c) in s.chars().enumerate() {
+            let plain = match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '+' | '@' => true,
+                '.' => !(is_name && i == 0),
+                '-' => is_name,
+                c => !c.is_ascii() && !crate::visible::is_unsafe(c),
+            };
+            if plain {
+                out.push(c);
+            } else {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+    }
+    let mut out = String::with_capacity(name.len() + version.len() + 1);
+    esc(&mut out, name, true);
+    out.push('-');
+    esc(&mut out, version, false);
+    out
+}
+
+/// Install state the text manifest carries in comment lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextState {
+    pub installed: Option<String>,
+    pub superseded_by: Option<String>,
+    pub superseded_at: Option<String>,
+}
+
+/// Read a text manifest back: the manifest and the install state of its comment lines.
+pub fn parse(text: &str) -> std::result::Result<(Manifest, TextState), (usize, String)> {
+    let m = Manifest::parse(text)?;
+    let mut st = TextState::default();
+    for line in text.lines().take_while(|l| !l.starts_with("files:")) {
+        let Some(rest) = line.strip_prefix("# ") else { continue };
+        let Some((k, v)) = rest.split_once(": ") else { continue };
+        let v = Some(v.trim().to_string());
+        match k {
+            "installed" => st.installed = v,
+            "superseded-by" => st.superseded_by = v,
+            "superseded-at" => st.superseded_at = v,
+            _ => {}
+        }
+    }
+    Ok((m, st))
+}
 
 /// The manifest the database says `pkg` currently owns.
 pub fn from_db(conn: &Connection, pkg: &Installed) -> Result<Manifest> {
@@ -21,6 +95,7 @@ pub fn from_db(conn: &Connection, pkg: &Installed) -> Result<Manifest> {
             path: f.path,
             mode: f.mode,
             config: f.is_config,
+            size: f.size.and_then(|n| u64::try_from(n).ok()),
         })
         .collect();
     Ok(Manifest {
@@ -53,10 +128,11 @@ pub fn write(layout: &Layout, conn: &Connection, name: &str) -> Result<()> {
     let Some(pkg) = db::get_installed(conn, name)? else { return Ok(()) };
     let text = render(conn, &pkg)?;
     let dir = layout.manifests_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| PkmError::io(dir.display(), e))?;
     let dest = layout.text_manifest(&pkg.name, &pkg.version);
-    let tmp = dir.join(format!(".{}-{}.tmp", pkg.name, pkg.version));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| PkmError::io(tmp.display(), e))?;
+    let tmp_name = format!(".{}.tmp", file_name(&pkg.name, &pkg.version));
+    let tmp = dir.join(&tmp_name);
+    // Never through a symlink planted at the temporary name or on the way (`state`).
+    let mut f = super::state::open_file(layout, "packages", &tmp_name, true)?;
     f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| PkmError::io(tmp.display(), e))?;
     std::fs::rename(&tmp, &dest).map_err(|e| PkmError::io(dest.display(), e))?;
     super::util::sync_dir(&dir);

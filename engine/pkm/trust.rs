@@ -106,7 +106,7 @@ pub fn check(conn: &Connection, mode: Trust, m: &Manifest, sha: &str, archive: &
         None => Some((
             "untrusted",
             format!("{}: {} {}-{} is not in the synced index", archive.display(), m.name, m.version, m.release),
-            "run `pkm sync INDEX` to refresh the index, then retry",
+            "run `pkm sync` to refresh the synced indexes, then retry; or install by name from a repository",
         )),
         Some((want, _)) if want != sha => Some((
             "hash-mismatch",

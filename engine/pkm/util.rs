@@ -43,6 +43,33 @@ pub fn crash_point(step: &str) {
     let _ = step;
 }
 
+/// `crash_point` for a step that runs once per queue member: `PKM_CRASH_AT=<step>` aborts at
+/// the first member, `PKM_CRASH_AT=<step>:<package>` at that member.
+pub fn crash_point_in(step: &str, package: &str) {
+    crash_point(step);
+    #[cfg(debug_assertions)]
+    crash_point(&format!("{step}:{package}"));
+    #[cfg(not(debug_assertions))]
+    let _ = package;
+}
+
+/// Failure injection for tests: in debug builds, `PKM_FAIL_AT=<step>` or `<step>:<package>`
+/// makes the step fail with an I/O error (as a full disk would), so the failure path is proved
+/// without crashing. Release builds ignore it.
+pub fn fail_point(step: &str, package: &str) -> std::io::Result<()> {
+    #[cfg(debug_assertions)]
+    {
+        if let Ok(s) = std::env::var("PKM_FAIL_AT") {
+            if s == step || s == format!("{step}:{package}") {
+                return Err(std::io::Error::other(format!("PKM_FAIL_AT={s}: injected failure")));
+            }
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = (step, package);
+    Ok(())
+}
+
 /// fsync a directory so renames inside it are durable.
 pub fn sync_dir(p: &Path) {
     if let Ok(f) = std::fs::File::open(p) {

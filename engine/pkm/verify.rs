@@ -1,23 +1,36 @@
-//! `pkm verify`: recompute the SHA-256 of every installed file (all cores), check symlink
-//! targets and directories. /etc drift is config drift (reported, exit 0); anything else is a
-//! finding (exit 1).
+//! `pkm verify`, as pacman -Qkk checks: for every installed entry its type, its mode (setuid,
+//! setgid, sticky and the permission bits), its owner and group, a symlink's target, a file's
+//! size and SHA-256 (all cores). Each mismatch is reported with what was expected and what was
+//! found. /etc content drift is config drift (reported, exit 0); anything else is a finding
+//! (exit 1). Names from the database are shown through [`crate::visible::visible`], so a file
+//! name cannot forge a line of the report.
 
 use super::db::{self, Layout};
 use super::error::{PkmError, Result};
 use super::rootfs;
 use crate::archive::hex;
+use crate::visible::visible;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The owner and group pkm installs files as: its effective ids (files it creates get them).
+pub fn installing_owner() -> (u32, u32) {
+    (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw())
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Problem {
     Missing,
-    Modified,
-    ConfigDrift,
-    WrongType,
-    LinkChanged,
+    WrongType { expected: String, found: String },
+    Mode { expected: u32, found: u32 },
+    Owner { expected: i64, found: u32 },
+    Group { expected: i64, found: u32 },
+    LinkChanged { expected: String, found: String },
+    Size { expected: i64, found: u64, config: bool },
+    Modified { expected: String, found: String, config: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,18 +41,25 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A config file whose content was edited: expected, not a finding.
     pub fn is_config_drift(&self) -> bool {
-        self.problem == Problem::ConfigDrift
+        matches!(self.problem, Problem::Size { config: true, .. } | Problem::Modified { config: true, .. })
     }
+    /// `WORD /path (package): what was expected, what was found`.
     pub fn render(&self) -> String {
-        let what = match self.problem {
-            Problem::Missing => "MISSING",
-            Problem::Modified => "MODIFIED",
-            Problem::ConfigDrift => "CONFIG-DRIFT",
-            Problem::WrongType => "WRONG-TYPE",
-            Problem::LinkChanged => "LINK-CHANGED",
+        let drift = |config: bool| if config { "CONFIG-DRIFT" } else { "MODIFIED" };
+        let (word, detail) = match &self.problem {
+            Problem::Missing => ("MISSING", String::new()),
+            Problem::WrongType { expected, found } => ("WRONG-TYPE", format!("expected a {expected}, found a {found}")),
+            Problem::Mode { expected, found } => ("MODE", format!("expected {expected:04o}, found {found:04o}")),
+            Problem::Owner { expected, found } => ("OWNER", format!("expected uid {expected}, found uid {found}")),
+            Problem::Group { expected, found } => ("GROUP", format!("expected gid {expected}, found gid {found}")),
+            Problem::LinkChanged { expected, found } => ("LINK-CHANGED", format!("expected -> {}, found -> {}", visible(expected), visible(found))),
+            Problem::Size { expected, found, config } => (drift(*config), format!("size expected {expected} bytes, found {found}")),
+            Problem::Modified { expected, found, config } => (drift(*config), format!("SHA-256 expected {expected}, found {found}")),
         };
-        format!("{what} /{} ({})", self.path, self.package)
+        let subject = format!("{word} /{} ({})", visible(&self.path), visible(&self.package));
+        if detail.is_empty() { subject } else { format!("{subject}: {detail}") }
     }
 }
 
@@ -54,7 +74,7 @@ pub fn verify(layout: &Layout, conn: &Connection, names: &[String]) -> Result<(u
     } else {
         let mut v = Vec::new();
         for n in names {
-            v.push(db::get_installed(conn, n)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{n} is not installed")))?);
+            v.push(db::get_installed(conn, n)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{} is not installed", visible(n))))?);
         }
         v
     };
@@ -78,7 +98,7 @@ pub fn verify(layout: &Layout, conn: &Connection, names: &[String]) -> Result<(u
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(j) = jobs.get(i) else { break };
-                        if let Some(problem) = check(root, &j.row, &mut buf) {
+                        for problem in check(root, &j.row, &mut buf) {
                             local.push(Finding { path: j.row.path.clone(), package: j.package.clone(), problem });
                         }
                     }
@@ -106,31 +126,75 @@ fn hash_with(p: &std::path::Path, buf: &mut [u8]) -> std::io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
-fn check(root: &std::path::Path, row: &db::FileRow, buf: &mut [u8]) -> Option<Problem> {
+fn type_word(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_symlink() {
+        "symlink"
+    } else if ft.is_dir() {
+        "directory"
+    } else if ft.is_file() {
+        "file"
+    } else if ft.is_fifo() {
+        "fifo"
+    } else if ft.is_socket() {
+        "socket"
+    } else {
+        "device"
+    }
+}
+
+/// Every way the entry on disk differs from its record (one lstat, then a hash only when the
+/// size agrees).
+fn check(root: &std::path::Path, row: &db::FileRow, buf: &mut [u8]) -> Vec<Problem> {
     let p = rootfs::host_path(root, &row.path);
-    let meta = std::fs::symlink_metadata(&p).ok();
-    let Some(meta) = meta else { return Some(Problem::Missing) };
+    let Ok(meta) = std::fs::symlink_metadata(&p) else { return vec![Problem::Missing] };
+    let ft = meta.file_type();
+    let mut out = Vec::new();
+    let wrong = |expected: &str| Problem::WrongType { expected: expected.to_string(), found: type_word(ft).to_string() };
     match row.kind.as_str() {
-        "dir" => (!(meta.is_dir() || p.is_dir())).then_some(Problem::WrongType),
-        "symlink" => {
-            if !meta.file_type().is_symlink() {
-                return Some(Problem::WrongType);
+        // A directory may be a symlink to one (`lib -> usr/lib`); its mode is the target's.
+        "dir" if ft.is_symlink() => {
+            if !p.is_dir() {
+                out.push(wrong("directory"));
             }
-            let t = std::fs::read_link(&p).ok()?;
-            (t.to_str() != row.target.as_deref()).then_some(Problem::LinkChanged)
+            return out;
         }
-        _ => {
-            if !meta.is_file() {
-                return Some(Problem::WrongType);
-            }
-            let h = hash_with(&p, buf).ok();
-            if h.is_some() && h == row.sha256 {
-                None
-            } else if row.is_config {
-                Some(Problem::ConfigDrift)
-            } else {
-                Some(Problem::Modified)
-            }
+        "dir" if !ft.is_dir() => return vec![wrong("directory")],
+        "symlink" if !ft.is_symlink() => return vec![wrong("symlink")],
+        "file" if !ft.is_file() => return vec![wrong("file")],
+        _ => {}
+    }
+    if !ft.is_symlink() {
+        let found = meta.mode() & 0o7777;
+        if found != row.mode {
+            out.push(Problem::Mode { expected: row.mode, found });
         }
     }
+    if let Some(uid) = row.uid.filter(|u| *u != i64::from(meta.uid())) {
+        out.push(Problem::Owner { expected: uid, found: meta.uid() });
+    }
+    if let Some(gid) = row.gid.filter(|g| *g != i64::from(meta.gid())) {
+        out.push(Problem::Group { expected: gid, found: meta.gid() });
+    }
+    match row.kind.as_str() {
+        "symlink" => {
+            let found = std::fs::read_link(&p).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+            let expected = row.target.clone().unwrap_or_default();
+            if found != expected {
+                out.push(Problem::LinkChanged { expected, found });
+            }
+        }
+        "file" => match row.size {
+            Some(size) if size != meta.len() as i64 => out.push(Problem::Size { expected: size, found: meta.len(), config: row.is_config }),
+            _ => {
+                let found = hash_with(&p, buf).unwrap_or_else(|e| format!("(unreadable: {e})"));
+                let expected = row.sha256.clone().unwrap_or_default();
+                if found != expected {
+                    out.push(Problem::Modified { expected, found, config: row.is_config });
+                }
+            }
+        },
+        _ => {}
+    }
+    out
 }

@@ -10,7 +10,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "skipped: cargo-fuzz is not installed (cargo install cargo-fuzz)"
     exit 0
 fi
-for t in rule_file recipe archive audit_record render; do
+for t in rule_file recipe archive audit_record render cli_inputs; do
     mkdir -p "tests/fuzz/corpus/$t"
     log="$(mktemp)"
     if ! RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir tests/fuzz "$t" "tests/fuzz/corpus/$t" "tests/fuzz/seeds/$t" \

@@ -1,0 +1,304 @@
+//! Lints on rule files: advisories about rules that compile but cannot mean what their
+//! author meant. Reported under "Rule files" by `igos check`, beside the engine's
+//! `shadowed-entry` and `check-without-gate`; a tier-list entry that names no recipe is the
+//! rules' own `set-entry-without-recipe` check, not a lint.
+//!
+//! - `constant-condition`: a `where` (or an `and`/`or`/`not` operand of one) that depends on
+//!   no variable of the check and on no fact: `where 1 == 2`, `where true`, `x != x`. It
+//!   either filters nothing or makes the check find nothing, whatever the tree.
+//! - `glob-matches-nothing`: a glob of a tier list or of a builder's `names` that matches
+//!   no recipe of the tree (a typo, or a family of packages that was renamed).
+
+use std::collections::HashSet;
+
+use super::ast::{BinOp, Clause, Decl, Expr, ExprKind, RuleFile};
+use super::compile::{CLayer, Policy, Reach};
+use super::glob;
+use crate::finding::{Finding, WaiverState};
+use crate::lang::ast::Severity;
+use crate::source::Span;
+
+pub const CONSTANT_CONDITION: &str = "constant-condition";
+pub const GLOB_MATCHES_NOTHING: &str = "glob-matches-nothing";
+
+/// The lints and what they report, for `igos checks`.
+pub const LINTS: &[(&str, &str)] = &[
+    (CONSTANT_CONDITION, "a `where` condition that depends on no variable and no fact: always true or always false"),
+    (GLOB_MATCHES_NOTHING, "a glob of a tier list or a builder's names that matches no recipe of the tree"),
+];
+
+/// What the names of an expression are, for deciding whether it can vary.
+struct Names {
+    /// Variables the check binds (`for`, `let`).
+    vars: HashSet<String>,
+    /// Relations: facts, different from one tree to the next.
+    relations: HashSet<&'static str>,
+    /// Functions whose value depends only on their arguments.
+    pure: HashSet<&'static str>,
+}
+
+/// `constant-condition` findings of the parsed rule files (tree-independent: computed once,
+/// when the rules are compiled). `policy` tells which checks compiled: a check that did
+/// not has its errors already.
+pub fn constant_conditions(files: &[RuleFile], policy: &Policy) -> Vec<Finding> {
+    let schema = crate::eval::describe::describe();
+    let relations: HashSet<&'static str> = schema.relations.iter().map(|r| r.name).collect();
+    // `today()` takes no argument but changes with the date.
+    let pure: HashSet<&'static str> = schema.functions.iter().filter(|f| f.domain == "every" && f.name != "today").map(|f| f.name).collect();
+    let mut out = vec![];
+    for decl in files.iter().flat_map(|f| &f.decls) {
+        let Decl::Check(ch) = decl else { continue };
+        if policy.check(&ch.id.text).is_none() {
+            continue;
+        }
+        let mut vars = HashSet::new();
+        for c in &ch.clauses {
+            match c {
+                Clause::For(gens) => vars.extend(gens.iter().map(|(n, _)| n.text.clone())),
+                Clause::Let(n, _) => {
+                    vars.insert(n.text.clone());
+                }
+                _ => {}
+            }
+        }
+        let names = Names { vars, relations: relations.clone(), pure: pure.clone() };
+        for c in &ch.clauses {
+            if let Clause::Where(e) = c {
+                condition(e, &names, &mut |e: &Expr, why: String| {
+                    out.push(Finding {
+                        check: CONSTANT_CONDITION.into(),
+                        severity: Severity::Advisory,
+                        gate: None,
+                        subject: ch.id.text.clone(),
+                        object: Some(show(e)),
+                        message: format!("in check `{}`, `{}` {why}", ch.id.text, show(e)),
+                        help: Some(
+                            "a condition that is the same for every item filters nothing or makes the check find nothing: \
+                             compare a variable's field (`p.tier == core`), or remove it"
+                                .into(),
+                        ),
+                        at: Some(e.span),
+                        rule: Some(ch.id.span),
+                        because: None,
+                        waiver: WaiverState::None,
+                    })
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Walk a condition: report the outermost constant conditions, looking inside `and`, `or`
+/// and `not` (their operands are conditions too), never inside comparisons (`p.tier ==
+/// core` has a constant operand and is fine).
+fn condition(e: &Expr, names: &Names, report: &mut dyn FnMut(&Expr, String)) {
+    if let Some(why) = constant(e, names) {
+        report(e, why);
+        return;
+    }
+    match &e.kind {
+        ExprKind::Binary(BinOp::And | BinOp::Or, l, r) => {
+            condition(l, names, report);
+            condition(r, names, report);
+        }
+        ExprKind::Not(inner) => condition(inner, names, report),
+        _ => {}
+    }
+}
+
+/// Why a condition is constant, or None when it can vary.
+fn constant(e: &Expr, names: &Names) -> Option<String> {
+    if let ExprKind::Binary(op, l, r) = &e.kind {
+        if let Some(value) = self_comparison(*op) {
+            if same(l, r) && !fixed(l, names) {
+                return Some(format!("compares a value with itself: always {value}"));
+            }
+        }
+    }
+    if !fixed(e, names) {
+        return None;
+    }
+    Some(match literal(e) {
+        Some(Lit::Bool(b)) => format!("is always {b}: it depends on no variable of the check and no fact"),
+        _ => "depends on no variable of the check and no fact: it is the same for every item".into(),
+    })
+}
+
+/// The value of `x OP x`, for the comparisons that have one.
+fn self_comparison(op: BinOp) -> Option<bool> {
+    match op {
+        BinOp::Eq | BinOp::Le | BinOp::Ge => Some(true),
+        BinOp::Ne | BinOp::Lt | BinOp::Gt => Some(false),
+        _ => None,
+    }
+}
+
+/// The expression has the same value for every binding and every tree: no variable, no
+/// relation, no function but pure ones.
+fn fixed(e: &Expr, names: &Names) -> bool {
+    match &e.kind {
+        ExprKind::Int(_) | ExprKind::Str(_) => true,
+        ExprKind::List(items) => items.iter().all(|i| fixed(i, names)),
+        ExprKind::Ident(n) => !names.vars.contains(n) && !names.relations.contains(n.as_str()),
+        ExprKind::Call(f, args) => names.pure.contains(f.text.as_str()) && args.iter().all(|a| fixed(a, names)),
+        // A field or method of a fixed value: only `none` can be one, and it stays none.
+        ExprKind::Access(recv, _, args) => fixed(recv, names) && args.iter().flatten().all(|a| fixed(a, names)),
+        ExprKind::Not(inner) => fixed(inner, names),
+        ExprKind::Binary(_, l, r) => fixed(l, names) && fixed(r, names),
+    }
+}
+
+enum Lit {
+    Bool(bool),
+    Int(i64),
+    Str(String),
+}
+
+/// The value of a fixed expression made of literals, when it is simple enough to compute
+/// here (numbers, strings, `true`/`false`, comparisons, `and`/`or`/`not`).
+fn literal(e: &Expr) -> Option<Lit> {
+    Some(match &e.kind {
+        ExprKind::Int(n) => Lit::Int(*n),
+        ExprKind::Str(s) => Lit::Str(s.clone()),
+        ExprKind::Ident(n) if n == "true" => Lit::Bool(true),
+        ExprKind::Ident(n) if n == "false" => Lit::Bool(false),
+        ExprKind::Not(inner) => match literal(inner)? {
+            Lit::Bool(b) => Lit::Bool(!b),
+            _ => return None,
+        },
+        ExprKind::Binary(op, l, r) => {
+            let (l, r) = (literal(l)?, literal(r)?);
+            Lit::Bool(match (op, l, r) {
+                (BinOp::And, Lit::Bool(a), Lit::Bool(b)) => a && b,
+                (BinOp::Or, Lit::Bool(a), Lit::Bool(b)) => a || b,
+                (op, Lit::Int(a), Lit::Int(b)) => compare(*op, a.cmp(&b))?,
+                (op, Lit::Str(a), Lit::Str(b)) => compare(*op, a.cmp(&b))?,
+                (BinOp::Eq, Lit::Bool(a), Lit::Bool(b)) => a == b,
+                (BinOp::Ne, Lit::Bool(a), Lit::Bool(b)) => a != b,
+                _ => return None,
+            })
+        }
+        _ => return None,
+    })
+}
+
+fn compare(op: BinOp, o: std::cmp::Ordering) -> Option<bool> {
+    use std::cmp::Ordering::*;
+    Some(match op {
+        BinOp::Eq => o == Equal,
+        BinOp::Ne => o != Equal,
+        BinOp::Lt => o == Less,
+        BinOp::Le => o != Greater,
+        BinOp::Gt => o == Greater,
+        BinOp::Ge => o != Less,
+        _ => return None,
+    })
+}
+
+/// The same expression, positions aside.
+fn same(a: &Expr, b: &Expr) -> bool {
+    let all = |x: &[Expr], y: &[Expr]| x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y));
+    match (&a.kind, &b.kind) {
+        (ExprKind::Int(x), ExprKind::Int(y)) => x == y,
+        (ExprKind::Str(x), ExprKind::Str(y)) | (ExprKind::Ident(x), ExprKind::Ident(y)) => x == y,
+        (ExprKind::List(x), ExprKind::List(y)) => all(x, y),
+        (ExprKind::Call(f, x), ExprKind::Call(g, y)) => f.text == g.text && all(x, y),
+        (ExprKind::Access(r, f, x), ExprKind::Access(s, g, y)) => {
+            f.text == g.text
+                && same(r, s)
+                && match (x, y) {
+                    (None, None) => true,
+                    (Some(x), Some(y)) => all(x, y),
+                    _ => false,
+                }
+        }
+        (ExprKind::Not(x), ExprKind::Not(y)) => same(x, y),
+        (ExprKind::Binary(o, l, r), ExprKind::Binary(p, m, s)) => o == p && same(l, m) && same(r, s),
+        _ => false,
+    }
+}
+
+/// An expression as rule text (one space between tokens, parentheses where they matter).
+pub fn show(e: &Expr) -> String {
+    let list = |items: &[Expr]| items.iter().map(show).collect::<Vec<_>>().join(", ");
+    match &e.kind {
+        ExprKind::Int(n) => n.to_string(),
+        ExprKind::Str(s) => format!("{s:?}"),
+        ExprKind::Ident(n) => n.clone(),
+        ExprKind::List(items) => format!("[{}]", list(items)),
+        ExprKind::Call(f, args) => format!("{}({})", f.text, list(args)),
+        ExprKind::Access(r, f, None) => format!("{}.{}", operand(r), f.text),
+        ExprKind::Access(r, f, Some(args)) => format!("{}.{}({})", operand(r), f.text, list(args)),
+        ExprKind::Not(inner) => format!("not {}", operand(inner)),
+        ExprKind::Binary(op, l, r) => format!("{} {} {}", operand(l), op.symbol(), operand(r)),
+    }
+}
+
+fn operand(e: &Expr) -> String {
+    match e.kind {
+        ExprKind::Binary(..) | ExprKind::Not(_) => format!("({})", show(e)),
+        _ => show(e),
+    }
+}
+
+/// `glob-matches-nothing` findings: the globs (included or `!` excluded) of the sets a
+/// classification consults and of the builders' `names` that match none of `names`.
+pub fn unmatched_globs<'a>(policy: &Policy, names: impl Iterator<Item = &'a str>) -> Vec<Finding> {
+    // (glob, where it is written, whose it is, the declaration)
+    let mut globs: Vec<(&str, Span, String, Span)> = vec![];
+    let mut seen_sets = HashSet::new();
+    for cl in &policy.classifications {
+        for layer in &cl.layers {
+            let CLayer::InSet { set, .. } = layer else { continue };
+            if !seen_sets.insert(*set) {
+                continue;
+            }
+            let s = &policy.sets[*set];
+            for (g, span) in s.globs.iter().chain(s.excludes.iter().filter(|(g, _)| glob::is_glob(g))) {
+                globs.push((g, *span, format!("set `{}`", s.name), s.span));
+            }
+        }
+    }
+    for b in &policy.builders {
+        for reach in &b.reach {
+            if let Reach::Names(items) = reach {
+                for (g, span) in items.iter().filter(|(g, _)| glob::is_glob(g)) {
+                    globs.push((g, *span, format!("builder `{}`", b.name), b.span));
+                }
+            }
+        }
+    }
+    if globs.is_empty() {
+        return vec![];
+    }
+    let mut matched = vec![false; globs.len()];
+    for name in names {
+        for (i, (g, ..)) in globs.iter().enumerate() {
+            if !matched[i] && glob::matches(g, name) {
+                matched[i] = true;
+            }
+        }
+        if matched.iter().all(|&m| m) {
+            break;
+        }
+    }
+    globs
+        .into_iter()
+        .zip(matched)
+        .filter(|(_, m)| !m)
+        .map(|((g, span, whose, decl), _)| Finding {
+            check: GLOB_MATCHES_NOTHING.into(),
+            severity: Severity::Advisory,
+            gate: None,
+            subject: g.to_string(),
+            object: Some(whose.clone()),
+            message: format!("`{g}` in {whose} matches no recipe of this tree"),
+            help: Some("a misspelt glob or a family of packages renamed: fix or delete it; kept for packages not yet written, it is only an advisory".into()),
+            at: Some(span),
+            rule: Some(decl),
+            because: None,
+            waiver: WaiverState::None,
+        })
+        .collect()
+}
