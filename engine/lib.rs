@@ -13,6 +13,7 @@ pub mod domains;
 pub mod facts;
 pub mod graph;
 pub mod image;
+pub mod lsp;
 pub mod pkm;
 pub mod repo;
 

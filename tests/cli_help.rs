@@ -10,7 +10,7 @@ fn igos(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn every_command_help_shows_an_example() {
-    for cmd in ["check", "explain", "checks", "fmt", "audit", "test", "build", "pack", "reference", "completions", "man"] {
+    for cmd in ["check", "explain", "checks", "fmt", "audit", "test", "build", "pack", "reference", "lsp", "completions", "man"] {
         let (code, out) = igos(&[cmd, "--help"]);
         assert_eq!(code, 0, "{cmd}");
         assert!(out.contains("Example"), "`igos {cmd} --help` has no example:\n{out}");

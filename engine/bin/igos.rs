@@ -55,6 +55,8 @@ enum Command {
     Reference(cli::reference::ReferenceArgs),
     /// CI support: `igos ci workflow` prints the GitHub Actions workflow for pull-request review.
     Ci(cli::ci::CiArgs),
+    /// The language server for rule files (Language Server Protocol over stdin and stdout).
+    Lsp(cli::lsp::LspArgs),
     /// Publish a pkm repository: keygen, add archives, remove packages (a signed index).
     Repo(cli::repo::RepoArgs),
 }
@@ -74,6 +76,7 @@ fn main() {
         Command::Pack(args) => cli::pack::run(args),
         Command::Reference(args) => cli::reference::run(args),
         Command::Ci(args) => cli::ci::run(args),
+        Command::Lsp(args) => cli::lsp::run(args),
         Command::Repo(args) => cli::repo::run(args),
         Command::Completions { shell } => {
             cli::out(&cli::docgen::completions(Cli::command(), "igos", *shell));

@@ -11,6 +11,7 @@ pub mod docgen;
 pub mod explain;
 pub mod fmt;
 pub mod git;
+pub mod lsp;
 pub mod graph;
 pub mod ruletest;
 pub mod ruletest_coverage;
