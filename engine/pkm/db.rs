@@ -109,10 +109,7 @@ fn open_checked_state(layout: &Layout, create: bool) -> Result<Connection> {
 
 /// Is `dir` on a read-only filesystem? (access(2) says EROFS even to root.)
 fn on_read_only_fs(dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return false };
-    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK) != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EROFS) }
+    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK) == Err(rustix::io::Errno::ROFS)
 }
 
 /// Reading commands on a read-only filesystem: SQLite cannot create the `-shm` a WAL database

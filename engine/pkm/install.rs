@@ -73,11 +73,7 @@ fn stage(layout: &Layout, archive: &Path, idx: usize, limits: &Limits) -> Result
 fn start_flush(dir: &Path) {
     #[cfg(target_os = "linux")]
     if let Ok(f) = fs::File::open(dir) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: the descriptor is valid for the lifetime of `f`; syncfs only reads it.
-        unsafe {
-            libc::syncfs(f.as_raw_fd());
-        }
+        let _ = rustix::fs::syncfs(&f);
     }
     #[cfg(not(target_os = "linux"))]
     let _ = dir;

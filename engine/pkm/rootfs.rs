@@ -82,12 +82,5 @@ pub fn kind(root: &Path, rel: &str) -> RootKind {
 /// Can this process create and rename entries in `dir`? access(2) reports EROFS for a
 /// read-only filesystem even to root, where permission bits would not stop a write.
 pub fn writable(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
-    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).map_err(std::io::Error::from)
 }
