@@ -61,6 +61,26 @@ impl Finding {
         let subject = format!("{word} /{} ({})", visible(&self.path), visible(&self.package));
         if detail.is_empty() { subject } else { format!("{subject}: {detail}") }
     }
+    /// The finding for `pkm verify --json` (docs/pkm-json.schema.json): what was checked, whether it
+    /// is config drift, and what was expected and found (null for a missing entry).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{json, Value};
+        let mode = |m: &u32| json!(format!("{m:04o}"));
+        let (check, expected, found) = match &self.problem {
+            Problem::Missing => ("missing", Value::Null, Value::Null),
+            Problem::WrongType { expected, found } => ("type", json!(expected), json!(found)),
+            Problem::Mode { expected, found } => ("mode", mode(expected), mode(found)),
+            Problem::Owner { expected, found } => ("owner", json!(expected), json!(found)),
+            Problem::Group { expected, found } => ("group", json!(expected), json!(found)),
+            Problem::LinkChanged { expected, found } => ("target", json!(expected), json!(found)),
+            Problem::Size { expected, found, .. } => ("size", json!(expected), json!(found)),
+            Problem::Modified { expected, found, .. } => ("sha256", json!(expected), json!(found)),
+        };
+        json!({
+            "path": format!("/{}", self.path), "package": self.package, "check": check,
+            "config_drift": self.is_config_drift(), "expected": expected, "found": found,
+        })
+    }
 }
 
 struct Job {
