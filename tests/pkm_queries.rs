@@ -1,5 +1,7 @@
 //! pkm's queries for scripts and people: every `--json` output against its documented schema
-//! (docs/pkm-json.schema.json), `verify --json` and `history --json` as snapshots.
+//! (docs/pkm-json.schema.json), `verify --json` and `history --json` as snapshots, and the
+//! progress bar of a long verify, drawn on a terminal (a real pseudo-terminal) and never
+//! otherwise.
 
 mod pkm_support;
 use pkm_support::*;
@@ -181,4 +183,70 @@ fn history_json_is_the_log() {
     let ids: Vec<i64> = v.as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
     assert!(ids.windows(2).all(|p| p[0] < p[1]), "oldest first: {ids:?}");
     assert_eq!(w.ok(&["history"]).stdout.lines().count(), ops.len(), "the same rows as the text report");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Progress
+
+/// Run pkm with stderr on a new pseudo-terminal (stdout piped): returns (exit code, stdout,
+/// everything written to the terminal).
+fn pkm_on_a_terminal(root: &Path, args: &[&str]) -> (i32, String, String) {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    use std::io::Read;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("a pseudo-terminal");
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = fs::OpenOptions::new().read(true).write(true).open(name.to_str().unwrap()).unwrap();
+    let child = {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pkm"));
+        c.arg("--root").arg(root).args(args).env("TERM", "xterm").env("NO_COLOR", "1").stdout(std::process::Stdio::piped()).stderr(slave);
+        c.spawn().unwrap()
+        // The command, holding the parent's copy of the terminal's end, is dropped here: the
+        // reader below sees the end when pkm exits.
+    };
+    let reader = std::thread::spawn(move || {
+        let mut f = fs::File::from(master);
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Linux answers EIO once the last descriptor of the terminal's other end is closed.
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        seen
+    });
+    let out = child.wait_with_output().unwrap();
+    let seen = reader.join().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&seen).into())
+}
+
+/// A verify of many entries draws a bar on stderr when it is a terminal, and prints nothing
+/// there otherwise (a pipe, a file, a test); the report on stdout is the same either way.
+#[test]
+fn verify_progress_only_on_a_terminal() {
+    let build = TempDir::new("queries-big");
+    let root = fresh_root();
+    let tree: Vec<(String, Node)> = (0..3000).map(|i| (format!("usr/share/big/d{}/f{i}", i / 100), file(&format!("{i}")))).collect();
+    let big = Pkg { name: "big".into(), version: "1".into(), supersedes: vec![], depends: vec![], tree };
+    let a = big.build(build.path());
+    let o = pkm(root.path(), &["install", "--archive-trust", "loose", a.to_str().unwrap()], &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let piped = pkm(root.path(), &["verify"], &[]);
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    assert_eq!(piped.stderr, "", "no progress when stderr is not a terminal");
+    let (code, stdout, terminal) = pkm_on_a_terminal(root.path(), &["verify"]);
+    assert_eq!(code, 0, "{terminal}");
+    assert_eq!(stdout, piped.stdout, "the report does not depend on the terminal");
+    assert!(terminal.contains("verifying [") && terminal.contains("entries"), "a progress bar on the terminal:\n{terminal:?}");
+    // A small verify stays quiet even on a terminal.
+    let small = TempDir::new("queries-small");
+    let root2 = fresh_root();
+    let a = pkg("tiny", "1", &[("usr/bin/tiny", exe("tiny"))]).build(small.path());
+    assert_eq!(pkm(root2.path(), &["install", "--archive-trust", "loose", a.to_str().unwrap()], &[]).code, 0);
+    let (code, _, terminal) = pkm_on_a_terminal(root2.path(), &["verify"]);
+    assert_eq!(code, 0);
+    assert_eq!(terminal, "", "no bar for a handful of entries");
 }
