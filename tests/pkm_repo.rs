@@ -921,7 +921,70 @@ fn reinstall_restores_a_damaged_file_and_keeps_edited_config() {
     assert_eq!(w.read("usr/bin/a").as_deref(), Some("a 1"));
     assert_eq!(w.read("etc/a.conf").as_deref(), Some("x=2\n"), "the edited configuration is kept");
     assert_eq!(w.installed(), ["a 1"]);
-    assert_eq!(w.history("install"), ["a", "a"]);
+    assert_eq!(w.history("install"), ["a"]);
+    assert_eq!(w.history("reinstall"), ["a"], "one transaction, logged as a reinstall (no remove)");
+    assert!(w.history("remove").is_empty());
+}
+
+/// The all-or-nothing of a reinstall: the publisher re-published a 1-1 with a file another
+/// installed package owns, so installing it again breaks a rule. The refusal comes before
+/// anything is written: a is still installed, with its files as they were.
+#[test]
+fn reinstall_whose_install_breaks_a_rule_leaves_the_package_installed() {
+    let w = World::synced(&[p("a", "1", &[], &[]), p("b", "1", &[], &[])]);
+    ok(&w.pkm(&["install", "a", "b"]));
+    let before = snapshot(w.root());
+    let mut a = p("a", "1", &[], &[]);
+    a.tree.push(("usr/bin/b".into(), exe("a's b")));
+    w.publish("core", &[a]);
+    ok(&w.pkm(&["sync"]));
+    let o = w.pkm(&["reinstall", "a"]);
+    fails(&o, 1, "usr/bin/b");
+    assert_eq!(w.installed(), ["a 1", "b 1"]);
+    assert_eq!(w.read("usr/bin/a").as_deref(), Some("a 1"));
+    assert_eq!(w.read("usr/bin/b").as_deref(), Some("b 1"));
+    let after = snapshot(w.root());
+    let changed: Vec<&String> = after.keys().chain(before.keys()).filter(|k| !k.starts_with("var/cache/") && before.get(*k) != after.get(*k)).collect();
+    assert!(changed.is_empty(), "the root changed outside the cache: {changed:?}");
+    assert!(w.history("remove").is_empty() && w.history("reinstall").is_empty());
+    assert_consistent(w.root());
+}
+
+/// A reinstall that fails half way through placing its files (an injected I/O error, as a
+/// full disk would give) is rolled back: the files it had already replaced are put back,
+/// including a damaged one, exactly as they were.
+#[test]
+fn reinstall_failing_mid_deploy_is_rolled_back() {
+    let mut a = p("a", "1", &[], &[]);
+    for i in 0..6 {
+        a.tree.push((format!("usr/share/a/f{i}"), file(&format!("f{i}"))));
+    }
+    let w = World::synced(&[a]);
+    ok(&w.pkm(&["install", "a"]));
+    fs::write(w.root().join("usr/bin/a"), "damaged").unwrap();
+    let before = snapshot(w.root());
+    let o = pkm(w.root(), &["reinstall", "a"], &[("PKM_FAIL_AT", "deploy-mid:a")]);
+    fails(&o, 2, "injected failure");
+    assert_eq!(snapshot(w.root()), before, "the root is as it was, the damaged file included");
+    assert_eq!(w.installed(), ["a 1"]);
+    assert!(w.history("remove").is_empty() && w.history("reinstall").is_empty());
+    ok(&w.pkm(&["reinstall", "a"]));
+    assert_eq!(w.read("usr/bin/a").as_deref(), Some("a 1"), "a second reinstall repairs it");
+    assert_consistent(w.root());
+}
+
+#[test]
+fn reinstall_several_names_is_one_queue() {
+    let w = World::synced(&[p("a", "1", &[], &[]), p("b", "1", &["a"], &[])]);
+    ok(&w.pkm(&["install", "b"]));
+    fs::remove_file(w.root().join("usr/bin/a")).unwrap();
+    fs::remove_file(w.root().join("usr/bin/b")).unwrap();
+    let o = w.pkm(&["reinstall", "b", "a", "b"]);
+    ok(&o);
+    assert_eq!(o.stdout, "reinstalled b 1-1 (2 files)\nreinstalled a 1-1 (2 files)\n", "each once, in one queue");
+    assert_eq!(w.read("usr/bin/a").as_deref(), Some("a 1"));
+    assert_eq!(w.read("usr/bin/b").as_deref(), Some("b 1"));
+    assert_consistent(w.root());
 }
 
 #[test]

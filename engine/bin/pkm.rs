@@ -61,8 +61,13 @@ enum Cmd {
         names: Vec<String>,
     },
     /// Recompute the SHA-256 of every installed file (of NAMEs, or all packages).
-    #[command(after_help = "Example:\n  pkm verify\n  pkm verify util-linux-core\n\nExit 1 when a binary or library changed; /etc drift is reported as config drift only.")]
-    Verify { names: Vec<String> },
+    #[command(after_help = "Example:\n  pkm verify\n  pkm verify util-linux-core\n  pkm verify --json | jq '.problems[]'\n\nExit 1 when a binary or library changed; /etc drift is reported as config drift only.")]
+    Verify {
+        names: Vec<String>,
+        /// Machine-readable output (schema in the README); the exit code is the same.
+        #[arg(long)]
+        json: bool,
+    },
     /// Download and verify the signed index of every repository in /etc/igos/repos.conf and
     /// replace the `available` table (or, given INDEX, read a local version-1 index file).
     #[command(after_help = "Example:\n  pkm sync\n  pkm sync ./index.txt\n\nrepos.conf: `NAME URL KEY-ID` per line (file:// or http://), keys in /etc/igos/keys/*.pub.\nOn any failure nothing changes and the error names the repository (exit 2).")]
@@ -96,8 +101,12 @@ enum Cmd {
         json: bool,
     },
     /// The append-only transaction log.
-    #[command(after_help = "Example:\n  pkm history")]
-    History,
+    #[command(after_help = "Example:\n  pkm history\n  pkm history --json | jq '.[] | select(.operation == \"upgrade\")'")]
+    History {
+        /// Machine-readable output (schema in the README).
+        #[arg(long)]
+        json: bool,
+    },
     /// Check database integrity, repair interrupted transactions, reconcile text manifests.
     #[command(after_help = "Example:\n  pkm --root /mnt/igos doctor\n  pkm doctor --abandon      # give up an interrupted transaction that cannot be completed\n  pkm doctor --rebuild-db   # the database is lost: rebuild it from the text manifests\n\nExit 1 when a problem was found (and repaired where possible); a second run then exits 0.")]
     Doctor {
@@ -232,14 +241,20 @@ fn run(cli: Cli) -> Result<u8> {
             print(&remove::remove(&layout, &mut conn, &names, force)?);
             Ok(0)
         }
-        Cmd::Verify { names } => {
+        Cmd::Verify { names, json } => {
             let conn = db::open(&layout, false)?;
             let (n, findings) = verify::verify(&layout, &conn, &names)?;
+            let serious = findings.iter().filter(|f| !f.is_config_drift()).count();
+            let drift = findings.len() - serious;
+            if json {
+                let problems: Vec<serde_json::Value> = findings.iter().map(verify::Finding::to_json).collect();
+                let v = serde_json::json!({"entries": n, "findings": serious, "config_drift": drift, "problems": problems});
+                out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                return Ok(if serious > 0 { EXIT_FINDING as u8 } else { 0 });
+            }
             for f in &findings {
                 out!("{}", f.render());
             }
-            let serious = findings.iter().filter(|f| !f.is_config_drift()).count();
-            let drift = findings.len() - serious;
             let noun = if serious == 1 { "finding" } else { "findings" };
             out!("verified {n} entries: {serious} {noun}, {drift} config drift");
             Ok(if serious > 0 { EXIT_FINDING as u8 } else { 0 })
@@ -279,7 +294,8 @@ fn run(cli: Cli) -> Result<u8> {
                     o
                 }).collect();
                 out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-                return Ok(0);
+                // As without --json (and as `owns --json`): nothing found is exit 1.
+                return Ok(if hits.is_empty() { EXIT_FINDING as u8 } else { 0 });
             }
             if hits.is_empty() {
                 return Err(PkmError::finding("pkm::search::none", format!("no synced package matches `{}`", igos::visible::visible(&pattern))));
@@ -379,19 +395,24 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Cmd::History => {
+        Cmd::History { json } => {
             let conn = db::open(&layout, false)?;
-            let mut st = conn.prepare("SELECT timestamp, operation, package_name, coalesce(old_version,''), coalesce(new_version,''), detail FROM history ORDER BY id")?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?)))?;
+            let rows = db::history(&conn)?;
+            if json {
+                // Through a Value, so the keys come sorted as in every other --json output.
+                let v = serde_json::to_value(&rows).unwrap_or_default();
+                out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                return Ok(0);
+            }
             for r in rows {
-                let (t, op, n, o, v, d) = r?;
+                let (o, v) = (r.old_version.unwrap_or_default(), r.new_version.unwrap_or_default());
                 let ver = match (o.is_empty(), v.is_empty()) {
                     (true, true) => String::new(),
                     (true, false) => v,
                     (false, true) => o,
                     (false, false) => format!("{o} -> {v}"),
                 };
-                out!("{}", visible(&format!("{t} {op} {n} {ver} {d}")));
+                out!("{}", visible(&format!("{} {} {} {ver} {}", r.timestamp, r.operation, r.package, r.detail)));
             }
             Ok(0)
         }

@@ -291,6 +291,27 @@ pub fn log_history(c: &Connection, op: &str, name: &str, old: Option<&str>, new:
     Ok(())
 }
 
+/// One row of the append-only transaction log (`pkm history`; `--json` schema in the README).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub timestamp: String,
+    pub operation: String,
+    pub package: String,
+    pub old_version: Option<String>,
+    pub new_version: Option<String>,
+    pub detail: String,
+}
+
+/// The whole log, oldest first.
+pub fn history(c: &Connection) -> Result<Vec<HistoryRow>> {
+    let mut st = c.prepare("SELECT id, timestamp, operation, package_name, old_version, new_version, detail FROM history ORDER BY id")?;
+    let rows = st
+        .query_map([], |r| Ok(HistoryRow { id: r.get(0)?, timestamp: r.get(1)?, operation: r.get(2)?, package: r.get(3)?, old_version: r.get(4)?, new_version: r.get(5)?, detail: r.get(6)? }))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// Normalise a user-supplied path to the stored form: relative, no leading `/` or `./`.
 pub fn normalise_path(p: &str) -> String {
     let mut parts = Vec::new();

@@ -28,6 +28,9 @@ pub struct InstallOptions {
     pub overwrite: Vec<String>,
     /// Install an older version over a newer one (`--allow-downgrade`).
     pub allow_downgrade: bool,
+    /// Install a package's installed version over itself (`pkm reinstall`): an upgrade to the
+    /// same version, so the queue's all-or-nothing holds (a failure leaves the old files).
+    pub reinstall: bool,
 }
 
 struct Staged {
@@ -126,7 +129,7 @@ fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], 
             out.push(w);
         }
         if let Some(i) = db::get_installed(conn, &m.name)? {
-            if i.superseded_by.is_none() && i.version == m.version && i.release == m.release as i64 {
+            if i.superseded_by.is_none() && i.version == m.version && i.release == m.release as i64 && !opts.reinstall {
                 return Err(PkmError::finding("pkm::already-installed", format!("{} {}-{} is already installed", m.name, m.version, m.release))
                     .help("remove it first to reinstall it"));
             }
@@ -142,7 +145,13 @@ fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], 
     // Every member is planned and preflighted before anything is written: a member that
     // cannot install stops the whole queue here, with nothing written.
     let mut plans = Vec::with_capacity(staged.len());
+    let mut same = BTreeSet::new();
     for s in staged {
+        if let Some(i) = db::get_installed(conn, &s.ex.manifest.name)? {
+            if same_version(&i, &s.ex.manifest) {
+                same.insert(s.ex.manifest.name.clone());
+            }
+        }
         let earlier: Vec<String> = plans.iter().map(|p: &Plan| p.manifest.name.clone()).collect();
         let plan = make_plan(layout, conn, s, &earlier)?;
         preflight(layout, &plan)?;
@@ -150,7 +159,7 @@ fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], 
     }
     out.extend(run_queue(layout, conn, &plans)?);
     for plan in &plans {
-        let verb = super::vercmp::verb(plan.upgrade_from.as_deref(), &plan.manifest.version);
+        let verb = if same.contains(&plan.manifest.name) { "reinstalled" } else { super::vercmp::verb(plan.upgrade_from.as_deref(), &plan.manifest.version) };
         let files = plan.manifest.entries.iter().filter(|e| !matches!(e.kind, EntryKind::Dir)).count();
         let noun = if files == 1 { "file" } else { "files" };
         let mut line = format!("{verb} {} {}-{} ({files} {noun})", plan.manifest.name, plan.manifest.version, plan.manifest.release);
@@ -160,6 +169,11 @@ fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], 
         out.push(line);
     }
     Ok(())
+}
+
+/// The archive is the installed version itself (a reinstall).
+fn same_version(i: &db::Installed, m: &crate::archive::Manifest) -> bool {
+    i.version == m.version && i.release == i64::from(m.release)
 }
 
 /// One diagnostic for all violations; the code names the first rule.
@@ -374,7 +388,8 @@ fn commit_in(tx: &rusqlite::Transaction<'_>, plan: &Plan, intent_id: i64) -> Res
             )?;
             tx.execute("DELETE FROM files WHERE package_id=?1", [old.id])?;
             tx.execute("DELETE FROM depends WHERE package_id=?1", [old.id])?;
-            db::log_history(tx, "upgrade", &m.name, Some(&old.version), Some(&m.version), &plan.archive)?;
+            let op = if same_version(&old, m) { "reinstall" } else { "upgrade" };
+            db::log_history(tx, op, &m.name, Some(&old.version), Some(&m.version), &plan.archive)?;
             old.id
         }
         None => {

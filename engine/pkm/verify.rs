@@ -3,7 +3,8 @@
 //! size and SHA-256 (all cores). Each mismatch is reported with what was expected and what was
 //! found. /etc content drift is config drift (reported, exit 0); anything else is a finding
 //! (exit 1). Names from the database are shown through [`crate::visible::visible`], so a file
-//! name cannot forge a line of the report.
+//! name cannot forge a line of the report. A verify of many entries draws a progress bar on
+//! stderr when it is a terminal.
 
 use super::db::{self, Layout};
 use super::error::{PkmError, Result};
@@ -61,6 +62,26 @@ impl Finding {
         let subject = format!("{word} /{} ({})", visible(&self.path), visible(&self.package));
         if detail.is_empty() { subject } else { format!("{subject}: {detail}") }
     }
+    /// The finding for `pkm verify --json` (docs/pkm-json.schema.json): what was checked, whether it
+    /// is config drift, and what was expected and found (null for a missing entry).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{json, Value};
+        let mode = |m: &u32| json!(format!("{m:04o}"));
+        let (check, expected, found) = match &self.problem {
+            Problem::Missing => ("missing", Value::Null, Value::Null),
+            Problem::WrongType { expected, found } => ("type", json!(expected), json!(found)),
+            Problem::Mode { expected, found } => ("mode", mode(expected), mode(found)),
+            Problem::Owner { expected, found } => ("owner", json!(expected), json!(found)),
+            Problem::Group { expected, found } => ("group", json!(expected), json!(found)),
+            Problem::LinkChanged { expected, found } => ("target", json!(expected), json!(found)),
+            Problem::Size { expected, found, .. } => ("size", json!(expected), json!(found)),
+            Problem::Modified { expected, found, .. } => ("sha256", json!(expected), json!(found)),
+        };
+        json!({
+            "path": format!("/{}", self.path), "package": self.package, "check": check,
+            "config_drift": self.is_config_drift(), "expected": expected, "found": found,
+        })
+    }
 }
 
 struct Job {
@@ -87,6 +108,7 @@ pub fn verify(layout: &Layout, conn: &Connection, names: &[String]) -> Result<(u
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(16);
     let root = &layout.root;
+    let bar = progress(jobs.len());
     let mut findings: Vec<Finding> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..threads)
             .map(|_| {
@@ -95,11 +117,19 @@ pub fn verify(layout: &Layout, conn: &Connection, names: &[String]) -> Result<(u
                     // One read buffer per thread (a fresh zeroed 256 KiB buffer per file cost
                     // more than hashing the average small file).
                     let mut buf = vec![0u8; 1 << 20];
+                    let mut done = 0u64;
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(j) = jobs.get(i) else { break };
                         for problem in check(root, &j.row, &mut buf) {
                             local.push(Finding { path: j.row.path.clone(), package: j.package.clone(), problem });
+                        }
+                        done += 1;
+                        // In batches: the bar is shared by every thread.
+                        if done.is_multiple_of(PROGRESS_BATCH) {
+                            if let Some(b) = &bar {
+                                b.inc(PROGRESS_BATCH);
+                            }
                         }
                     }
                     local
@@ -108,8 +138,27 @@ pub fn verify(layout: &Layout, conn: &Connection, names: &[String]) -> Result<(u
             .collect();
         hs.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     findings.sort();
     Ok((jobs.len(), findings))
+}
+
+/// Entries counted between two updates of the progress bar, per thread.
+const PROGRESS_BATCH: u64 = 64;
+
+/// A bar on stderr for a verify of many entries (a whole system: tens of thousands), drawn
+/// only when stderr is a terminal: nothing for scripts, pipes, `--json` captured by a tool.
+fn progress(entries: usize) -> Option<indicatif::ProgressBar> {
+    if entries < 1000 || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new(entries as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("verifying [{bar:30}] {pos}/{len} entries") {
+        b.set_style(style.progress_chars("=> "));
+    }
+    Some(b)
 }
 
 /// SHA-256 of a file's content, lowercase hex, reading through `buf`.

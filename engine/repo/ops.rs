@@ -252,23 +252,27 @@ pub fn upgrade(layout: &Layout, conn: &mut Connection, allow_downgrade: bool) ->
     fetch_and_install(layout, conn, &rows, &queue, &InstallOptions { allow_downgrade, ..Default::default() }, out)
 }
 
-/// `pkm reinstall NAME…`: the installed version, downloaded and verified first, then removed
-/// (configuration files kept) and installed again as one queue.
+/// `pkm reinstall NAME…`: the installed version, downloaded and verified first, then
+/// installed over itself as one queue through the pipeline, as an upgrade to the same version
+/// would be (configuration files kept): all or nothing, so an install that fails leaves the
+/// installed package and its files as they were.
 pub fn reinstall(layout: &Layout, conn: &mut Connection, names: &[String]) -> Result<Vec<String>> {
     let rows = available_rows(conn)?;
     let mut paths = Vec::new();
-    for n in names {
-        let i = db::get_installed(conn, n)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{n} is not installed")))?;
+    let mut seen = BTreeSet::new();
+    for n in names.iter().filter(|n| seen.insert(n.as_str())) {
+        let i = db::get_installed(conn, n)?.ok_or_else(|| PkmError::finding("pkm::not-installed", format!("{} is not installed", visible(n))))?;
+        if i.superseded_by.is_some() {
+            return Err(PkmError::finding("pkm::superseded", format!("{} {}-{} was superseded; it is not reinstalled over its successor", visible(n), i.version, i.release)));
+        }
         let row = rows
             .iter()
             .find(|r| r.name == i.name && r.version == i.version && r.release == i.release)
-            .ok_or_else(|| PkmError::finding("pkm::reinstall::unpublished", format!("{n} {}-{} is not in any synced repository", i.version, i.release)).help("`pkm sync`, or `pkm upgrade` to move to the published version"))?;
+            .ok_or_else(|| PkmError::finding("pkm::reinstall::unpublished", format!("{} {}-{} is not in any synced repository", visible(n), i.version, i.release)).help("`pkm sync`, or `pkm upgrade` to move to the published version"))?;
         paths.push(download(layout, row)?);
     }
-    let mut out = crate::pkm::remove::remove(layout, conn, names, false)?;
-    let opts = InstallOptions { trust: Trust::Strict, ..Default::default() };
-    out.extend(install::install(layout, conn, &paths, &opts)?);
-    Ok(out)
+    let opts = InstallOptions { trust: Trust::Strict, reinstall: true, ..Default::default() };
+    install::install(layout, conn, &paths, &opts)
 }
 
 /// Before `pkm install FILE…`: every runtime dependency of the queue must be installed or in
