@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use rayon::prelude::*;
 
 /// The owner and group pkm installs files as: its effective ids (files it creates get them).
 pub fn installing_owner() -> (u32, u32) {
@@ -105,48 +105,39 @@ pub fn verify(layout: &Layout, conn: &Connection, names: &[String]) -> Result<(u
             jobs.push(Job { package: p.name.clone(), row });
         }
     }
-    let next = AtomicUsize::new(0);
+    // Hashing reads files: more workers than cores keep the disk busy (at most 16). A
+    // worker's panic is re-raised by rayon, never turned into findings that are missing.
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(16);
     let root = &layout.root;
     let bar = progress(jobs.len());
-    let mut findings: Vec<Finding> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut local = Vec::new();
-                    // One read buffer per thread (a fresh zeroed 256 KiB buffer per file cost
-                    // more than hashing the average small file).
-                    let mut buf = vec![0u8; 1 << 20];
-                    let mut done = 0u64;
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(j) = jobs.get(i) else { break };
-                        for problem in check(root, &j.row, &mut buf) {
-                            local.push(Finding { path: j.row.path.clone(), package: j.package.clone(), problem });
-                        }
-                        done += 1;
-                        // In batches: the bar is shared by every thread.
-                        if done.is_multiple_of(PROGRESS_BATCH) {
-                            if let Some(b) = &bar {
-                                b.inc(PROGRESS_BATCH);
-                            }
-                        }
+    let run = || -> Vec<Finding> {
+        jobs.par_iter()
+            // One read buffer per piece of work, not per file (a fresh zeroed 256 KiB buffer
+            // per file cost more than hashing the average small file).
+            .map_init(
+                || vec![0u8; 1 << 20],
+                |buf, j| {
+                    let found: Vec<Finding> =
+                        check(root, &j.row, buf).into_iter().map(|problem| Finding { path: j.row.path.clone(), package: j.package.clone(), problem }).collect();
+                    if let Some(b) = &bar {
+                        b.inc(1);
                     }
-                    local
-                })
-            })
-            .collect();
-        hs.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-    });
+                    found
+                },
+            )
+            .flatten()
+            .collect()
+    };
+    let mut findings = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
+    };
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     findings.sort();
     Ok((jobs.len(), findings))
 }
-
-/// Entries counted between two updates of the progress bar, per thread.
-const PROGRESS_BATCH: u64 = 64;
 
 /// A bar on stderr for a verify of many entries (a whole system: tens of thousands), drawn
 /// only when stderr is a terminal: nothing for scripts, pipes, `--json` captured by a tool.

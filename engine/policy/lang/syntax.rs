@@ -1,10 +1,6 @@
 //! Rule-file text to syntax tree: the pest grammar in `grammar/policy.pest`, and an adapter
 //! from pest errors to our own positioned errors (byte offsets only: pest's `line_col`
 //! rescans the input on every call, our `SourceFile` has a line index).
-// A `RuleError` is large, and returned only when a rule file is wrong (once per mistake):
-// boxing it would cost every caller a deref for nothing measurable.
-#![allow(clippy::result_large_err)]
-
 // A parse error is made once per broken declaration and reported, never on a hot path;
 // boxing `RuleError` through every parser function would only add noise.
 #![allow(clippy::result_large_err)]
