@@ -242,7 +242,9 @@ async function reload() {
   writeFileSync(recipe, readFileSync(recipe, 'utf8').replace('tier: base', 'tier: extra'));
   diagnostics.delete(uri('rules/tiers.pol'));
   conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(recipe).href, type: 2 }] });
-  const after = await diagnosticsOf('rules/tiers.pol');
+  // Wait for the reloaded finding itself: a publish still on its way from the first
+  // analysis (the tree's findings follow the rule errors) may arrive after the delete above.
+  const after = await diagnosticsOf('rules/tiers.pol', (d) => d.diagnostics.some((x) => x.code === 'tier-move'), 60000).catch(() => diagnostics.get(uri('rules/tiers.pol')) || { diagnostics: [] });
   out.after = after.diagnostics.filter((x) => x.code === 'tier-move').map(brief);
   return out;
 }
