@@ -235,7 +235,9 @@ fn row_installed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Installed> {
 const INSTALLED_COLS: &str = "id, name, version, release, tier, description, install_date, superseded_by, superseded_at";
 
 pub fn get_installed(c: &Connection, name: &str) -> Result<Option<Installed>> {
-    Ok(c.query_row(&format!("SELECT {INSTALLED_COLS} FROM installed WHERE name = ?1"), [name], row_installed).optional()?)
+    // Cached statements: a queue of 1,000 packages asks for each several times.
+    let mut st = c.prepare_cached(&format!("SELECT {INSTALLED_COLS} FROM installed WHERE name = ?1"))?;
+    Ok(st.query_row([name], row_installed).optional()?)
 }
 
 pub fn list_installed(c: &Connection) -> Result<Vec<Installed>> {
@@ -245,7 +247,7 @@ pub fn list_installed(c: &Connection) -> Result<Vec<Installed>> {
 }
 
 pub fn files_of(c: &Connection, package_id: i64) -> Result<Vec<FileRow>> {
-    let mut st = c.prepare("SELECT path, kind, is_config, mode, sha256, target, size, uid, gid FROM files WHERE package_id = ?1 ORDER BY path")?;
+    let mut st = c.prepare_cached("SELECT path, kind, is_config, mode, sha256, target, size, uid, gid FROM files WHERE package_id = ?1 ORDER BY path")?;
     let rows = st
         .query_map([package_id], |r| {
             Ok(FileRow {
@@ -265,7 +267,7 @@ pub fn files_of(c: &Connection, package_id: i64) -> Result<Vec<FileRow>> {
 }
 
 pub fn depends_of(c: &Connection, package_id: i64) -> Result<Vec<String>> {
-    let mut st = c.prepare("SELECT dep_name FROM depends WHERE package_id = ?1 ORDER BY dep_name")?;
+    let mut st = c.prepare_cached("SELECT dep_name FROM depends WHERE package_id = ?1 ORDER BY dep_name")?;
     let rows = st.query_map([package_id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
     Ok(rows)
 }
@@ -278,9 +280,8 @@ pub fn owners(c: &Connection, path: &str) -> Result<Vec<(String, String)>> {
 }
 
 pub fn config_baseline(c: &Connection, path: &str) -> Result<Option<String>> {
-    Ok(c.query_row("SELECT original_sha256 FROM config_files WHERE path = ?1", [path], |r| r.get::<_, Option<String>>(0))
-        .optional()?
-        .flatten())
+    let mut st = c.prepare_cached("SELECT original_sha256 FROM config_files WHERE path = ?1")?;
+    Ok(st.query_row([path], |r| r.get::<_, Option<String>>(0)).optional()?.flatten())
 }
 
 pub fn log_history(c: &Connection, op: &str, name: &str, old: Option<&str>, new: Option<&str>, detail: &str) -> Result<()> {

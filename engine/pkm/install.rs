@@ -145,6 +145,7 @@ fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], 
     // Every member is planned and preflighted before anything is written: a member that
     // cannot install stops the whole queue here, with nothing written.
     let mut plans = Vec::with_capacity(staged.len());
+    let mut seen = Preflight::default();
     let mut same = BTreeSet::new();
     for s in staged {
         if let Some(i) = db::get_installed(conn, &s.ex.manifest.name)? {
@@ -154,7 +155,7 @@ fn check_and_install(layout: &Layout, conn: &mut Connection, staged: &[Staged], 
         }
         let earlier: Vec<String> = plans.iter().map(|p: &Plan| p.manifest.name.clone()).collect();
         let plan = make_plan(layout, conn, s, &earlier)?;
-        preflight(layout, &plan)?;
+        preflight(layout, &plan, &mut seen)?;
         plans.push(plan);
     }
     out.extend(run_queue(layout, conn, &plans)?);
@@ -255,18 +256,23 @@ fn make_plan(layout: &Layout, conn: &Connection, s: &Staged, earlier: &[String])
 /// Before the intent: every directory the deploy writes into (or the nearest existing
 /// ancestor of one it creates) must be writable, so a read-only tree refuses the install
 /// with no intent and nothing written, rather than failing half way through the deploy.
-fn preflight(layout: &Layout, plan: &Plan) -> Result<()> {
-    let mut checked = BTreeSet::new();
+fn preflight(layout: &Layout, plan: &Plan, seen: &mut Preflight) -> Result<()> {
     for e in &plan.manifest.entries {
+        // Entries of one directory share the answer, across the queue (nothing is written
+        // before every member passed): look once per parent. A 10,000-file package made
+        // 90,000 lstats here, resolving and climbing the same few directories.
+        if !seen.parents.insert(e.path.rsplit_once('/').map_or("", |(p, _)| p).to_string()) {
+            continue;
+        }
         let mut dir = rootfs::host_path(&layout.root, &e.path);
         // The nearest ancestor that exists is where the first new entry is made.
         while let Some(parent) = dir.parent().map(Path::to_path_buf) {
             dir = parent;
-            if fs::symlink_metadata(&dir).is_ok() {
+            if seen.checked.contains(&dir) || fs::symlink_metadata(&dir).is_ok() {
                 break;
             }
         }
-        if !checked.insert(dir.clone()) {
+        if !seen.checked.insert(dir.clone()) {
             continue;
         }
         if let Err(err) = rootfs::writable(&dir) {
@@ -275,6 +281,14 @@ fn preflight(layout: &Layout, plan: &Plan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What `preflight` already knows while it checks a queue: the parents looked at, and the
+/// existing directories found writable.
+#[derive(Default)]
+struct Preflight {
+    parents: BTreeSet<String>,
+    checked: BTreeSet<PathBuf>,
 }
 
 /// Install a planned queue, all or nothing (see ARCHITECTURE.md, "A queue is all or nothing"):
@@ -316,14 +330,28 @@ pub fn run_queue(layout: &Layout, conn: &mut Connection, plans: &[Plan]) -> Resu
         tx.commit()?;
     }
     crash_point("committed");
-    for plan in plans {
-        write_manifests(layout, conn, plan)?;
-    }
+    write_manifests(layout, conn, plans)?;
     crash_point("manifest");
     for plan in plans {
-        let _ = fs::remove_dir_all(&plan.staging);
+        remove_staging(plan);
     }
     Ok(warnings)
+}
+
+/// Remove a staging directory after its deploy. What is left in it is the archive's
+/// directories (its files and links were moved into the root), plus, where a file replaced
+/// one, the old file: the directories go deepest first with one rmdir each (never following a
+/// link), and a directory that is not empty makes it fall back to a full removal. For a queue
+/// of 1,000 small packages, listing each directory before removing it was a sixth of the CPU.
+fn remove_staging(plan: &Plan) {
+    let mut dirs: Vec<&str> = plan.manifest.entries.iter().filter(|e| matches!(e.kind, EntryKind::Dir)).map(|e| e.path.as_str()).collect();
+    dirs.sort_unstable_by(|a, b| b.cmp(a)); // a directory sorts after its parent: children first
+    for d in dirs {
+        let _ = fs::remove_dir(plan.staging.join(d));
+    }
+    if fs::remove_dir(&plan.staging).is_err() {
+        let _ = fs::remove_dir_all(&plan.staging);
+    }
 }
 
 /// A member failed before the commit: undo every deploy of the queue and drop its intents, so
@@ -348,17 +376,20 @@ fn roll_back(conn: &mut Connection, deployer: deploy::Deployer, ids: &[i64], cau
     PkmError::new(cause.exit, cause.code, msg).help("the queue could not be rolled back entirely; run `pkm doctor`")
 }
 
-fn write_manifests(layout: &Layout, conn: &Connection, plan: &Plan) -> Result<()> {
-    if let Some(old) = &plan.upgrade_from {
-        if old != &plan.manifest.version {
-            let _ = fs::remove_file(layout.text_manifest(&plan.manifest.name, old));
+/// The text manifests of the queue's members and of the packages they supersede, written
+/// together (`textmanifest::write_many`: two flushes for the queue, not two per package).
+fn write_manifests(layout: &Layout, conn: &Connection, plans: &[Plan]) -> Result<()> {
+    let mut names = Vec::new();
+    for plan in plans {
+        if let Some(old) = &plan.upgrade_from {
+            if old != &plan.manifest.version {
+                let _ = fs::remove_file(layout.text_manifest(&plan.manifest.name, old));
+            }
         }
+        names.push(plan.manifest.name.clone());
+        names.extend(plan.predecessors.iter().cloned());
     }
-    textmanifest::write(layout, conn, &plan.manifest.name)?;
-    for p in &plan.predecessors {
-        textmanifest::write(layout, conn, p)?;
-    }
-    Ok(())
+    textmanifest::write_many(layout, conn, &names)
 }
 
 /// Roll one member's intent forward (after a crash): deploy what is not yet in place, commit.
@@ -370,7 +401,7 @@ pub fn resume_plan(layout: &Layout, conn: &mut Connection, plan: &Plan, intent_i
     commit_in(&tx, plan, intent_id)?;
     tx.commit()?;
     crash_point("committed");
-    write_manifests(layout, conn, plan)?;
+    write_manifests(layout, conn, std::slice::from_ref(plan))?;
     crash_point("manifest");
     let _ = fs::remove_dir_all(&plan.staging);
     Ok(warnings)

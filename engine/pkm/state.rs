@@ -145,6 +145,13 @@ pub fn ensure_cache(layout: &Layout) -> Result<OwnedFd> {
 
 fn ensure_under_root(layout: &Layout, rel: &str) -> Result<OwnedFd> {
     let root = root_fd(layout)?;
+    // Almost always the directories exist: one open of the whole path, no symlink followed on
+    // the way, instead of a mkdir and an open per component (called for every staged archive,
+    // download and text manifest of a queue). Anything else goes the careful way below, which
+    // creates what is missing and says precisely what is refused.
+    if let Ok(fd) = beneath::open_dir(root.as_fd(), rel) {
+        return Ok(fd);
+    }
     let mut cur = root;
     let mut done = String::new();
     for c in rel.split('/') {

@@ -125,16 +125,36 @@ pub fn render(conn: &Connection, pkg: &Installed) -> Result<String> {
 
 /// Write (temp + rename) the text manifest of `name` from the database.
 pub fn write(layout: &Layout, conn: &Connection, name: &str) -> Result<()> {
-    let Some(pkg) = db::get_installed(conn, name)? else { return Ok(()) };
-    let text = render(conn, &pkg)?;
+    write_many(layout, conn, &[name.to_string()])
+}
+
+/// Write the text manifests of `names` (each installed one; repeats once), each atomically:
+/// every temporary file is written first, their content is made durable (fsync for one, one
+/// syncfs for several: a queue of 1,000 packages paid 2,000 fsyncs here), then each is renamed
+/// into place and the directory synced once. A crash leaves each manifest old or new, whole.
+pub fn write_many(layout: &Layout, conn: &Connection, names: &[String]) -> Result<()> {
     let dir = layout.manifests_dir();
-    let dest = layout.text_manifest(&pkg.name, &pkg.version);
-    let tmp_name = format!(".{}.tmp", file_name(&pkg.name, &pkg.version));
-    let tmp = dir.join(&tmp_name);
-    // Never through a symlink planted at the temporary name or on the way (`state`).
-    let mut f = super::state::open_file(layout, "packages", &tmp_name, true)?;
-    f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| PkmError::io(tmp.display(), e))?;
-    std::fs::rename(&tmp, &dest).map_err(|e| PkmError::io(dest.display(), e))?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut renames = Vec::new();
+    for name in names.iter().filter(|n| seen.insert(n.as_str())) {
+        let Some(pkg) = db::get_installed(conn, name)? else { continue };
+        let text = render(conn, &pkg)?;
+        let dest = layout.text_manifest(&pkg.name, &pkg.version);
+        let tmp_name = format!(".{}.tmp", file_name(&pkg.name, &pkg.version));
+        let tmp = dir.join(&tmp_name);
+        // Never through a symlink planted at the temporary name or on the way (`state`).
+        let mut f = super::state::open_file(layout, "packages", &tmp_name, true)?;
+        f.write_all(text.as_bytes()).map_err(|e| PkmError::io(tmp.display(), e))?;
+        renames.push((tmp, dest, f));
+    }
+    match renames.as_slice() {
+        [] => return Ok(()),
+        [(tmp, _, f)] => f.sync_all().map_err(|e| PkmError::io(tmp.display(), e))?,
+        [(tmp, _, f), ..] => rustix::fs::syncfs(f).map_err(|e| PkmError::io(tmp.display(), e.into()))?,
+    }
+    for (tmp, dest, _) in renames {
+        std::fs::rename(&tmp, &dest).map_err(|e| PkmError::io(dest.display(), e))?;
+    }
     super::util::sync_dir(&dir);
     Ok(())
 }

@@ -95,11 +95,8 @@ pub fn sync(conn: &mut Connection, index: &Path) -> Result<usize> {
 /// Check an archive against the synced index. `Ok(Some(warning))` in loose mode.
 pub fn check(conn: &Connection, mode: Trust, m: &Manifest, sha: &str, archive: &Path) -> Result<Option<String>> {
     let entry: Option<(String, String)> = conn
-        .query_row(
-            "SELECT sha256, archive FROM available WHERE name=?1 AND version=?2 AND release=?3",
-            params![m.name, m.version, m.release],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT sha256, archive FROM available WHERE name=?1 AND version=?2 AND release=?3")?
+        .query_row(params![m.name, m.version, m.release], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let file_name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let problem = match &entry {

@@ -27,8 +27,16 @@ pub fn fetch_index(r: &Repo, keys: &std::collections::BTreeMap<String, super::si
     let sig_bytes = fetch::fetch_bytes(&fetch::join(&r.url, INDEX_SIG_FILE), SIG_CAP).map_err(|e| repo_err(r, format!("missing signature: cannot download {INDEX_SIG_FILE}: {e}")))?;
     let sig_text = String::from_utf8(sig_bytes).map_err(|_| repo_err(r, format!("{INDEX_SIG_FILE} is not text")))?;
     let sig = SignatureFile::parse(&sig_text).map_err(|m| repo_err(r, format!("{INDEX_SIG_FILE}: {m}")))?;
-    key.verify(INDEX_CONTEXT, &bytes, &sig).map_err(|m| repo_err(r, format!("bad signature on {INDEX_FILE}: {m}")))?;
-    Index::parse(&bytes).map_err(|m| repo_err(r, format!("{INDEX_FILE}: {m}")))
+    // The signature (SHA-512 over the whole index) is checked on another core while this one
+    // parses; the parsed index is used only once the signature is good, and a bad signature
+    // is the error reported even when the tampered index does not parse either.
+    let (verified, parsed) = std::thread::scope(|s| {
+        let v = s.spawn(|| key.verify(INDEX_CONTEXT, &bytes, &sig));
+        let parsed = Index::parse(&bytes);
+        (v.join().unwrap_or_else(|_| Err("the signature check failed".into())), parsed)
+    });
+    verified.map_err(|m| repo_err(r, format!("bad signature on {INDEX_FILE}: {m}")))?;
+    parsed.map_err(|m| repo_err(r, format!("{INDEX_FILE}: {m}")))
 }
 
 /// Sync every repository of repos.conf. Returns lines for the user.
