@@ -342,6 +342,15 @@ fn table() -> Vec<Case> {
         dir(&recipe(r, "core/xz/patches"));
         chmod(&recipe(r, "core/xz/patches"), 0o000);
     })));
+    t.push(as_nobody(case("an unreadable sources/: check", CHECK, 2, "sources && cannot read: Permission denied && --sources", |r| {
+        dir(&r.join("sources"));
+        chmod(&r.join("sources"), 0o000);
+    })));
+    t.push(as_nobody(case("an unreadable sources/: explain", &["explain", "--root", "{root}", "--color", "never", "undeclared-dep", "xz"], 2, "sources && cannot read: Permission denied", |r| {
+        dir(&r.join("sources"));
+        chmod(&r.join("sources"), 0o000);
+    })));
+    t.push(case("sources/ that is a file: check --format json", CHECK_JSON, 2, "sources && not a directory", |r| write(&r.join("sources"), "")));
     t.push(as_nobody(case("an unreadable builder list: check", CHECK, 2, "chroot-build-base.list && cannot read: Permission denied", |r| {
         chmod(&r.join("builders/chroot-build-base.list"), 0o000)
     })));

@@ -100,7 +100,7 @@ fn run(t: &TempDir, extra_rules: Option<&str>) -> Run {
     let rules = igos::rules::compile_texts(texts, &mut sources);
     assert!(rules.errors.is_empty(), "rule errors: {:?}", rules.errors);
     let tree = igos::tree::load_tree(t.path(), &mut sources).expect("tree loads");
-    let scan = igos::scan::load(&tree, &t.path().join("sources"), &t.path().join("build/scan-cache"), &mut sources);
+    let scan = igos::scan::load(&tree, &t.path().join("sources"), &t.path().join("build/scan-cache"), &mut sources).expect("sources listed");
     let outcome = check::evaluate_all(&rules.policy, &tree, None, Some(&scan), "2026-11-22");
     let findings: Vec<Finding> = outcome.findings().filter(|f| f.gate.as_deref() == Some("undeclared-deps")).cloned().collect();
     Run { findings, sources, cache_hits: scan.cache_hits, code: outcome.exit_code() }

@@ -240,7 +240,10 @@ pub fn check(inputs: &Inputs, report: &Report, since: Option<&str>, special: Opt
         Ok(a) => a,
         Err(u) => return unusable(style, u),
     };
-    let scan = inputs.scan(&l.tree, &mut l.sources);
+    let scan = match inputs.scan(&l.tree, &mut l.sources) {
+        Ok(s) => s,
+        Err(u) => return unusable(style, u),
+    };
     if special == Some("reconciliation") {
         super::out(&crate::scan::reconcile::report(&l.tree, &l.rules.policy, &scan, &l.sources));
         return 0;

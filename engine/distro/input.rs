@@ -103,7 +103,7 @@ impl fmt::Display for InputError {
 impl std::error::Error for InputError {}
 
 impl InputError {
-    fn new(path: &Path, problem: Problem) -> InputError {
+    pub fn new(path: &Path, problem: Problem) -> InputError {
         InputError { path: path.to_path_buf(), problem }
     }
     /// The system refused (permission, I/O): unlike a bad file, the input as a whole is

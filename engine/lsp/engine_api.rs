@@ -96,7 +96,11 @@ impl Facts {
                 None
             }
         };
-        let scan = crate::scan::load(&tree, &crate::scan::default_sources(root), &crate::scan::default_cache(root), &mut sources);
+        let scan = crate::scan::load(&tree, &crate::scan::default_sources(root), &crate::scan::default_cache(root), &mut sources)
+            .unwrap_or_else(|e| {
+                notes.push(format!("the sources directory cannot be listed, Gate 6 sees no tarball: {e}"));
+                crate::scan::ScanFacts::default()
+            });
         let mut by_name = HashMap::with_capacity(tree.packages.len());
         for (i, p) in tree.packages.iter().enumerate() {
             by_name.entry(p.name.clone()).or_insert(i);

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::input::{InputError, Problem};
 use crate::source::{SourceFile, SourceMap, Span};
 use crate::tree::Tree;
 
@@ -91,26 +92,30 @@ enum Listing {
     Names(std::collections::HashMap<String, bool>),
     /// No such directory: no tarball is present.
     Absent,
-    /// It could not be listed (no read permission): every name is stat'ed.
-    Unlisted,
 }
 
 impl Listing {
-    fn of(dir: &Path) -> Listing {
-        match std::fs::read_dir(dir) {
-            Ok(entries) => Listing::Names(
-                entries
-                    .flatten()
-                    .filter_map(|e| {
-                        let kind = e.file_type().ok()?;
-                        let name = e.file_name().into_string().ok()?;
-                        (!kind.is_dir()).then_some((name, kind.is_file()))
-                    })
-                    .collect(),
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Listing::Absent,
-            Err(_) => Listing::Unlisted,
+    /// A sources directory that exists but cannot be listed (no permission, not a
+    /// directory) is an input error: scanning nothing would pass Gate 6 silently.
+    fn of(dir: &Path) -> Result<Listing, InputError> {
+        let unlisted = |e: std::io::Error| {
+            let problem = if e.raw_os_error() == Some(libc::ENOTDIR) { Problem::NotADirectory } else { Problem::Io(e) };
+            InputError::new(dir, problem)
+        };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Listing::Absent),
+            Err(e) => return Err(unlisted(e)),
+        };
+        let mut names = std::collections::HashMap::new();
+        for e in entries {
+            let e = e.map_err(unlisted)?;
+            let (Ok(kind), Ok(name)) = (e.file_type(), e.file_name().into_string()) else { continue };
+            if !kind.is_dir() {
+                names.insert(name, kind.is_file());
+            }
         }
+        Ok(Listing::Names(names))
     }
 
     /// `dir/name` is a regular file (a link is followed), as `Path::is_file` says.
@@ -121,22 +126,23 @@ impl Listing {
                 Some(false) => dir.join(name).is_file(),
                 None => false,
             },
+            Listing::Names(_) => dir.join(name).is_file(),
             Listing::Absent => false,
-            _ => dir.join(name).is_file(),
         }
     }
 }
 
-/// Scan every recipe's first source tarball in `sources`. Never fails: a tarball that
-/// cannot be read is a fact (`failed`), reported by the rules.
-pub fn load(tree: &Tree, sources: &Path, cache: &Path, map: &mut SourceMap) -> ScanFacts {
+/// Scan every recipe's first source tarball in `sources`. A tarball that cannot be read
+/// is a fact (`failed`), reported by the rules; a sources directory that exists and cannot
+/// be listed is an error naming it.
+pub fn load(tree: &Tree, sources: &Path, cache: &Path, map: &mut SourceMap) -> Result<ScanFacts, InputError> {
     // File names as diagnostics show them: relative to the tree root when the sources are inside it.
     let prefix = {
         let s = sources.strip_prefix(&tree.root).unwrap_or(sources).display().to_string();
         if s.ends_with('/') { s } else { s + "/" }
     };
     let mut facts = ScanFacts { dir: sources.display().to_string(), ..ScanFacts::default() };
-    let tarballs = Listing::of(sources);
+    let tarballs = Listing::of(sources)?;
     let mut todo = vec![];
     for (i, p) in tree.packages.iter().enumerate() {
         let url = p.sources.first().and_then(|s| s.url.as_deref());
@@ -185,7 +191,7 @@ pub fn load(tree: &Tree, sources: &Path, cache: &Path, map: &mut SourceMap) -> S
     if progress {
         eprint!("\r\x1b[K");
     }
-    facts
+    Ok(facts)
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<String> {
