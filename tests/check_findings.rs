@@ -59,6 +59,15 @@ fn the_valid_tree_passes_every_gate() {
 fn yaml_syntax_error() {
     let t = valid_tree("yaml");
     t.write("packages/core/xz/package.yml", "name: xz\nversion: \"5.6\"\ndependencies:\n  build: [zlib\n");
+    snap("finding-malformed-recipe", expect(&t, "malformed-recipe", 1));
+}
+
+#[test]
+fn recipe_that_is_a_fifo_is_unreadable_not_malformed() {
+    let t = valid_tree("fifo");
+    let path = t.path().join("packages/core/xz/package.yml");
+    std::fs::remove_file(&path).expect("remove package.yml");
+    assert!(std::process::Command::new("mkfifo").arg(&path).status().expect("mkfifo").success());
     snap("finding-unreadable-recipe", expect(&t, "unreadable-recipe", 1));
 }
 

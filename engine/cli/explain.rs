@@ -34,7 +34,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
     for pr in &l.tree.problems {
         let at = diagnostic::position(&l.sources, pr.span);
         super::err(&diagnostic::render(
-            &diagnostic::plain(&format!("tree::{}", pr.kind.id()), format!("{at}: {}", pr.message), None),
+            &diagnostic::plain(&format!("tree::{}", crate::eval::schema::Closed::name(pr.kind)), format!("{at}: {}", pr.message), None),
             style,
         ));
     }

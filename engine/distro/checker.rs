@@ -75,16 +75,28 @@ impl Inputs {
 
     /// Gate 2's facts: the audit database and the store's records it does not hold yet.
     pub fn audit(&self) -> Result<AuditFacts, Unusable> {
-        crate::audit::load_facts(&self.audit_db(), &self.audit_store()).map_err(|e| Unusable {
-            code: "audit::database",
-            message: e.to_string(),
-            help: Some("rebuild it from the audit store: igos audit aggregate".into()),
+        crate::audit::load_facts(&self.audit_db(), &self.audit_store()).map_err(|e| match e {
+            crate::audit::FactsError::Database(e) => Unusable {
+                code: "audit::database",
+                message: e.to_string(),
+                help: Some("rebuild it from the audit store: igos audit aggregate".into()),
+            },
+            crate::audit::FactsError::Store(e) => Unusable {
+                code: "audit::store",
+                message: e,
+                help: Some("make the audit store and its records regular files this user can read (igos audit <package> writes a record again)".into()),
+            },
         })
     }
 
-    /// The source scan (Gate 6), which never fails (a tarball that cannot be read is a fact).
-    pub fn scan(&self, tree: &Tree, sources: &mut SourceMap) -> ScanFacts {
-        crate::scan::load(tree, &self.sources_dir(), &self.scan_cache(), sources)
+    /// The source scan (Gate 6): a tarball that cannot be read is a fact, a sources
+    /// directory that cannot be listed makes the check unusable, never a pass without it.
+    pub fn scan(&self, tree: &Tree, sources: &mut SourceMap) -> Result<ScanFacts, Unusable> {
+        crate::scan::load(tree, &self.sources_dir(), &self.scan_cache(), sources).map_err(|e| Unusable {
+            code: "scan::sources",
+            message: format!("the sources directory cannot be listed: {e}"),
+            help: Some("make it readable by this user, or name another with --sources".into()),
+        })
     }
 
     /// The build logs of the reference (Gate 5): a reference that exists but cannot be read
@@ -99,7 +111,7 @@ impl Inputs {
 
     /// Gates 5 and 6's facts of `tree`.
     pub fn scans(&self, tree: &Tree, policy: &Policy, sources: &mut SourceMap) -> Result<Scans, Unusable> {
-        let scan = self.scan(tree, sources);
+        let scan = self.scan(tree, sources)?;
         let scan_b = self.scan_b(tree, policy, sources)?;
         Ok(Scans { scan, scan_b })
     }

@@ -32,18 +32,35 @@ pub struct AuditFacts {
     pub pending: Vec<String>,
 }
 
+/// Why Gate 2's facts could not be read: the database (rebuilt by aggregating), or the
+/// store's directory or one of its records (which aggregating would read too).
+#[derive(Debug)]
+pub enum FactsError {
+    Database(DbError),
+    Store(String),
+}
+
+impl std::fmt::Display for FactsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FactsError::Database(e) => e.fmt(f),
+            FactsError::Store(e) => f.write_str(e),
+        }
+    }
+}
+
 /// Read the database and compare it with the store. A database that cannot be read is an
 /// error (exit 2), not an empty gate.
-pub fn load_facts(db_path: &Path, store: &Path) -> Result<AuditFacts, DbError> {
+pub fn load_facts(db_path: &Path, store: &Path) -> Result<AuditFacts, FactsError> {
     // A FIFO or a device is refused before SQLite would block on it or read it as pages.
-    let exists = crate::input::database(db_path).map_err(|e| db::DbError(e.to_string()))?;
-    let db = if exists { Some(db::read(db_path)?) } else { None };
+    let exists = crate::input::database(db_path).map_err(|e| FactsError::Database(db::DbError(e.to_string())))?;
+    let db = if exists { Some(db::read(db_path).map_err(FactsError::Database)?) } else { None };
     let mut pending = vec![];
     // No store is no records; a store the system will not list is an error, never an
     // empty one.
     let entries = match crate::input::list_dir(store) {
         Err(e) if e.is_missing() => vec![],
-        entries => entries.map_err(|e| db::DbError(e.to_string()))?,
+        entries => entries.map_err(|e| FactsError::Store(e.to_string()))?,
     };
     {
         let mut files: Vec<std::fs::DirEntry> = entries.into_iter().filter(|e| Path::new(&e.file_name()).extension().is_some_and(|x| x == "json")).collect();
@@ -70,7 +87,7 @@ pub fn load_facts(db_path: &Path, store: &Path) -> Result<AuditFacts, DbError> {
         for c in checked {
             match c {
                 Ok(name) => pending.extend(name),
-                Err(e) => return Err(db::DbError(e)),
+                Err(e) => return Err(FactsError::Store(e)),
             }
         }
     }

@@ -12,7 +12,7 @@ use crate::lang::pattern::Capture;
 use crate::lang::compile::{Policy, Reach};
 use crate::lang::glob;
 use crate::source::Span;
-use crate::tree::{BuildSh, DepKind, Package, Tree};
+use crate::tree::{BuildSh, DepKind, Package, ProblemKind, Tree};
 
 struct BuilderFacts<'a> {
     available: bool,
@@ -546,9 +546,9 @@ igos_policy::domain! {
             builders: List(BUILDER) = "available builders that build this tier", |f, i| f.tier_builders(i);
         }
         PROBLEM "problem" "a file of the tree that could not be read as facts" {
-            @show |f, i| f.tree.problems[i as usize].kind.id().to_string();
+            @show |f, i| f.tree.problems[i as usize].kind.name().to_string();
             @at |f, i| Some(f.tree.problems[i as usize].span);
-            kind: Str = "what went wrong reading the file (yaml-syntax, not-a-mapping, ...)", |f, i| f.tree.problems[i as usize].kind.id();
+            kind: Enum(ProblemKind) = "what went wrong reading the file: unreadable, too-large, skipped-entry (igos will not read it) or not-utf8, yaml-syntax, not-a-mapping, wrong-type, missing-package-yml (its text is wrong)", |f, i| f.tree.problems[i as usize].kind;
             message: Str = "the reader's message", |f, i| f.tree.problems[i as usize].message.as_str();
         }
         AUDIT "audit" "a recipe's record in the audit database" {

@@ -49,18 +49,18 @@ pub enum ProblemKind {
     Skipped,
 }
 
-impl ProblemKind {
-    pub fn id(&self) -> &'static str {
-        match self {
-            ProblemKind::Unreadable => "unreadable",
-            ProblemKind::NotUtf8 => "not-utf8",
-            ProblemKind::TooLarge => "too-large",
-            ProblemKind::YamlSyntax => "yaml-syntax",
-            ProblemKind::NotAMapping => "not-a-mapping",
-            ProblemKind::MissingRecipe => "missing-package-yml",
-            ProblemKind::WrongType => "wrong-type",
-            ProblemKind::Skipped => "skipped-entry",
-        }
+// The values `e.kind` takes in the rules (recipes.pol tells the unreadable from the
+// malformed by them), declared once with the type.
+igos_policy::closed! {
+    impl ProblemKind {
+        Unreadable = "unreadable",
+        NotUtf8 = "not-utf8",
+        TooLarge = "too-large",
+        YamlSyntax = "yaml-syntax",
+        NotAMapping = "not-a-mapping",
+        MissingRecipe = "missing-package-yml",
+        WrongType = "wrong-type",
+        Skipped = "skipped-entry",
     }
 }
 
