@@ -262,6 +262,7 @@ fn a_cycle_names_its_phases_and_runs_nothing() {
     assert!(!state.exists(), "nothing runs");
     let o = igos(&["build", "--plan", "--rules", &fixture("cycle")]);
     assert_eq!(o.status.code(), Some(2), "--plan refuses a cycle too");
+    let _ = std::fs::remove_dir_all(state.parent().expect("the temp dir"));
     snapshot("build-phase-cycle", &err);
 }
 

@@ -7,15 +7,31 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 
 static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-fn tmp(tag: &str) -> std::path::PathBuf {
+/// A fresh directory under the temp dir, removed when dropped (also when a test fails).
+struct Tmp(std::path::PathBuf);
+
+impl std::ops::Deref for Tmp {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmp(tag: &str) -> Tmp {
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let p = std::env::temp_dir().join(format!("pkm-archive-{tag}-{}-{n}", std::process::id()));
     let _ = fs::remove_dir_all(&p);
     fs::create_dir_all(&p).unwrap();
-    p
+    Tmp(p)
 }
 
-fn tree() -> (std::path::PathBuf, Manifest) {
+fn tree() -> (Tmp, Manifest) {
     let src = tmp("src");
     fs::create_dir_all(src.join("usr/bin")).unwrap();
     fs::create_dir_all(src.join("etc")).unwrap();
@@ -70,8 +86,6 @@ fn write_then_extract_round_trip_and_determinism() {
         assert_eq!((h.uid().unwrap(), h.gid().unwrap(), h.mtime().unwrap()), (0, 0, 42));
         assert_eq!(h.username().unwrap(), Some("root"));
     }
-    let _ = fs::remove_dir_all(src);
-    let _ = fs::remove_dir_all(stage);
 }
 
 #[test]
@@ -80,5 +94,4 @@ fn writer_refuses_content_that_changed_since_the_manifest() {
     fs::write(src.join("usr/bin/tool"), "changed").unwrap();
     let mut out = Vec::new();
     assert!(write_archive(&mut out, &m, &src, &WriteOptions::default()).is_err());
-    let _ = fs::remove_dir_all(src);
 }
