@@ -57,9 +57,13 @@ fn sarif_has_the_required_structure() {
         if let Some(locs) = r["locations"].as_array() {
             let region = &locs[0]["physicalLocation"]["region"];
             assert!(region["startLine"].as_u64().unwrap() >= 1 && region["startColumn"].as_u64().unwrap() >= 1);
-            assert!(locs[0]["physicalLocation"]["artifactLocation"]["uri"].is_string());
+            let artifact = &locs[0]["physicalLocation"]["artifactLocation"];
+            assert!(artifact["uri"].is_string());
+            // A relative path says what it is relative to: the tree's root, declared once.
+            assert_eq!(artifact["uriBaseId"], "SRCROOT", "{artifact}");
         }
     }
+    assert!(run["originalUriBaseIds"]["SRCROOT"]["description"]["text"].is_string(), "SRCROOT declared: {}", run["originalUriBaseIds"]);
     let moved = results.iter().find(|r| r["ruleId"] == "listed-after-consumer").expect("order finding");
     assert!(moved["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"].is_string(), "the deciding rule as a related location");
 }

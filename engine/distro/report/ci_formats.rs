@@ -28,14 +28,18 @@ pub const MAX_ANNOTATIONS: usize = 10;
 /// The key of igos's fingerprint in `partialFingerprints`.
 pub const FINGERPRINT_KEY: &str = "igosFindingId/v1";
 
-/// An artifact's URI: the file name as the report names it (relative to the tree, or
-/// `rules/...`); a file outside (an absolute `--rules DIR`) as a `file://` URI, since a
-/// relative reference may not start with `/`.
-fn uri(name: &str) -> String {
+/// The base relative artifact URIs are resolved against: the checked tree's root (on
+/// GitHub, the checkout), declared in the run's `originalUriBaseIds`.
+const SRCROOT: &str = "SRCROOT";
+
+/// An artifact's location: the file name as the report names it, relative to the tree
+/// (`packages/...`, `rules/...`) against [`SRCROOT`]; a file outside (an absolute
+/// `--rules DIR`) as a `file://` URI, since a relative reference may not start with `/`.
+fn artifact(name: &str) -> Json {
     if !name.starts_with('/') {
-        return percent_encode(name);
+        return json!({ "uri": percent_encode(name), "uriBaseId": SRCROOT });
     }
-    format!("file://{}", percent_encode(name))
+    json!({ "uri": format!("file://{}", percent_encode(name)) })
 }
 
 /// Characters a URI reference cannot hold as they are (RFC 3986), percent-encoded.
@@ -55,7 +59,7 @@ fn region(sources: &SourceMap, span: Span) -> Json {
     let (start_line, start_col) = file.line_col(span.start);
     let (end_line, end_col) = file.line_col(span.end.max(span.start));
     json!({
-        "artifactLocation": { "uri": uri(&file.name) },
+        "artifactLocation": artifact(&file.name),
         "region": { "startLine": start_line, "startColumn": start_col, "endLine": end_line, "endColumn": end_col.max(start_col) }
     })
 }
@@ -86,7 +90,7 @@ fn result(f: &Finding, fp: &str, rule_index: usize, policy: &Policy, sources: &S
     });
     r["locations"] = match primary(f, policy) {
         Some(at) => json!([{ "physicalLocation": region(sources, at) }]),
-        None => json!([{ "physicalLocation": { "artifactLocation": { "uri": "rules" } } }]),
+        None => json!([{ "physicalLocation": { "artifactLocation": artifact("rules") } }]),
     };
     // The entry that decided (a layer, a list entry, a waiver), then the check itself.
     let related: Vec<Json> = [(f.because, "the entry that decided"), (f.rule, "the check in the rule files")]
@@ -196,6 +200,8 @@ pub fn write_sarif(out: &mut dyn Write, outcome: &Outcome, policy: &Policy, sour
     #[derive(Serialize)]
     struct Run<'a> {
         tool: Json,
+        #[serde(rename = "originalUriBaseIds")]
+        original_uri_base_ids: Json,
         results: Results<'a>,
         #[serde(skip_serializing_if = "Option::is_none")]
         properties: Option<Json>,
@@ -217,6 +223,7 @@ pub fn write_sarif(out: &mut dyn Write, outcome: &Outcome, policy: &Policy, sour
                 "informationUri": "https://github.com/InterGenJLU/intergenos",
                 "rules": rules(&rule_ids, policy, outcome),
             } }),
+            original_uri_base_ids: json!({ SRCROOT: { "description": { "text": "The root of the checked tree (igos check --root), which the repository's checkout is on GitHub." } } }),
             results: Results { outcome, policy, sources, fingerprints: &fingerprints, rule_ids: &rule_ids, baseline },
             properties: (total > MAX_RESULTS).then(|| json!({ "omittedResults": total - MAX_RESULTS })),
         }],
