@@ -5,7 +5,7 @@
 //! Everything is indexed once here; the one thing read on demand is a file's SHA-256
 //! (engine/image hashes a path the first time a check asks for it).
 
-use crate::check::{GateResult, Outcome};
+use crate::outcome::{GateResult, Outcome};
 use crate::eval::domain::Domain;
 use crate::eval::schema::{DomainDef, Kind};
 use crate::eval::value::{Rec, Value};
