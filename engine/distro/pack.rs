@@ -97,8 +97,8 @@ pub fn read_recipe(recipe: &Path) -> Result<PackageMeta, PackError> {
     let shown = file.display().to_string();
     let bad = |message: String| PackError::new("recipe", Some(&file), message, None);
     let mut sources = crate::source::SourceMap::new();
-    let (p, problems, [release, description]) = crate::tree::read_recipe_file(&file, ["release", "description"], &mut sources)
-        .map_err(|e| bad(format!("cannot read the recipe {e}")))?;
+    let read = crate::tree::read_recipe_file(&file, ["release", "description"], &mut sources).map_err(|e| bad(format!("cannot read the recipe {e}")))?;
+    let (p, problems, [release, description]) = (read.package, read.problems, read.extra);
     if let Some(first) = problems.first() {
         return Err(bad(format!("{}: {}", diagnostic::position(&sources, first.span), first.message)));
     }

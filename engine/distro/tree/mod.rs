@@ -449,11 +449,7 @@ pub fn recipe_from_text(
 /// `release:` and `description:`; None when absent or null). The recipe's directory names
 /// its name and tier directory; its path is the source's name, so a problem's position
 /// names the file the user gave.
-pub fn read_recipe_file<const N: usize>(
-    file: &Path,
-    extra: [&str; N],
-    sources: &mut SourceMap,
-) -> Result<(Package, Vec<LoadProblem>, [Option<serde_yaml::Value>; N]), input::InputError> {
+pub fn read_recipe_file<const N: usize>(file: &Path, extra: [&str; N], sources: &mut SourceMap) -> Result<RecipeFile<N>, input::InputError> {
     let text = input::read_text(file, input::Kind::Recipe)?;
     let dir_name = |p: Option<&Path>| p.and_then(Path::file_name).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let r = Read {
@@ -478,7 +474,16 @@ pub fn read_recipe_file<const N: usize>(
             values = read.map(|v| v.filter(|v| !v.is_null()));
         }
     }
-    Ok((p, problems, values))
+    Ok(RecipeFile { package: p, problems, extra: values })
+}
+
+/// One recipe file as [`read_recipe_file`] reads it.
+pub struct RecipeFile<const N: usize> {
+    pub package: Package,
+    /// What `igos check` reports as load problems, positioned.
+    pub problems: Vec<LoadProblem>,
+    /// The extra fields asked for, in the order asked.
+    pub extra: [Option<serde_yaml::Value>; N],
 }
 
 /// One builder list from its text, as [`load_tree`] reads `builders/<file_name>`.
