@@ -17,6 +17,6 @@ pub mod lsp;
 pub mod pkm;
 pub mod repo;
 
-pub use igos_distro::{archive, audit, check, checker, explain, input, lints, pack, phases, report, scan, scanb, tarball, tree, visible};
+pub use igos_distro::{archive, audit, check, checker, explain, input, lints, outcome, pack, phases, report, scan, scanb, tarball, tree, visible};
 pub use domains::rules;
 pub use igos_policy::{date, eval, fasthash, finding, fmt, lang, parallel, source};

@@ -408,6 +408,27 @@ fn recipe_fields_are_read_as_written() {
     assert!(e.message.contains("`release: zero` is not a positive integer"), "{}", e.message);
 }
 
+/// igos pack reads a recipe with the tree's reader: what igos check reports as a load problem
+/// is refused with the same message, at its file and position, exit 2.
+#[test]
+fn a_bad_recipe_is_refused_at_its_position() {
+    let (t, recipe, dest) = fixture("pack-bad-recipe");
+    let file = recipe.join("package.yml");
+    for (yml, at, says) in [
+        ("name: demo\nversion: '1'\ndependencies: 5\n", ":3:1: ", "`dependencies:` is a number; expected a mapping with build, host and runtime lists"),
+        ("name: demo\nversion: '1'\nsource: [\n", ":4:1: ", "YAML does not parse"),
+        ("name: [demo]\nversion: '1'\n", ":1:1: ", "`name:` is a list; expected a string"),
+    ] {
+        fs::write(&file, yml).unwrap();
+        let e = pack::read_recipe(&recipe).unwrap_err();
+        assert!(e.message.starts_with(&format!("{}{at}", file.display())) && e.message.contains(says), "{yml:?}: {}", e.message);
+        let r = igos(&["--recipe", recipe.to_str().unwrap(), "--destdir", dest.to_str().unwrap(), "--out", t.path().join("out").to_str().unwrap()], Some(EPOCH));
+        assert_eq!(r.status.code(), Some(2), "{yml:?}");
+        let err = text(&r.stderr);
+        assert!(err.contains("pack::recipe") && err.contains(&format!("package.yml{}", at.trim_end())), "{yml:?}: {err}");
+    }
+}
+
 #[test]
 fn metadata_pkm_could_not_read_is_refused() {
     let (t, _, dest) = fixture("pack-bad-meta");

@@ -54,12 +54,7 @@ pub enum AuditCommand {
 /// The store of a tree: `<root>/audits`, or `<root>/packages/audits` in the embedded
 /// layout (whose builder lists are under packages/ because the top level is fixed).
 pub fn store_of(root: &Path) -> PathBuf {
-    let top = audit::default_store(root);
-    if !top.is_dir() && root.join("packages/builders").is_dir() {
-        root.join("packages/audits")
-    } else {
-        top
-    }
+    crate::checker::default_store(root)
 }
 
 pub fn run(args: &AuditArgs) -> i32 {

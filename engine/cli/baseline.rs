@@ -16,7 +16,7 @@ use serde_json::json;
 use super::check::CheckArgs;
 use super::git;
 use super::Format;
-use crate::check::Outcome;
+use crate::outcome::Outcome;
 use crate::checker::{Checker, Inputs};
 use crate::finding::{self, Finding};
 use crate::report::review::{Changed, Review, SideName};

@@ -466,7 +466,7 @@ pub fn image_audit(inputs: &Inputs, image: &Path, report: &Report) -> i32 {
     lap("facts indexed");
     crate::facts::image::prefetch(policy, &facts);
     lap("hashes (every core)");
-    let outcome = crate::facts::image::evaluate(policy, &facts, &crate::check::today());
+    let outcome = crate::facts::image::evaluate(policy, &facts, &crate::date::today());
     lap("checks evaluated");
     match report.format {
         Format::Json => super::out(&crate::report::check_report::json(&outcome, &l.sources)),

@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::check::Outcome;
+use crate::outcome::Outcome;
 use crate::finding::Finding;
 use crate::lang::ast::Decl;
 use crate::lang::error::RuleError;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::check::Outcome;
+use crate::outcome::Outcome;
 use crate::finding::Finding;
 use crate::report::json::{view, ChangedView};
 use crate::source::SourceMap;

@@ -6,12 +6,16 @@
 //! the same facts from the same places and report the same findings.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use crate::audit::AuditFacts;
-use crate::check::Outcome;
-use crate::eval::run::Engine;
-use crate::facts::tree::TreeFacts;
+use crate::eval::classify;
+use crate::eval::run::{apply_waivers, Engine};
+use crate::facts::tree::{TreeFacts, TREE};
+use crate::finding::{Finding, WaiverState};
+use crate::lang::ast::Severity;
 use crate::lang::compile::Policy;
+use crate::outcome::Outcome;
 use crate::scan::ScanFacts;
 use crate::scanb::ScanBFacts;
 use crate::source::SourceMap;
@@ -128,11 +132,17 @@ pub fn default_store(root: &Path) -> PathBuf {
     }
 }
 
-/// A tree and the rules' tree checks, with whatever facts the gates have.
+/// A tree and the rules' tree checks, with whatever facts the gates have. The domain's
+/// facts are indexed the first time something needs them: a re-check that reuses every
+/// check's findings ([`Checker::findings_keeping`]) never builds them.
 pub struct Checker<'a> {
     policy: &'a Policy,
-    facts: TreeFacts<'a>,
+    tree: &'a Tree,
+    audit: Option<(&'a AuditFacts, &'a SourceMap)>,
+    scan: Option<&'a ScanFacts>,
+    scan_b: Option<&'a ScanBFacts>,
     today: String,
+    facts: OnceLock<TreeFacts<'a>>,
 }
 
 /// One evaluation: the gates' findings, and the engine that produced them (its
@@ -142,27 +152,43 @@ pub struct Checked<'c> {
     pub engine: Engine<'c, 'c>,
 }
 
+/// Findings of an earlier evaluation over the same facts that a re-check may reuse, and
+/// that it fills with what it had to compute. Which of them still hold after the rules
+/// changed is the caller's judgement (the editor server compares what each check reads).
+#[derive(Default)]
+pub struct Kept {
+    /// Per check of the policy, by index (None: run it).
+    pub checks: Vec<Option<Arc<Vec<Finding>>>>,
+    /// Set entries an earlier layer already decides (they follow the classifications).
+    pub shadowed: Option<Arc<Vec<Finding>>>,
+    /// Globs of the rules that match no recipe (they follow the classifications and builders).
+    pub unmatched_globs: Option<Arc<Vec<Finding>>>,
+}
+
 impl<'a> Checker<'a> {
     /// The tree checks of `policy` over `tree`, as of today (`IGOS_TODAY` pins it).
     pub fn new(policy: &'a Policy, tree: &'a Tree) -> Checker<'a> {
-        Checker { policy, facts: TreeFacts::new(tree, policy), today: crate::date::today() }
+        Checker { policy, tree, audit: None, scan: None, scan_b: None, today: crate::date::today(), facts: OnceLock::new() }
     }
 
     /// Gate 2: the audit facts (and the packages' `.audit-override` files, from `sources`).
-    pub fn audit(mut self, audit: &'a AuditFacts, sources: &SourceMap) -> Checker<'a> {
-        self.facts = self.facts.with_audit(audit, sources);
+    pub fn audit(mut self, audit: &'a AuditFacts, sources: &'a SourceMap) -> Checker<'a> {
+        self.audit = Some((audit, sources));
+        self.facts = OnceLock::new();
         self
     }
 
     /// Gate 6: the source scan.
     pub fn scan(mut self, scan: &'a ScanFacts) -> Checker<'a> {
-        self.facts = self.facts.with_scan(scan);
+        self.scan = Some(scan);
+        self.facts = OnceLock::new();
         self
     }
 
     /// Gate 5: the build logs.
     pub fn scan_b(mut self, scan_b: &'a ScanBFacts) -> Checker<'a> {
-        self.facts = self.facts.with_scan_b(scan_b);
+        self.scan_b = Some(scan_b);
+        self.facts = OnceLock::new();
         self
     }
 
@@ -179,21 +205,139 @@ impl<'a> Checker<'a> {
 
     /// The domain's facts, for a caller that asks them more (the build's phase of a recipe).
     pub fn facts(&self) -> &TreeFacts<'a> {
-        &self.facts
+        self.facts.get_or_init(|| {
+            let mut facts = TreeFacts::new(self.tree, self.policy);
+            if let Some((audit, sources)) = self.audit {
+                facts = facts.with_audit(audit, sources);
+            }
+            if let Some(scan) = self.scan {
+                facts = facts.with_scan(scan);
+            }
+            if let Some(scan_b) = self.scan_b {
+                facts = facts.with_scan_b(scan_b);
+            }
+            facts
+        })
     }
 
     /// Classify once and evaluate every tree check: findings by gate, waivers applied.
     pub fn run(&self) -> Checked<'_> {
-        let mut engine = Engine::new(self.policy, &self.facts);
-        engine.today = self.today.as_str().into();
-        let outcome = crate::check::outcome(&engine, self.policy, self.facts.tree, self.facts.scan_b(), &self.today);
+        let engine = self.engine();
+        let shadowed = shadowed_entries(&engine);
+        // Room for what is added to the checks' findings, so the list is never copied to grow.
+        let mut all: Vec<Finding> = engine.run_all(shadowed.len() + self.policy.waivers.len());
+        all.extend(shadowed);
+        self.finish(&mut all, self.unmatched_globs());
+        let outcome = crate::outcome::by_gate(self.policy, self.tree.packages.len(), self.scan_b, all);
         Checked { outcome, engine }
+    }
+
+    /// Every finding of [`Checker::run`], waivers applied, in evaluation order (each tree
+    /// check's in the rules' order, then the engine's advisories) rather than by gate;
+    /// what `kept` holds is reused, what it lacks is computed (the checks on every core)
+    /// and kept there for the next call.
+    pub fn findings_keeping(&self, kept: &mut Kept) -> Vec<Finding> {
+        let mine: Vec<usize> = (0..self.policy.checks.len()).filter(|&i| self.policy.checks[i].domain == TREE.id).collect();
+        kept.checks.resize(self.policy.checks.len(), None);
+        let todo: Vec<usize> = mine.iter().copied().filter(|&i| kept.checks[i].is_none()).collect();
+        if !todo.is_empty() || kept.shadowed.is_none() {
+            let engine = self.engine();
+            let found = crate::parallel::map_each(&todo, |&i| engine.run_check(i));
+            for (i, f) in todo.into_iter().zip(found) {
+                kept.checks[i] = Some(Arc::new(f));
+            }
+            if kept.shadowed.is_none() {
+                kept.shadowed = Some(Arc::new(shadowed_entries(&engine)));
+            }
+        }
+        let globs = kept.unmatched_globs.get_or_insert_with(|| Arc::new(self.unmatched_globs())).clone();
+        let shadowed = kept.shadowed.clone().unwrap_or_default();
+        let checks = mine.iter().filter_map(|&i| kept.checks[i].as_deref());
+        let mut all: Vec<Finding> = Vec::with_capacity(checks.clone().map(Vec::len).sum::<usize>() + shadowed.len() + self.policy.waivers.len());
+        for found in checks {
+            all.extend(found.iter().cloned());
+        }
+        all.extend(shadowed.iter().cloned());
+        self.finish(&mut all, globs.iter().cloned());
+        all
     }
 
     /// The classification alone (no check runs): for `igos explain` of a package.
     pub fn engine(&self) -> Engine<'_, '_> {
-        let mut engine = Engine::new(self.policy, &self.facts);
+        let mut engine = Engine::new(self.policy, self.facts());
         engine.today = self.today.as_str().into();
         engine
     }
+
+    /// Globs of the rules (classifications' sets, builders' names) that match no recipe.
+    fn unmatched_globs(&self) -> Vec<Finding> {
+        crate::lints::unmatched_globs(self.policy, self.tree.packages.iter().map(|p| p.name.as_str()))
+    }
+
+    /// After the checks' findings and the shadowed entries: checks in no gate, the rule
+    /// lints, the unmatched globs; then the waivers.
+    fn finish(&self, all: &mut Vec<Finding>, unmatched_globs: impl IntoIterator<Item = Finding>) {
+        all.extend(ungated_checks(self.policy));
+        all.extend(self.policy.lints.iter().cloned());
+        all.extend(unmatched_globs);
+        apply_waivers(self.policy, all, &self.today, TREE.id);
+    }
+}
+
+/// A tree check that no gate lists still runs, but reports under "Rule files" rather than
+/// in the gate its author meant: an advisory says so.
+fn ungated_checks(policy: &Policy) -> Vec<Finding> {
+    (0..policy.checks.len())
+        .filter(|&i| policy.checks[i].domain == TREE.id && policy.gate_of(i).is_none())
+        .map(|i| {
+            let c = &policy.checks[i];
+            Finding {
+                check: "check-without-gate".into(),
+                severity: Severity::Advisory,
+                gate: None,
+                subject: c.id.clone(),
+                object: None,
+                message: format!("check `{}` is in no gate: its findings are reported under \"Rule files\"", c.id),
+                help: Some("list it in the gate it belongs to (rules/gates.pol)".into()),
+                at: Some(c.span),
+                rule: Some(c.span),
+                because: None,
+                waiver: WaiverState::None,
+            }
+        })
+        .collect()
+}
+
+/// Set entries an earlier layer of their classification already decides.
+fn shadowed_entries(engine: &Engine) -> Vec<Finding> {
+    let policy = engine.policy;
+    let mut out = vec![];
+    for cl in &policy.classifications {
+        for s in classify::shadowed(cl, &engine.sets) {
+            let tier = |t: u16| policy.tiers.name(Some(t)).to_string();
+            out.push(Finding {
+                check: "shadowed-entry".into(),
+                severity: Severity::Advisory,
+                gate: None,
+                subject: s.name.clone(),
+                object: None,
+                message: format!(
+                    "`{}` is listed for {} here, but an earlier layer of `{}` already classifies it as {}: this entry is never reached",
+                    s.name,
+                    tier(s.tier),
+                    cl.name,
+                    tier(s.earlier_tier)
+                ),
+                help: Some(format!(
+                    "first match wins: remove this line, or move the entry above the earlier layer if {} is right",
+                    tier(s.tier)
+                )),
+                at: Some(s.item),
+                rule: Some(cl.span),
+                because: Some(s.earlier),
+                waiver: WaiverState::None,
+            });
+        }
+    }
+    out
 }

@@ -12,6 +12,7 @@ pub mod explain;
 pub mod facts;
 pub mod input;
 pub mod lints;
+pub mod outcome;
 pub mod pack;
 pub mod phases;
 pub mod report;

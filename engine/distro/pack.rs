@@ -79,18 +79,6 @@ pub fn source_date_epoch(value: Option<&OsStr>) -> Result<u64, PackError> {
     }
 }
 
-/// The recipe fields a package archive carries.
-#[derive(Debug, serde::Deserialize)]
-struct RecipeFields {
-    name: Option<serde_yaml::Value>,
-    version: Option<serde_yaml::Value>,
-    release: Option<serde_yaml::Value>,
-    tier: Option<serde_yaml::Value>,
-    description: Option<serde_yaml::Value>,
-    dependencies: Option<serde_yaml::Value>,
-    supersedes: Option<serde_yaml::Value>,
-}
-
 fn scalar(v: &serde_yaml::Value) -> Option<String> {
     match v {
         serde_yaml::Value::String(s) => Some(s.clone()),
@@ -99,40 +87,31 @@ fn scalar(v: &serde_yaml::Value) -> Option<String> {
     }
 }
 
-fn names(v: Option<&serde_yaml::Value>) -> Option<Vec<String>> {
-    match v {
-        None | Some(serde_yaml::Value::Null) => Some(vec![]),
-        Some(serde_yaml::Value::Sequence(seq)) => seq.iter().map(scalar).collect(),
-        Some(other) => scalar(other).map(|s| vec![s]),
-    }
-}
-
-/// Read a recipe (`packages/<tier>/<name>/` or its `package.yml`): name, version as written,
-/// release (default 1), tier (default: the tier directory), description, runtime dependencies,
-/// supersedes.
+/// Read a recipe (`packages/<tier>/<name>/` or its `package.yml`) with the tree's reader,
+/// as `igos check` reads it: name, version as written, release (default 1), tier (default:
+/// the tier directory), description, runtime dependencies, supersedes. What `igos check`
+/// reports as a load problem (YAML syntax, a field of the wrong type) is refused here with
+/// the same message and its position.
 pub fn read_recipe(recipe: &Path) -> Result<PackageMeta, PackError> {
     let file = if recipe.is_dir() { recipe.join("package.yml") } else { recipe.to_path_buf() };
     let shown = file.display().to_string();
     let bad = |message: String| PackError::new("recipe", Some(&file), message, None);
-    let text = fs::read_to_string(&file).map_err(|e| bad(format!("cannot read the recipe {shown}: {e}")))?;
-    let r: RecipeFields = serde_yaml::from_str(&text).map_err(|e| bad(format!("{shown}: YAML does not parse as a recipe: {e}")))?;
-    let name = match &r.name {
-        Some(serde_yaml::Value::String(s)) if !s.is_empty() => s.clone(),
-        _ => return Err(bad(format!("{shown}: `name:` is missing or not a string"))),
+    let mut sources = crate::source::SourceMap::new();
+    let read = crate::tree::read_recipe_file(&file, ["release", "description"], &mut sources).map_err(|e| bad(format!("cannot read the recipe {e}")))?;
+    let (p, problems, [release, description]) = (read.package, read.problems, read.extra);
+    if let Some(first) = problems.first() {
+        return Err(bad(format!("{}: {}", diagnostic::position(&sources, first.span), first.message)));
+    }
+    let written = |key: &str| p.key_span(key).is_some() && !p.empty_keys.iter().any(|k| k == key);
+    // The tree falls back to the directory's name; an archive's name is the recipe's own.
+    if !written("name") {
+        return Err(bad(format!("{shown}: `name:` is missing or not a string")));
+    }
+    let Some(version) = p.version_text.clone().filter(|_| written("version")) else {
+        return Err(bad(format!("{shown}: `version:` is missing or not a scalar")));
     };
-    // The version as written, so `46.0` stays `46.0` (a YAML float would print `46`).
-    let version = match &r.version {
-        Some(v @ (serde_yaml::Value::String(_) | serde_yaml::Value::Number(_))) => text
-            .lines()
-            .find_map(|l| l.strip_prefix("version:"))
-            .map(|s| s.split(" #").next().unwrap_or("").trim().trim_matches(|c| c == '"' || c == '\'').to_string())
-            .filter(|s| !s.is_empty())
-            .or_else(|| scalar(v))
-            .unwrap_or_default(),
-        _ => return Err(bad(format!("{shown}: `version:` is missing or not a scalar"))),
-    };
-    let release = match &r.release {
-        None | Some(serde_yaml::Value::Null) => 1,
+    let release = match &release {
+        None => 1,
         Some(serde_yaml::Value::Number(n)) => match n.as_u64() {
             Some(v) if (1..=u64::from(u32::MAX)).contains(&v) => v as u32,
             _ => return Err(bad(format!("{shown}: `release: {n}` is not a positive integer"))),
@@ -140,17 +119,8 @@ pub fn read_recipe(recipe: &Path) -> Result<PackageMeta, PackError> {
         Some(serde_yaml::Value::String(t)) if t.parse::<u32>().is_ok_and(|v| v >= 1) => t.parse().unwrap_or(1),
         Some(other) => return Err(bad(format!("{shown}: `release: {}` is not a positive integer", scalar(other).unwrap_or_default()))),
     };
-    let tier = match &r.tier {
-        Some(serde_yaml::Value::String(t)) => t.clone(),
-        _ => file
-            .parent()
-            .and_then(Path::parent)
-            .and_then(Path::file_name)
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
-    let description = match &r.description {
-        None | Some(serde_yaml::Value::Null) => String::new(),
+    let description = match &description {
+        None => String::new(),
         // One line in the manifest: a folded or multi-line description is joined with spaces.
         Some(v) => scalar(v)
             .ok_or_else(|| bad(format!("{shown}: `description:` is not a string")))?
@@ -158,10 +128,9 @@ pub fn read_recipe(recipe: &Path) -> Result<PackageMeta, PackError> {
             .collect::<Vec<_>>()
             .join(" "),
     };
-    let runtime = r.dependencies.as_ref().and_then(|d| d.as_mapping()).and_then(|m| m.get("runtime"));
-    let depends = names(runtime).ok_or_else(|| bad(format!("{shown}: `dependencies.runtime` is not a list of names")))?;
-    let supersedes = names(r.supersedes.as_ref()).ok_or_else(|| bad(format!("{shown}: `supersedes:` is not a list of names")))?;
-    Ok(PackageMeta { name, version, release, tier, description, depends, supersedes })
+    let depends = p.deps.iter().filter(|d| d.kind == crate::tree::DepKind::Runtime).map(|d| d.name.clone()).collect();
+    let supersedes = p.supersedes.iter().map(|(n, _)| n.clone()).collect();
+    Ok(PackageMeta { name: p.name, version, release, tier: p.tier.unwrap_or(p.dir_tier), description, depends, supersedes })
 }
 
 /// `<name>-<version>-<release>.igos.tar.gz`

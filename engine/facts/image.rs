@@ -5,10 +5,9 @@
 //! Everything is indexed once here; the one thing read on demand is a file's SHA-256
 //! (engine/image hashes a path the first time a check asks for it).
 
-use crate::check::{GateResult, Outcome};
+use crate::outcome::{GateResult, Outcome};
 use crate::eval::domain::Domain;
-use crate::eval::schema::{DomainDef, Kind};
-use crate::eval::value::{Rec, Value};
+use crate::eval::schema::Kind;
 use crate::facts::tree::TreeFacts;
 use crate::finding::Finding;
 use crate::image::{Image, DATABASE};
@@ -150,31 +149,8 @@ impl ImageFacts<'_> {
     }
 }
 
-impl Domain for ImageFacts<'_> {
-    fn def(&self) -> &'static DomainDef {
-        &IMAGE
-    }
-
-    fn relation(&self, rel: usize) -> Vec<Value<'_>> {
-        self.registered_relation(rel)
-    }
-
-    fn field(&self, r: Rec, field: usize) -> Value<'_> {
-        self.registered_field(r, field)
-    }
-
-    fn call<'s>(&'s self, f: usize, args: &[Value<'s>]) -> Value<'s> {
-        self.registered_call(f, args)
-    }
-
-    fn display(&self, r: Rec) -> String {
-        self.registered_display(r)
-    }
-
-    fn location(&self, r: Rec) -> Option<Span> {
-        self.registered_location(r)
-    }
-}
+// Everything the engine asks is the registration's dispatch (domain!).
+impl Domain for ImageFacts<'_> {}
 
 /// The phases whose recipes the image audit counts as built: the required phases that run
 /// before the first `builtin image-audit` phase (all of them when there is none).

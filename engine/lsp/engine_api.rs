@@ -2,20 +2,18 @@
 //! facts loaded, classification, evaluation, `igos explain`, `igos fmt`, the schema.
 //!
 //! Everything the rest of the server sees is plain data defined here (byte ranges into the
-//! rule texts, names, strings): no engine type crosses this file's boundary, so when the
-//! library grows one entry point (a `Checker`), only this file changes.
+//! rule texts, names, strings): no engine type crosses this file's boundary. The facts are
+//! read, and the checks evaluated, through the library's one entry point
+//! ([`crate::checker`]), as `igos check` reads and evaluates them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use crate::check;
-use crate::eval::classify;
-use crate::eval::run::{apply_waivers, Engine};
+use crate::checker::{Checker, Inputs, Kept};
 use crate::eval::schema::{self, Ty};
-use crate::facts::tree::TreeFacts;
-use crate::finding::{Finding, WaiverState};
+use crate::finding::Finding;
 use crate::lang::ast::{self, Clause, Decl as AstDecl, Expr, ExprKind, Layer, SetBody, TemplatePart};
 use crate::lang::compile::{self, CLayer, Policy};
 use crate::lang::error::RuleError;
@@ -89,18 +87,20 @@ impl Facts {
         let mut sources = SourceMap::new();
         let tree = crate::tree::load_tree(root, &mut sources).map_err(|e| format!("{e} ({})", e.help()))?;
         let mut notes = vec![];
-        let audit = match crate::audit::load_facts(&crate::audit::default_db(root), &crate::cli::audit::store_of(root)) {
+        // Where igos check reads each gate's facts by default; what it refuses, the server
+        // leaves out with a note and checks the rest.
+        let inputs = Inputs::new(root);
+        let audit = match inputs.audit() {
             Ok(a) => Some(a),
-            Err(e) => {
-                notes.push(format!("the audit database cannot be used, Gate 2 is left out: {e} (igos audit aggregate rebuilds it)"));
+            Err(u) => {
+                notes.push(format!("the audit facts cannot be used, Gate 2 is left out: {} ({})", u.message, u.help.unwrap_or_default()));
                 None
             }
         };
-        let scan = crate::scan::load(&tree, &crate::scan::default_sources(root), &crate::scan::default_cache(root), &mut sources)
-            .unwrap_or_else(|e| {
-                notes.push(format!("the sources directory cannot be listed, Gate 6 sees no tarball: {e}"));
-                crate::scan::ScanFacts::default()
-            });
+        let scan = inputs.scan(&tree, &mut sources).unwrap_or_else(|u| {
+            notes.push(format!("{}, Gate 6 sees no tarball ({})", u.message, u.code));
+            crate::scan::ScanFacts::default()
+        });
         let mut by_name = HashMap::with_capacity(tree.packages.len());
         for (i, p) in tree.packages.iter().enumerate() {
             by_name.entry(p.name.clone()).or_insert(i);
@@ -126,17 +126,17 @@ impl Facts {
     /// Read Scan B's facts again (build logs against the rules' patterns). Only when a
     /// reference of a previous build exists; it reads logs, so it runs on load and on save.
     pub fn reload_scan_b(&mut self, rules: &[RuleText]) {
-        let reference = crate::scanb::reference::default_path(&self.root);
-        if !reference.exists() {
+        let inputs = Inputs::new(&self.root);
+        if !inputs.reference().exists() {
             return;
         }
         // Compiled with source ids no file has: the logs Scan B registers take the next ids
         // of the tree's map, and the analyses that follow number the rule files after them.
         let (policy, _) = compile_rules(self.sources.len() + 1_000_000, rules);
         self.generation = next_generation();
-        match crate::scanb::load(&self.tree, &policy, &reference, &mut self.sources) {
+        match inputs.scan_b(&self.tree, &policy, &mut self.sources) {
             Ok(s) => self.scan_b = s,
-            Err(e) => self.notes.push(format!("Gate 5 is left out: {e}")),
+            Err(u) => self.notes.push(format!("Gate 5 is left out: {}", u.message)),
         }
     }
 
@@ -629,8 +629,8 @@ impl Analysis {
             if !self.clean {
                 return Classified { set_tier, natural: HashMap::new(), explain: HashMap::new() };
             }
-            let tree_facts = TreeFacts::new(&facts.tree, &self.policy);
-            let engine = Engine::new(&self.policy, &tree_facts);
+            let checker = Checker::new(&self.policy, &facts.tree);
+            let engine = checker.engine();
             let mut natural = HashMap::new();
             for (cl, classes) in self.policy.classifications.iter().zip(&engine.classes) {
                 let per: HashMap<String, String> = facts
@@ -735,7 +735,7 @@ fn check_infos(parsed: &[ast::RuleFile], rules: &[RuleText], policy: &Policy) ->
 // ---------------------------------------------------------------------------------------
 // Evaluation, check by check, reusing what an edit did not touch.
 //
-// `igos check` evaluates every check (check::evaluate_full). After an edit the server
+// `igos check` evaluates every check (Checker::run). After an edit the server
 // needs the same findings, but most checks read nothing the edit changed: a check's
 // findings depend on its own definition (with its spans: the findings point at it), the
 // gate it is in, the facts, and the parts of the rules it reads: each set it names, each
@@ -922,136 +922,44 @@ fn check_signature(p: &Policy, i: usize, facets: &Facets) -> u64 {
 }
 
 /// Every tree check's findings with the passes `igos check` adds (shadowed set entries,
-/// checks in no gate, the rule lints) and the waivers applied: check::evaluate_full's findings.
+/// checks in no gate, the rule lints) and the waivers applied, through the library's
+/// [`Checker`]: what `memo` kept and still holds is handed to it, so only the rest runs.
 fn evaluate(policy: &Policy, facts: &Facts, memo: &mut Memo) -> Vec<Finding> {
-    let today = check::today();
+    let today = crate::date::today();
     if memo.facts != facts.generation {
         *memo = Memo { facts: facts.generation, ..Memo::default() };
     }
     let facets = Facets::of(policy, &today);
     let mine: Vec<usize> = (0..policy.checks.len()).filter(|&i| policy.checks[i].domain == crate::facts::tree::TREE.id).collect();
     let sigs: Vec<u64> = mine.iter().map(|&i| check_signature(policy, i, &facets)).collect();
-    let mut results: Vec<Option<Arc<Vec<Finding>>>> = mine
-        .iter()
-        .zip(&sigs)
-        .map(|(&i, sig)| memo.checks.get(&policy.checks[i].id).filter(|(s, _)| s == sig).map(|(_, f)| f.clone()))
-        .collect();
-    let todo: Vec<usize> = (0..mine.len()).filter(|&k| results[k].is_none()).collect();
-    // Shadowed entries come from the classifications and their sets alone.
+    let mut kept = Kept { checks: vec![None; policy.checks.len()], ..Kept::default() };
+    for (&i, sig) in mine.iter().zip(&sigs) {
+        kept.checks[i] = memo.checks.get(&policy.checks[i].id).filter(|(s, _)| s == sig).map(|(_, f)| f.clone());
+    }
+    // Shadowed entries come from the classifications and their sets alone; unmatched globs
+    // from them and the builders.
     let shadow_sig = hash_of(&[&format!("{:?}", facets.classes)]);
-    let shadowed = memo.shadowed.as_ref().filter(|(s, _)| *s == shadow_sig).map(|(_, f)| f.clone());
-    memo.ran = todo.iter().map(|&k| policy.checks[mine[k]].id.clone()).collect();
+    kept.shadowed = memo.shadowed.as_ref().filter(|(s, _)| *s == shadow_sig).map(|(_, f)| f.clone());
+    let globs_sig = hash_of(&[&format!("{:?}", facets.classes), &facets.build.to_string()]);
+    kept.unmatched_globs = memo.unmatched_globs.as_ref().filter(|(s, _)| *s == globs_sig).map(|(_, g)| g.clone());
+    memo.ran = mine.iter().filter(|&&i| kept.checks[i].is_none()).map(|&i| policy.checks[i].id.clone()).collect();
     // A check renamed or removed: its old findings go.
     memo.checks.retain(|id, _| policy.check(id).is_some());
-    let shadowed = if todo.is_empty() && shadowed.is_some() {
-        shadowed.unwrap_or_default()
-    } else {
-        let mut tree_facts = TreeFacts::new(&facts.tree, policy).with_scan(&facts.scan).with_scan_b(&facts.scan_b);
-        if let Some(a) = &facts.audit {
-            tree_facts = tree_facts.with_audit(a, &facts.sources);
-        }
-        let mut engine = Engine::new(policy, &tree_facts);
-        engine.today = Arc::from(today.as_str());
-        // The checks to run, shared over the cores: each worker takes the next one.
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let slots: Vec<std::sync::Mutex<Vec<Finding>>> = todo.iter().map(|_| Default::default()).collect();
-        let workers = crate::parallel::cores().min(todo.len()).max(1);
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| loop {
-                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(&t) = todo.get(k) else { break };
-                    let found = engine.run_check(mine[t]);
-                    if let Ok(mut slot) = slots[k].lock() {
-                        *slot = found;
-                    }
-                });
-            }
-        });
-        for (k, slot) in todo.iter().zip(slots) {
-            let found = Arc::new(slot.into_inner().unwrap_or_default());
-            memo.checks.insert(policy.checks[mine[*k]].id.clone(), (sigs[*k], found.clone()));
-            results[*k] = Some(found);
-        }
-        let sh = shadowed.unwrap_or_else(|| Arc::new(shadowed_entries(&engine)));
-        memo.shadowed = Some((shadow_sig, sh.clone()));
-        sh
-    };
-    let mut all: Vec<Finding> = Vec::with_capacity(results.iter().flatten().map(|f| f.len()).sum::<usize>() + shadowed.len());
-    for r in results.iter().flatten() {
-        all.extend(r.iter().cloned());
+
+    let mut checker = Checker::new(policy, &facts.tree).today(&today).scan(&facts.scan).scan_b(&facts.scan_b);
+    if let Some(a) = &facts.audit {
+        checker = checker.audit(a, &facts.sources);
     }
-    all.extend(shadowed.iter().cloned());
-    all.extend(ungated_checks(policy));
-    // The rule lints igos check adds: the compiler's, and globs that match no recipe
-    // (classifications' sets and builders' names against the tree).
-    all.extend(policy.lints.iter().cloned());
-    let globs_sig = hash_of(&[&format!("{:?}", facets.classes), &facets.build.to_string()]);
-    let globs = match memo.unmatched_globs.as_ref().filter(|(s, _)| *s == globs_sig) {
-        Some((_, g)) => g.clone(),
-        None => {
-            let g = Arc::new(crate::lints::unmatched_globs(policy, facts.tree.packages.iter().map(|p| p.name.as_str())));
-            memo.unmatched_globs = Some((globs_sig, g.clone()));
-            g
+    let all = checker.findings_keeping(&mut kept);
+
+    for (&i, &sig) in mine.iter().zip(&sigs) {
+        if let Some(found) = kept.checks[i].take() {
+            memo.checks.insert(policy.checks[i].id.clone(), (sig, found));
         }
-    };
-    all.extend(globs.iter().cloned());
-    apply_waivers(policy, &mut all, &today, crate::facts::tree::TREE.id);
+    }
+    memo.shadowed = kept.shadowed.map(|f| (shadow_sig, f));
+    memo.unmatched_globs = kept.unmatched_globs.map(|g| (globs_sig, g));
     all
-}
-
-/// As check.rs's: a tree check that no gate lists still runs, reported under "Rule files".
-fn ungated_checks(policy: &Policy) -> Vec<Finding> {
-    (0..policy.checks.len())
-        .filter(|&i| policy.checks[i].domain == crate::facts::tree::TREE.id && policy.gate_of(i).is_none())
-        .map(|i| {
-            let c = &policy.checks[i];
-            Finding {
-                check: "check-without-gate".into(),
-                severity: ast::Severity::Advisory,
-                gate: None,
-                subject: c.id.clone(),
-                object: None,
-                message: format!("check `{}` is in no gate: its findings are reported under \"Rule files\"", c.id),
-                help: Some("list it in the gate it belongs to (rules/gates.pol)".into()),
-                at: Some(c.span),
-                rule: Some(c.span),
-                because: None,
-                waiver: WaiverState::None,
-            }
-        })
-        .collect()
-}
-
-/// As check.rs's: set entries an earlier layer of their classification already decides.
-fn shadowed_entries(engine: &Engine) -> Vec<Finding> {
-    let policy = engine.policy;
-    let mut out = vec![];
-    for cl in &policy.classifications {
-        for s in classify::shadowed(cl, &engine.sets) {
-            let tier = |t: u16| policy.tiers.name(Some(t)).to_string();
-            out.push(Finding {
-                check: "shadowed-entry".into(),
-                severity: ast::Severity::Advisory,
-                gate: None,
-                subject: s.name.clone(),
-                object: None,
-                message: format!(
-                    "`{}` is listed for {} here, but an earlier layer of `{}` already classifies it as {}: this entry is never reached",
-                    s.name,
-                    tier(s.tier),
-                    cl.name,
-                    tier(s.earlier_tier)
-                ),
-                help: Some(format!("first match wins: remove this line, or move the entry above the earlier layer if {} is right", tier(s.tier))),
-                at: Some(s.item),
-                rule: Some(cl.span),
-                because: Some(s.earlier),
-                waiver: WaiverState::None,
-            });
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1503,7 +1411,7 @@ pub fn format(text: &str) -> Result<String, String> {
 
 /// Today plus `days`, YYYY-MM-DD (IGOS_TODAY pins today, as for waivers).
 pub fn date_in(days: i64) -> String {
-    date_after(&check::today(), days)
+    date_after(&crate::date::today(), days)
 }
 
 fn date_after(today: &str, days: i64) -> String {
@@ -1517,7 +1425,7 @@ fn date_after(today: &str, days: i64) -> String {
     let mp = (m + 9) % 12;
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    check::civil_date(era * 146_097 + doe - 719_468 + days)
+    crate::date::civil_date(era * 146_097 + doe - 719_468 + days)
 }
 
 #[cfg(test)]
@@ -1631,7 +1539,7 @@ mod tests {
             let a = analyze_with(Some(&facts), rules.clone(), &mut memo);
             assert!(a.clean, "step {k}: {:?}", a.diags.iter().filter(|d| d.severity == Severity::Error).map(|d| &d.message).collect::<Vec<_>>());
             let mine = evaluate(&a.policy, &facts, &mut Memo::default());
-            let full = check::evaluate_full(&a.policy, &facts.tree, facts.audit.as_ref().map(|x| (x, &facts.sources)), Some(&facts.scan), Some(&facts.scan_b), &check::today());
+            let full = crate::check::evaluate_full(&a.policy, &facts.tree, facts.audit.as_ref().map(|x| (x, &facts.sources)), Some(&facts.scan), Some(&facts.scan_b), &crate::date::today());
             let reused = evaluate(&a.policy, &facts, &mut memo);
             assert_eq!(memo.ran, Vec::<String>::new(), "step {k}: evaluated again with nothing changed");
             assert_eq!(keys(mine.iter()), keys(full.findings()), "step {k}: a fresh evaluation differs from igos check");

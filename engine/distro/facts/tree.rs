@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use crate::fasthash::FastMap;
 
 use crate::eval::domain::{ClassifyInput, Domain};
-use crate::eval::schema::{Closed as _, DomainDef, KeySet, Values};
-use crate::eval::value::{Rec, Value};
+use crate::eval::schema::{Closed as _, KeySet, Values};
 use crate::lang::pattern::Capture;
 use crate::lang::compile::{Policy, Reach};
 use crate::lang::glob;
@@ -707,31 +706,8 @@ igos_policy::domain! {
     classifies PACKAGE ["build", "host", "runtime"];
 }
 
+// relation, field, call, display and location: the registration's dispatch (domain!).
 impl<'a> Domain for TreeFacts<'a> {
-    fn def(&self) -> &'static DomainDef {
-        &TREE
-    }
-
-    fn relation(&self, rel: usize) -> Vec<Value<'_>> {
-        self.registered_relation(rel)
-    }
-
-    fn field(&self, r: Rec, field: usize) -> Value<'_> {
-        self.registered_field(r, field)
-    }
-
-    fn call<'s>(&'s self, f: usize, args: &[Value<'s>]) -> Value<'s> {
-        self.registered_call(f, args)
-    }
-
-    fn display(&self, r: Rec) -> String {
-        self.registered_display(r)
-    }
-
-    fn location(&self, r: Rec) -> Option<Span> {
-        self.registered_location(r)
-    }
-
     fn builder_list(&self, builder: usize) -> Option<Vec<(&str, Span)>> {
         let f = self.builders.get(builder)?;
         Some(self.entries[f.entries.start as usize..f.entries.end as usize].iter().map(|e| (e.name, e.span)).collect())

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::diagnostic::{self, Style};
-use crate::check::Outcome;
+use crate::outcome::Outcome;
 use crate::finding::{Finding, WaiverState};
 use crate::lang::ast::Severity;
 use crate::source::SourceMap;

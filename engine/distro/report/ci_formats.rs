@@ -14,7 +14,7 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 
-use crate::check::Outcome;
+use crate::outcome::Outcome;
 use crate::finding::{self, Finding, WaiverState};
 use crate::lang::ast::Severity;
 use crate::lang::compile::{CPart, Policy};

@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use crate::check::Outcome;
+use crate::outcome::Outcome;
 use crate::finding::Finding;
 use crate::source::SourceMap;
 use crate::visible::visible;

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
-use crate::check::{GateResult, Outcome};
+use crate::outcome::{GateResult, Outcome};
 use crate::finding::{self, Finding, WaiverState};
 use crate::source::{SourceMap, Span};
 

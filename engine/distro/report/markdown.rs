@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use super::concise::anchor;
 use super::review::Review;
-use crate::check::Outcome;
+use crate::outcome::Outcome;
 use crate::finding::Finding;
 use crate::lang::ast::Severity;
 use crate::source::SourceMap;

@@ -443,6 +443,49 @@ pub fn recipe_from_text(
     build_package(&r, yml_id, sh_id, sources, &Default::default())
 }
 
+/// One recipe file from disk, read as [`load_tree`] reads a recipe (the engine's one
+/// reader with the recipes' size cap; the same parse; wrong types as positioned problems),
+/// with the values of `extra` top-level fields the tree does not keep (`igos pack`'s
+/// `release:` and `description:`; None when absent or null). The recipe's directory names
+/// its name and tier directory; its path is the source's name, so a problem's position
+/// names the file the user gave.
+pub fn read_recipe_file<const N: usize>(file: &Path, extra: [&str; N], sources: &mut SourceMap) -> Result<RecipeFile<N>, input::InputError> {
+    let text = input::read_text(file, input::Kind::Recipe)?;
+    let dir_name = |p: Option<&Path>| p.and_then(Path::file_name).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let r = Read {
+        tier: dir_name(file.parent().and_then(Path::parent)),
+        name: dir_name(file.parent()),
+        yml: Ok(Arc::from(text.as_str())),
+        build_sh: None,
+        patches: vec![],
+        audit_override: None,
+        refused: vec![],
+    };
+    let id = sources.add(SourceFile::new(file.display().to_string(), text.as_str()));
+    let (p, problems) = build_package(&r, id, None, sources, &Default::default());
+    let mut values: [Option<serde_yaml::Value>; N] = std::array::from_fn(|_| None);
+    if p.parsed {
+        // The same two paths as Recipe::parse: the block-YAML reader, else serde_yaml.
+        let read = block_yaml::fields(&text, extra).or_else(|| {
+            let map: serde_yaml::Mapping = serde_yaml::from_str(&text).ok()?;
+            Some(extra.map(|k| map.get(k).cloned()))
+        });
+        if let Some(read) = read {
+            values = read.map(|v| v.filter(|v| !v.is_null()));
+        }
+    }
+    Ok(RecipeFile { package: p, problems, extra: values })
+}
+
+/// One recipe file as [`read_recipe_file`] reads it.
+pub struct RecipeFile<const N: usize> {
+    pub package: Package,
+    /// What `igos check` reports as load problems, positioned.
+    pub problems: Vec<LoadProblem>,
+    /// The extra fields asked for, in the order asked.
+    pub extra: [Option<serde_yaml::Value>; N],
+}
+
 /// One builder list from its text, as [`load_tree`] reads `builders/<file_name>`.
 pub fn builder_list_from_text(file_name: &str, text: &str, sources: &mut SourceMap) -> BuilderList {
     let id = sources.add(SourceFile::new(format!("builders/{file_name}"), text));

@@ -610,6 +610,28 @@ macro_rules! domain {
                 None
             }
         }
+
+        // What `Domain`'s methods default to: a domain's `impl Domain` writes only its own.
+        impl<$($lt),*> $crate::eval::domain::Registered for $ty {
+            fn registration(&self) -> &'static $crate::eval::schema::DomainDef {
+                &$D
+            }
+            fn dispatch_relation(&self, rel: usize) -> Vec<$crate::eval::value::Value<'_>> {
+                <$ty>::registered_relation(self, rel)
+            }
+            fn dispatch_field(&self, r: $crate::eval::value::Rec, field: usize) -> $crate::eval::value::Value<'_> {
+                <$ty>::registered_field(self, r, field)
+            }
+            fn dispatch_call<'__s>(&'__s self, f: usize, args: &[$crate::eval::value::Value<'__s>]) -> $crate::eval::value::Value<'__s> {
+                <$ty>::registered_call(self, f, args)
+            }
+            fn dispatch_display(&self, r: $crate::eval::value::Rec) -> String {
+                <$ty>::registered_display(self, r)
+            }
+            fn dispatch_location(&self, r: $crate::eval::value::Rec) -> Option<$crate::source::Span> {
+                <$ty>::registered_location(self, r)
+            }
+        }
     };
 }
 
