@@ -64,7 +64,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
-        Command::Check(args) => cli::check::run(args),
+        Command::Check(args) => cli::check_command::run(args),
         Command::Explain(args) => cli::explain::run(args),
         Command::Checks(args) => cli::checks::run(args),
         Command::Fmt(args) => cli::fmt::run(args),

@@ -183,18 +183,6 @@ impl Report {
     }
 }
 
-pub fn run(args: &CheckArgs) -> i32 {
-    if let Some(image) = &args.image {
-        return super::build::image_audit(&args.inputs(), image, &args.report_options());
-    }
-    if args.baseline.is_some() || args.review.baseline_rules.is_some() || args.review.baseline_tree.is_some() {
-        return super::baseline::run(args);
-    }
-    if args.new_only {
-        return fail(args.color.style(), "check::usage", "--new-only needs a baseline (--baseline REV)".into(), None);
-    }
-    check(&args.inputs(), &args.report_options(), args.since.as_deref(), args.report.as_deref())
-}
 
 fn unusable(style: Style, u: Unusable) -> i32 {
     fail(style, u.code, u.message, u.help)

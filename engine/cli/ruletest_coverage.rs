@@ -7,7 +7,7 @@ use crate::lang::compile::{CLayer, Policy};
 use crate::lang::glob;
 use crate::visible::visible;
 
-use super::ruletest::{CaseRun, Expect};
+use super::ruletest_case::{CaseRun, Expect};
 
 /// Lines are wrapped at this width.
 const WIDTH: usize = 100;
