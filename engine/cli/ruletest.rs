@@ -247,6 +247,7 @@ fn only_waivers(id: SourceId, sources: &SourceMap) -> Vec<RuleError> {
                 Decl::Divergence(d) => d.span,
                 Decl::Phase(p) => p.span,
                 Decl::Patterns(p) => p.name.span,
+                Decl::Pred(p) => p.span,
             };
             Some(
                 RuleError::new("case-waivers", format!("a test case's {WAIVERS_FILE} holds only `waive` declarations"), Span { end: span.start, ..span })

@@ -6,6 +6,8 @@
 //! - `constant-condition`: a `where` (or an `and`/`or`/`not` operand of one) that depends on
 //!   no variable of the check and on no fact: `where 1 == 2`, `where true`, `x != x`. It
 //!   either filters nothing or makes the check find nothing, whatever the tree.
+//! - `unused-pred`: a named predicate that no check and no predicate calls (a leftover,
+//!   or a check that was meant to use it and copies its condition instead).
 //! - `glob-matches-nothing`: a glob of a tier list or of a builder's `names` that matches
 //!   no recipe of the tree (a typo, or a family of packages that was renamed).
 
@@ -21,12 +23,36 @@ use crate::source::Span;
 
 pub const CONSTANT_CONDITION: &str = "constant-condition";
 pub const GLOB_MATCHES_NOTHING: &str = "glob-matches-nothing";
+pub const UNUSED_PRED: &str = "unused-pred";
 
 /// The lints and what they report, for `igos checks`.
 pub const LINTS: &[(&str, &str)] = &[
     (CONSTANT_CONDITION, "a `where` condition that depends on no variable and no fact: always true or always false"),
+    (UNUSED_PRED, "a named predicate that no check or predicate calls"),
     (GLOB_MATCHES_NOTHING, "a glob of a tier list or a builder's names that matches no recipe of the tree"),
 ];
+
+/// `unused-pred` findings: predicates the compiler saw no call of.
+pub fn unused_preds(policy: &Policy) -> Vec<Finding> {
+    policy
+        .preds
+        .iter()
+        .filter(|p| p.uses.is_empty())
+        .map(|p| Finding {
+            check: UNUSED_PRED.into(),
+            severity: Severity::Advisory,
+            gate: None,
+            subject: p.name.clone(),
+            object: None,
+            message: format!("predicate `{}` is declared but nothing calls it", p.name),
+            help: Some("call it in a check's `where` (`where {name}(p)`), or remove it".replace("{name}", &p.name)),
+            at: Some(p.span),
+            rule: Some(p.span),
+            because: None,
+            waiver: WaiverState::None,
+        })
+        .collect()
+}
 
 /// What the names of an expression are, for deciding whether it can vary.
 struct Names {

@@ -1269,6 +1269,11 @@ fn index_file(f: &ast::RuleFile, text: &str, g: &Globals) -> FileIndex {
             AstDecl::Patterns(p) => {
                 decl(&mut ix, Kind::Patterns, &p.name, plural(p.entries.len(), "pattern"));
             }
+            AstDecl::Pred(p) => {
+                decl(&mut ix, Kind::Function, &p.name, "predicate".into());
+                let env: Vec<(String, Ty)> = p.params.iter().map(|(n, _)| (n.text.clone(), Ty::None)).collect();
+                walk(&p.body, &env, g, &p.name.text, &mut ix.occs);
+            }
         }
     }
     // Names a broken declaration left undeclared are still names: nothing to add.

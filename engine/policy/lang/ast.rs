@@ -30,6 +30,17 @@ pub enum Decl {
     Divergence(DivergenceDecl),
     Phase(PhaseDecl),
     Patterns(PatternsDecl),
+    Pred(PredDecl),
+}
+
+/// `pred <name>(<param>: <type>, ...) = <condition>`: a named condition, inlined at each use.
+#[derive(Debug, Clone)]
+pub struct PredDecl {
+    pub name: Name,
+    /// (parameter, its type's name)
+    pub params: Vec<(Name, Name)>,
+    pub body: Expr,
+    pub span: Span,
 }
 
 /// `patterns <group> { <kind> "<template>" ... }`: log line patterns (Scan B), in order.

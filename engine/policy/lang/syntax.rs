@@ -134,6 +134,7 @@ fn decl_shape(keyword: &str) -> &'static str {
         "waive" => "`waive <check> for <name> {`, then `reason`, `approver`, `expires` lines, `}`",
         "divergence" => "`divergence <package> drops <dependency> {`, then `reason` and `approver` lines, `}`",
         "phase" => "`phase <name> {`, then `run`, `builtin`, `after`, `checkpoint`, `optional`, `title` lines, `}`",
+        "pred" => "`pred <name>(<param>: <type>, ...) = <condition>` on one line",
         _ => "`patterns <group> {`, one `<kind> \"<template>\"` per line, `}`",
     }
 }
@@ -164,8 +165,8 @@ fn stray_brace(e: RuleError, text: &str) -> RuleError {
     }
 }
 
-const DECL_KEYWORDS: [&str; 10] =
-    ["tiers", "set", "builder", "classify", "check", "gate", "waive", "divergence", "phase", "patterns"];
+const DECL_KEYWORDS: [&str; 11] =
+    ["tiers", "set", "builder", "classify", "check", "gate", "waive", "divergence", "phase", "patterns", "pred"];
 
 /// Byte offsets of the lines that start, in the first column, with a declaration keyword.
 fn decl_starts(text: &str) -> Vec<usize> {
@@ -322,6 +323,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::divergence_decl => "`divergence`",
         Rule::phase_decl => "`phase`",
         Rule::patterns_decl => "`patterns`",
+        Rule::pred_decl => "`pred`",
+        Rule::pred_param => "a parameter (`<name>: <type>`)",
         Rule::pattern_entry => "a pattern (`<kind> \"<template>\"`)",
         Rule::ident => "a name",
         Rule::check_id => "a kebab-case id",
@@ -490,6 +493,23 @@ impl Builder {
                     entries.push((kind, template, tspan));
                 }
                 Decl::Patterns(PatternsDecl { name, entries })
+            }
+            Rule::pred_decl => {
+                let name = self.name(next(&mut it, span)?);
+                let mut params = vec![];
+                let mut body = None;
+                for part in it {
+                    match part.as_rule() {
+                        Rule::pred_param => {
+                            let pspan = self.span(&part);
+                            let mut inner = part.into_inner();
+                            let param = self.name(next(&mut inner, pspan)?);
+                            params.push((param, self.name(next(&mut inner, pspan)?)));
+                        }
+                        _ => body = Some(self.expr(part, 0)?),
+                    }
+                }
+                Decl::Pred(PredDecl { name, params, body: body.ok_or_else(|| internal(span))?, span })
             }
             Rule::divergence_decl => {
                 let package = self.name(next(&mut it, span)?);
