@@ -127,3 +127,10 @@ fn predicate_errors() {
     assert!(rendered.iter().filter(|r| r.contains("calls itself")).count() == 2, "{}", rendered.join("\n"));
     snapshot("rules-pred-errors", "pred-errors.pol", 8);
 }
+
+/// Upstream-name declarations: an alias is declared once per recipe and names one recipe
+/// (not a glob); an item listed twice; `scan ignore` declared twice. One diagnostic each.
+#[test]
+fn upstream_name_declaration_errors() {
+    snapshot("rules-upstream-errors", "upstream-errors.pol", 4);
+}

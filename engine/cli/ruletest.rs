@@ -110,6 +110,8 @@ pub const ENGINE_CHECKS: &[&str] = &[
     "step-budget",
     crate::lints::CONSTANT_CONDITION,
     crate::lints::GLOB_MATCHES_NOTHING,
+    crate::lints::UNUSED_PRED,
+    crate::lints::ALIAS_WITHOUT_RECIPE,
 ];
 
 /// One case, run.
@@ -248,6 +250,8 @@ fn only_waivers(id: SourceId, sources: &SourceMap) -> Vec<RuleError> {
                 Decl::Phase(p) => p.span,
                 Decl::Patterns(p) => p.name.span,
                 Decl::Pred(p) => p.span,
+                Decl::Alias(a) => a.span,
+                Decl::ScanIgnore(si) => si.span,
             };
             Some(
                 RuleError::new("case-waivers", format!("a test case's {WAIVERS_FILE} holds only `waive` declarations"), Span { end: span.start, ..span })

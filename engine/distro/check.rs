@@ -115,6 +115,7 @@ pub(crate) fn outcome<'d>(engine: &Engine<'d, 'd>, policy: &Policy, tree: &Tree,
     all.extend(ungated_checks(policy));
     all.extend(policy.lints.iter().cloned());
     all.extend(crate::lints::unmatched_globs(policy, tree.packages.iter().map(|p| p.name.as_str())));
+    all.extend(crate::lints::misspelt_aliases(policy, tree.packages.iter().map(|p| p.name.as_str())));
     apply_waivers(policy, &mut all, today, crate::facts::tree::TREE.id);
 
     let mut gates: Vec<GateResult> = policy

@@ -1274,6 +1274,9 @@ fn index_file(f: &ast::RuleFile, text: &str, g: &Globals) -> FileIndex {
                 let env: Vec<(String, Ty)> = p.params.iter().map(|(n, _)| (n.text.clone(), Ty::None)).collect();
                 walk(&p.body, &env, g, &p.name.text, &mut ix.occs);
             }
+            // Its items are upstream names, not recipes: only the recipe is a name of ours.
+            AstDecl::Alias(a) => occ(&mut ix, Kind::Package, &a.recipe, Ctx::None),
+            AstDecl::ScanIgnore(_) => {}
         }
     }
     // Names a broken declaration left undeclared are still names: nothing to add.

@@ -75,7 +75,8 @@ fn format_lf(text: &str) -> String {
         out.push(indent(depth, line));
         if opens {
             depth += 1;
-            if line.starts_with("set ") {
+            // Set bodies, where order has no meaning: sets, aliases, the scan's ignore list.
+            if line.starts_with("set ") || line.starts_with("alias ") || line.starts_with("scan ") {
                 set_block = Some(vec![]);
             }
         }
@@ -268,6 +269,14 @@ mod tests {
             "policy 1\npred in_scope(p: package, n: string) = p.tier in s and not p.pending  # why\n",
         );
         formats_to("policy 1\npred none_at_all()=true\n", "policy 1\npred none_at_all() = true\n");
+    }
+
+    #[test]
+    fn alias_and_scan_ignore_bodies_are_sorted_like_sets() {
+        formats_to(
+            "policy 1\nalias zlib {\n  zlib*\n  libz\n}\nscan ignore {\n  !x\n  c\n  awk\n}\n",
+            "policy 1\nalias zlib {\n  libz\n  zlib*\n}\nscan ignore {\n  awk\n  c\n  !x\n}\n",
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Upstream names → recipes, and the reconciliation report.
 //!
 //! The map is rule data (`rules/scan.pol`): an upstream name is provided by the recipe of
-//! the same name, or by every recipe `r` whose set `alias_<r>` admits it (names and globs,
+//! the same name, or by every recipe `r` whose `alias r { ... }` admits it (names and globs,
 //! `!` excludes); failing both, by a recipe named like a normalised form of it (lowercase,
 //! version suffix `-2.0` removed, `+` removed, `lib` prefix removed; for a library `x`,
 //! the recipe `libx`).
@@ -25,6 +25,8 @@ pub struct Resolved {
     pub because: Option<Span>,
     pub declared: bool,
     pub divergence: Option<u32>,
+    /// The name is in the rules' `scan ignore`: never a recipe, whatever resolves.
+    pub ignored: bool,
 }
 
 fn strip_version(n: &str) -> &str {
@@ -57,14 +59,9 @@ pub fn resolve(tree: &Tree, policy: &Policy, scan: &ScanFacts) -> Vec<Resolved> 
     for (i, p) in tree.packages.iter().enumerate() {
         by_name.entry(p.name.as_str()).or_insert(i as u32);
     }
-    let aliases: Vec<(u32, BoundSet)> = policy
-        .sets
-        .iter()
-        .filter_map(|s| {
-            let recipe = s.name.strip_prefix("alias_")?;
-            Some((*by_name.get(recipe)?, BoundSet::bind(s, None)))
-        })
-        .collect();
+    let aliases: Vec<(u32, BoundSet)> =
+        policy.aliases.iter().filter_map(|a| Some((*by_name.get(a.recipe.as_str())?, BoundSet::bind(&a.names, None)))).collect();
+    let ignore = policy.scan_ignore.as_ref().map(|s| BoundSet::bind(s, None));
     let mut out = vec![];
     for (pi, ps) in scan.packages.iter().enumerate() {
         let Some(pkg) = tree.packages.get(pi) else { continue };
@@ -96,7 +93,8 @@ pub fn resolve(tree: &Tree, policy: &Policy, scan: &ScanFacts) -> Vec<Resolved> 
                             || recipes.iter().any(|&r| glob::matches(&dv.dependency, &tree.packages[r as usize].name)))
                 })
                 .map(|i| i as u32);
-            out.push(Resolved { package: pi as u32, dep: di as u32, recipes, because, declared, divergence });
+            let ignored = ignore.as_ref().is_some_and(|s| s.find(name).is_some());
+            out.push(Resolved { package: pi as u32, dep: di as u32, recipes, because, declared, divergence, ignored });
         }
     }
     out
@@ -104,13 +102,12 @@ pub fn resolve(tree: &Tree, policy: &Policy, scan: &ScanFacts) -> Vec<Resolved> 
 
 /// The reconciliation report: per package, every upstream-required dependency that a
 /// recipe exists for but the package does not declare, split into real gaps and
-/// recorded divergences (with their justification). Names in `scan_ignore` are skipped.
+/// recorded divergences (with their justification). Names of `scan ignore` are skipped.
 pub fn report(tree: &Tree, policy: &Policy, scan: &ScanFacts, sources: &SourceMap) -> String {
-    let ignore = policy.sets.iter().find(|s| s.name == "scan_ignore").map(|s| BoundSet::bind(s, None));
     let mut rows: Vec<(u32, bool, String)> = vec![];
     for r in resolve(tree, policy, scan) {
         let d = &scan.packages[r.package as usize].deps[r.dep as usize];
-        if !d.found.required || r.declared || r.recipes.is_empty() || ignore.as_ref().is_some_and(|s| s.find(&d.found.name).is_some()) {
+        if !d.found.required || r.declared || r.recipes.is_empty() || r.ignored {
             continue;
         }
         let recipe = &tree.packages[r.recipes[0] as usize].name;

@@ -104,7 +104,7 @@ fn strip_stage(n: &str) -> &str {
 /// The names a dependency (a recipe name) goes by in a log, lowercase: the name, without
 /// a stage suffix (-core, -passN, -bootstrap, -host) or version suffix, with the `lib`
 /// prefix added or removed (at least three characters left), and every plain name of the
-/// rules' set `alias_<dep>`. A log name matches when it equals one of them, whole.
+/// rules' `alias <dep> { ... }`. A log name matches when it equals one of them, whole.
 pub fn variants(dep: &str, policy: &Policy) -> Vec<String> {
     let lower = dep.to_ascii_lowercase();
     let base = strip_version(strip_stage(&lower)).to_string();
@@ -115,8 +115,8 @@ pub fn variants(dep: &str, policy: &Policy) -> Vec<String> {
         None if base.len() >= 3 => out.push(format!("lib{base}")),
         None => {}
     }
-    if let Some(set) = policy.sets.iter().find(|s| s.name == format!("alias_{dep}")) {
-        out.extend(set.exact.iter().map(|(n, _)| n.to_ascii_lowercase()));
+    if let Some(a) = policy.aliases.iter().find(|a| a.recipe == dep) {
+        out.extend(a.names.exact.iter().map(|(n, _)| n.to_ascii_lowercase()));
     }
     out.sort();
     out.dedup();
@@ -135,9 +135,9 @@ impl<'a> Resolver<'a> {
             by_name.entry(p.name.to_ascii_lowercase()).or_insert(i as u32);
         }
         let aliases = policy
-            .sets
+            .aliases
             .iter()
-            .filter_map(|s| Some((*by_name.get(&s.name.strip_prefix("alias_")?.to_ascii_lowercase())?, BoundSet::bind(s, None))))
+            .filter_map(|a| Some((*by_name.get(&a.recipe.to_ascii_lowercase())?, BoundSet::bind(&a.names, None))))
             .collect();
         Resolver { by_name, aliases }
     }

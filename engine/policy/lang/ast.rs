@@ -31,6 +31,25 @@ pub enum Decl {
     Phase(PhaseDecl),
     Patterns(PatternsDecl),
     Pred(PredDecl),
+    Alias(AliasDecl),
+    ScanIgnore(ScanIgnoreDecl),
+}
+
+/// `alias <recipe> { <upstream names and globs> }`: the names a recipe provides upstream
+/// (pkg-config modules, libraries, headers, programs, cmake packages).
+#[derive(Debug)]
+pub struct AliasDecl {
+    pub recipe: Name,
+    pub items: Vec<SetItem>,
+    pub span: Span,
+}
+
+/// `scan ignore { ... }`: upstream names that are never a recipe (the toolchain, the C
+/// library, build-system builtins).
+#[derive(Debug)]
+pub struct ScanIgnoreDecl {
+    pub items: Vec<SetItem>,
+    pub span: Span,
 }
 
 /// `pred <name>(<param>: <type>, ...) = <condition>`: a named condition, inlined at each use.

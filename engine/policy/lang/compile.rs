@@ -208,6 +208,20 @@ pub struct Policy {
     /// The named predicates (`pred`), in declaration order. Their bodies are inlined where
     /// they are called, so nothing here is read while checks run.
     pub preds: Vec<PredDef>,
+    /// `alias <recipe> { ... }`: the upstream names each recipe goes by, in declaration
+    /// order (the first that admits a name decides `because`).
+    pub aliases: Vec<Alias>,
+    /// `scan ignore { ... }`: upstream names that are never a recipe.
+    pub scan_ignore: Option<NameSet>,
+}
+
+/// The upstream names of one recipe. `names.name` is `alias <recipe>`.
+#[derive(Debug, Clone)]
+pub struct Alias {
+    pub recipe: String,
+    /// Where the recipe's name is written.
+    pub span: Span,
+    pub names: NameSet,
 }
 
 /// A named predicate as declared, and where it is called.
@@ -383,6 +397,8 @@ impl Compiler<'_> {
                 Decl::Waive(w) => self.waive(w),
                 Decl::Divergence(dv) => self.divergence(dv),
                 Decl::Patterns(pd) => self.patterns(pd),
+                Decl::Alias(a) => self.alias(a),
+                Decl::ScanIgnore(si) => self.scan_ignore(si),
                 _ => {}
             }
         }
@@ -402,7 +418,10 @@ impl Compiler<'_> {
                 RuleError::new("duplicate", format!("`{}` is declared twice", name.text), name.span)
                     .with_label(format!("this {what} reuses the name"))
                     .with_related(*first, "first declared here")
-                    .with_help(format!("two {what}s cannot share a name")),
+                    .with_help(match what {
+                        "alias" => "a recipe has one alias: list every upstream name of it in one block".to_string(),
+                        _ => format!("two {what}s cannot share a name"),
+                    }),
             );
             return false;
         }
@@ -596,35 +615,86 @@ impl Compiler<'_> {
                     self.errors.push(unknown(b, "builder", did_you_mean(&b.text, names)));
                 }
             },
-            SetBody::Items(items) => {
-                let mut seen: HashMap<&str, Span> = HashMap::new();
-                for it in items {
-                    if let Some(first) = seen.get(it.pattern.text.as_str()) {
-                        self.errors.push(
-                            RuleError::new(
-                                "duplicate",
-                                format!("`{}` is listed twice in set `{}`", it.pattern.text, s.name.text),
-                                it.pattern.span,
-                            )
-                            .with_label("listed again")
-                            .with_related(*first, "first listed here"),
-                        );
-                        continue;
-                    }
-                    seen.insert(&it.pattern.text, it.pattern.span);
-                    let entry = (it.pattern.text.clone(), it.pattern.span);
-                    if it.exclude {
-                        set.excludes.push(entry);
-                    } else if glob::is_glob(&it.pattern.text) {
-                        set.globs.push(entry);
-                    } else {
-                        set.exact.push(entry);
-                    }
-                }
-            }
+            SetBody::Items(items) => self.set_items(&mut set, items, &format!("set `{}`", s.name.text)),
         }
         self.set_index.insert(set.name.clone(), self.policy.sets.len());
         self.policy.sets.push(set);
+    }
+
+    /// A set body's items into `set`: names, globs, `!` exclusions; an item listed twice is
+    /// reported (`whose`: "set `x`", "alias `y`").
+    fn set_items(&mut self, set: &mut NameSet, items: &[SetItem], whose: &str) {
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for it in items {
+            if let Some(first) = seen.get(it.pattern.text.as_str()) {
+                self.errors.push(
+                    RuleError::new("duplicate", format!("`{}` is listed twice in {whose}", it.pattern.text), it.pattern.span)
+                        .with_label("listed again")
+                        .with_related(*first, "first listed here"),
+                );
+                continue;
+            }
+            seen.insert(&it.pattern.text, it.pattern.span);
+            let entry = (it.pattern.text.clone(), it.pattern.span);
+            if it.exclude {
+                set.excludes.push(entry);
+            } else if glob::is_glob(&it.pattern.text) {
+                set.globs.push(entry);
+            } else {
+                set.exact.push(entry);
+            }
+        }
+    }
+
+    /// `alias <recipe> { ... }`: one declaration per recipe, which is named, not a glob.
+    /// Whether the recipe exists is the tree's to say (the `alias-without-recipe` lint).
+    fn alias(&mut self, a: &AliasDecl) {
+        if glob::is_glob(&a.recipe.text) || a.recipe.text.starts_with('!') {
+            self.errors.push(
+                RuleError::new("type", format!("`{}` is a pattern: an alias names one recipe", a.recipe.text), a.recipe.span)
+                    .with_label("not a recipe name")
+                    .with_help("write one `alias <recipe> { ... }` per recipe; globs belong inside the braces"),
+            );
+            return;
+        }
+        if !self.declare("alias", &a.recipe) {
+            return;
+        }
+        let mut names = NameSet {
+            name: format!("alias {}", a.recipe.text),
+            span: a.recipe.span,
+            exact: vec![],
+            globs: vec![],
+            excludes: vec![],
+            from_builder: None,
+        };
+        self.set_items(&mut names, &a.items, &format!("alias `{}`", a.recipe.text));
+        self.policy.aliases.push(Alias { recipe: a.recipe.text.clone(), span: a.recipe.span, names });
+    }
+
+    /// `scan ignore { ... }`, once.
+    fn scan_ignore(&mut self, d: &ScanIgnoreDecl) {
+        // The keywords, not the whole block.
+        let span = Span { end: d.span.start + "scan ignore".len() as u32, ..d.span };
+        if let Some(first) = &self.policy.scan_ignore {
+            self.errors.push(
+                RuleError::new("duplicate", "`scan ignore` is declared twice", span)
+                    .with_label("second declaration")
+                    .with_related(first.span, "first declared here")
+                    .with_help("list every ignored upstream name in one `scan ignore` block"),
+            );
+            return;
+        }
+        let mut names = NameSet {
+            name: "scan ignore".into(),
+            span,
+            exact: vec![],
+            globs: vec![],
+            excludes: vec![],
+            from_builder: None,
+        };
+        self.set_items(&mut names, &d.items, "`scan ignore`");
+        self.policy.scan_ignore = Some(names);
     }
 
     fn classify(&mut self, cl: &ClassifyDecl) {

@@ -135,6 +135,8 @@ fn decl_shape(keyword: &str) -> &'static str {
         "divergence" => "`divergence <package> drops <dependency> {`, then `reason` and `approver` lines, `}`",
         "phase" => "`phase <name> {`, then `run`, `builtin`, `after`, `checkpoint`, `optional`, `title` lines, `}`",
         "pred" => "`pred <name>(<param>: <type>, ...) = <condition>` on one line",
+        "alias" => "`alias <recipe> {`, one upstream name or glob per line, `}`",
+        "scan" => "`scan ignore {`, one upstream name or glob per line, `}`",
         _ => "`patterns <group> {`, one `<kind> \"<template>\"` per line, `}`",
     }
 }
@@ -165,8 +167,8 @@ fn stray_brace(e: RuleError, text: &str) -> RuleError {
     }
 }
 
-const DECL_KEYWORDS: [&str; 11] =
-    ["tiers", "set", "builder", "classify", "check", "gate", "waive", "divergence", "phase", "patterns", "pred"];
+const DECL_KEYWORDS: [&str; 13] =
+    ["tiers", "set", "builder", "classify", "check", "gate", "waive", "divergence", "phase", "patterns", "pred", "alias", "scan"];
 
 /// Byte offsets of the lines that start, in the first column, with a declaration keyword.
 fn decl_starts(text: &str) -> Vec<usize> {
@@ -324,6 +326,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::phase_decl => "`phase`",
         Rule::patterns_decl => "`patterns`",
         Rule::pred_decl => "`pred`",
+        Rule::alias_decl => "`alias`",
+        Rule::scan_ignore_decl => "`scan ignore`",
         Rule::pred_param => "a parameter (`<name>: <type>`)",
         Rule::pattern_entry => "a pattern (`<kind> \"<template>\"`)",
         Rule::ident => "a name",
@@ -391,26 +395,16 @@ impl Builder {
                 let body = next(&mut it, span)?;
                 let body = match body.as_rule() {
                     Rule::set_from => SetBody::FromBuilder(self.name(next(&mut body.into_inner(), span)?)),
-                    _ => SetBody::Items(
-                        body.into_inner()
-                            .filter(|q| q.as_rule() != Rule::rbrace)
-                            .map(|item| {
-                                let mut exclude = false;
-                                let mut pattern = None;
-                                for part in item.into_inner() {
-                                    match part.as_rule() {
-                                        Rule::exclude => exclude = true,
-                                        _ => pattern = Some(self.name(part)),
-                                    }
-                                }
-                                pattern.map(|pattern| SetItem { pattern, exclude })
-                            })
-                            .collect::<Option<Vec<_>>>()
-                            .ok_or_else(|| internal(span))?,
-                    ),
+                    _ => SetBody::Items(self.set_items(body, span)?),
                 };
                 Decl::Set(SetDecl { name, body })
             }
+            Rule::alias_decl => {
+                let recipe = self.name(next(&mut it, span)?);
+                let items = self.set_items(next(&mut it, span)?, span)?;
+                Decl::Alias(AliasDecl { recipe, items, span })
+            }
+            Rule::scan_ignore_decl => Decl::ScanIgnore(ScanIgnoreDecl { items: self.set_items(next(&mut it, span)?, span)?, span }),
             Rule::builder_decl => {
                 let name = self.name(next(&mut it, span)?);
                 let mut b = BuilderDecl { name, phase: None, tier: None, reach: vec![], span };
@@ -562,6 +556,25 @@ impl Builder {
             }
         }
         Ok(f)
+    }
+
+    /// The items of a set body (`set`, `alias`, `scan ignore`).
+    fn set_items(&self, body: Pair<Rule>, span: Span) -> R<Vec<SetItem>> {
+        body.into_inner()
+            .filter(|q| q.as_rule() != Rule::rbrace)
+            .map(|item| {
+                let mut exclude = false;
+                let mut pattern = None;
+                for part in item.into_inner() {
+                    match part.as_rule() {
+                        Rule::exclude => exclude = true,
+                        _ => pattern = Some(self.name(part)),
+                    }
+                }
+                pattern.map(|pattern| SetItem { pattern, exclude })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| internal(span))
     }
 
     fn clause(&self, c: Pair<Rule>) -> R<Clause> {
