@@ -284,16 +284,16 @@ pub fn misspelt_aliases<'a>(policy: &Policy, names: impl Iterator<Item = &'a str
     let names: Vec<&str> = names.collect();
     let have: HashSet<&str> = names.iter().copied().collect();
     let mut out = vec![];
-    for a in policy.aliases.iter().filter(|a| !have.contains(a.recipe.as_str())) {
+    for a in policy.aliases.iter().filter(|a| !have.contains(a.target.as_str())) {
         // The first near name in the tree's order: deterministic.
-        let Some(near) = names.iter().find(|n| one_edit_apart(&a.recipe, n)) else { continue };
+        let Some(near) = names.iter().find(|n| one_edit_apart(&a.target, n)) else { continue };
         out.push(Finding {
             check: ALIAS_WITHOUT_RECIPE.into(),
             severity: Severity::Advisory,
             gate: None,
-            subject: a.recipe.clone(),
+            subject: a.target.clone(),
             object: None,
-            message: format!("`alias {}` names no recipe of this tree; did you mean `{near}`?", a.recipe),
+            message: format!("`alias {}` names no recipe of this tree; did you mean `{near}`?", a.target),
             help: Some(format!("its upstream names resolve to no recipe while the alias is misspelt: `alias {near} {{ ... }}`")),
             at: Some(a.span),
             rule: Some(a.span),

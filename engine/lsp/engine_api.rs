@@ -1275,7 +1275,7 @@ fn index_file(f: &ast::RuleFile, text: &str, g: &Globals) -> FileIndex {
                 walk(&p.body, &env, g, &p.name.text, &mut ix.occs);
             }
             // Its items are upstream names, not recipes: only the recipe is a name of ours.
-            AstDecl::Alias(a) => occ(&mut ix, Kind::Package, &a.recipe, Ctx::None),
+            AstDecl::Alias(a) => occ(&mut ix, Kind::Package, &a.target, Ctx::None),
             AstDecl::ScanIgnore(_) => {}
         }
     }

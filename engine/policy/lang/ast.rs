@@ -35,17 +35,16 @@ pub enum Decl {
     ScanIgnore(ScanIgnoreDecl),
 }
 
-/// `alias <recipe> { <upstream names and globs> }`: the names a recipe provides upstream
-/// (pkg-config modules, libraries, headers, programs, cmake packages).
+/// `alias <name> { <names and globs> }`: the other names one thing goes by (a domain
+/// decides what they mean, e.g. the names another project uses for it).
 #[derive(Debug)]
 pub struct AliasDecl {
-    pub recipe: Name,
+    pub target: Name,
     pub items: Vec<SetItem>,
     pub span: Span,
 }
 
-/// `scan ignore { ... }`: upstream names that are never a recipe (the toolchain, the C
-/// library, build-system builtins).
+/// `scan ignore { ... }`: names a scan meets that are never one of ours.
 #[derive(Debug)]
 pub struct ScanIgnoreDecl {
     pub items: Vec<SetItem>,

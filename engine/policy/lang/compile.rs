@@ -208,18 +208,18 @@ pub struct Policy {
     /// The named predicates (`pred`), in declaration order. Their bodies are inlined where
     /// they are called, so nothing here is read while checks run.
     pub preds: Vec<PredDef>,
-    /// `alias <recipe> { ... }`: the upstream names each recipe goes by, in declaration
+    /// `alias <name> { ... }`: the other names each name goes by, in declaration
     /// order (the first that admits a name decides `because`).
     pub aliases: Vec<Alias>,
-    /// `scan ignore { ... }`: upstream names that are never a recipe.
+    /// `scan ignore { ... }`: names a scan meets that are never one of ours.
     pub scan_ignore: Option<NameSet>,
 }
 
-/// The upstream names of one recipe. `names.name` is `alias <recipe>`.
+/// The other names of one name. `names.name` is `alias <target>`.
 #[derive(Debug, Clone)]
 pub struct Alias {
-    pub recipe: String,
-    /// Where the recipe's name is written.
+    pub target: String,
+    /// Where the target is written.
     pub span: Span,
     pub names: NameSet,
 }
@@ -419,7 +419,7 @@ impl Compiler<'_> {
                     .with_label(format!("this {what} reuses the name"))
                     .with_related(*first, "first declared here")
                     .with_help(match what {
-                        "alias" => "a recipe has one alias: list every upstream name of it in one block".to_string(),
+                        "alias" => "a name has one alias declaration: list all its other names in one block".to_string(),
                         _ => format!("two {what}s cannot share a name"),
                     }),
             );
@@ -646,30 +646,30 @@ impl Compiler<'_> {
         }
     }
 
-    /// `alias <recipe> { ... }`: one declaration per recipe, which is named, not a glob.
-    /// Whether the recipe exists is the tree's to say (the `alias-without-recipe` lint).
+    /// `alias <name> { ... }`: one declaration per name, which is a name, not a glob.
+    /// Whether it names something is the facts' to say (a domain's lint).
     fn alias(&mut self, a: &AliasDecl) {
-        if glob::is_glob(&a.recipe.text) || a.recipe.text.starts_with('!') {
+        if glob::is_glob(&a.target.text) || a.target.text.starts_with('!') {
             self.errors.push(
-                RuleError::new("type", format!("`{}` is a pattern: an alias names one recipe", a.recipe.text), a.recipe.span)
-                    .with_label("not a recipe name")
-                    .with_help("write one `alias <recipe> { ... }` per recipe; globs belong inside the braces"),
+                RuleError::new("type", format!("`{}` is a pattern: an alias is for one name", a.target.text), a.target.span)
+                    .with_label("not a name")
+                    .with_help("write one `alias <name> { ... }` per name; globs belong inside the braces"),
             );
             return;
         }
-        if !self.declare("alias", &a.recipe) {
+        if !self.declare("alias", &a.target) {
             return;
         }
         let mut names = NameSet {
-            name: format!("alias {}", a.recipe.text),
-            span: a.recipe.span,
+            name: format!("alias {}", a.target.text),
+            span: a.target.span,
             exact: vec![],
             globs: vec![],
             excludes: vec![],
             from_builder: None,
         };
-        self.set_items(&mut names, &a.items, &format!("alias `{}`", a.recipe.text));
-        self.policy.aliases.push(Alias { recipe: a.recipe.text.clone(), span: a.recipe.span, names });
+        self.set_items(&mut names, &a.items, &format!("alias `{}`", a.target.text));
+        self.policy.aliases.push(Alias { target: a.target.text.clone(), span: a.target.span, names });
     }
 
     /// `scan ignore { ... }`, once.

@@ -135,8 +135,8 @@ fn decl_shape(keyword: &str) -> &'static str {
         "divergence" => "`divergence <package> drops <dependency> {`, then `reason` and `approver` lines, `}`",
         "phase" => "`phase <name> {`, then `run`, `builtin`, `after`, `checkpoint`, `optional`, `title` lines, `}`",
         "pred" => "`pred <name>(<param>: <type>, ...) = <condition>` on one line",
-        "alias" => "`alias <recipe> {`, one upstream name or glob per line, `}`",
-        "scan" => "`scan ignore {`, one upstream name or glob per line, `}`",
+        "alias" => "`alias <name> {`, one other name or glob per line, `}`",
+        "scan" => "`scan ignore {`, one name or glob per line, `}`",
         _ => "`patterns <group> {`, one `<kind> \"<template>\"` per line, `}`",
     }
 }
@@ -400,9 +400,9 @@ impl Builder {
                 Decl::Set(SetDecl { name, body })
             }
             Rule::alias_decl => {
-                let recipe = self.name(next(&mut it, span)?);
+                let target = self.name(next(&mut it, span)?);
                 let items = self.set_items(next(&mut it, span)?, span)?;
-                Decl::Alias(AliasDecl { recipe, items, span })
+                Decl::Alias(AliasDecl { target, items, span })
             }
             Rule::scan_ignore_decl => Decl::ScanIgnore(ScanIgnoreDecl { items: self.set_items(next(&mut it, span)?, span)?, span }),
             Rule::builder_decl => {
