@@ -115,3 +115,22 @@ fn every_broken_file_is_reported_in_one_run() {
     let loaded = rules::compile_texts(texts, &mut sources);
     assert_eq!(loaded.errors.len(), 1 + 1 + 4, "one syntax error, one unknown field, four waiver errors");
 }
+
+/// Named predicates: an unknown one (did-you-mean), a wrong number or type of arguments
+/// (at the call, with the declaration), recursion direct and through another predicate
+/// (at the call that closes the cycle), an unknown parameter type, a body that is not a
+/// condition, a predicate called as a method: one diagnostic each.
+#[test]
+fn predicate_errors() {
+    let (rendered, _) = compile_with("pred-errors.pol");
+    assert!(rendered.iter().any(|r| r.contains("did you mean `fixture_scope`?")), "{}", rendered.join("\n"));
+    assert!(rendered.iter().filter(|r| r.contains("calls itself")).count() == 2, "{}", rendered.join("\n"));
+    snapshot("rules-pred-errors", "pred-errors.pol", 8);
+}
+
+/// Upstream-name declarations: an alias is declared once per recipe and names one recipe
+/// (not a glob); an item listed twice; `scan ignore` declared twice. One diagnostic each.
+#[test]
+fn upstream_name_declaration_errors() {
+    snapshot("rules-upstream-errors", "upstream-errors.pol", 4);
+}

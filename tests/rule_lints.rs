@@ -126,3 +126,21 @@ fn no_lint_fires_on_the_shipped_rules_over_the_corpus() {
     assert!(lines.len() > 500, "the corpus check ran: {} lines", lines.len());
     assert_eq!(lints(&lines), Vec::<&String>::new());
 }
+
+/// `alias-without-recipe`: an alias whose recipe the tree lacks while a recipe of a near
+/// name exists (a misspelling) is an advisory at the alias; one for a recipe the tree
+/// simply does not have (`no-such-thing`), or another version's (`gtk3`: the tree has
+/// gtk4), is not.
+#[test]
+fn a_misspelt_alias_recipe_is_an_advisory() {
+    let t = rules_with("policy 1\n\nalias glb2 {\n  glib-2.0-typo\n}\n\nalias no-such-thing {\n  nothing-1\n}\n");
+    let tree = support::valid_tree("lints-alias");
+    let (out, lines) = concise(t.path(), tree.path(), "rules");
+    assert_ne!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let found: Vec<&String> = lines.iter().filter(|l| l.contains(" alias-without-recipe: ")).collect();
+    assert_eq!(
+        found,
+        ["rules/zz-lints.pol:3:7: advisory alias-without-recipe: `alias glb2` names no recipe of this tree; did you mean `glib2`?"],
+        "{lines:#?}"
+    );
+}

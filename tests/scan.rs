@@ -315,3 +315,27 @@ fn every_gate_6_finding_kind_renders() {
     tarball(&u.path().join("sources/gtk4-1.2.3.tar.gz"), &[("meson.build", "project('gtk4')\ndependency('libfrobnicate-9')\n")]);
     snap("finding-upstream-name-unresolved", first(&run(&u, None), "upstream-name-unresolved", u.path()));
 }
+
+/// The reconciliation report's gaps are the checks' findings: fed the findings, the gaps
+/// are those of `undeclared-dep` and `undeclared-dep-soft` of required dependencies; fed
+/// none, it lists no gap (it decides nothing itself), only what a divergence record took.
+#[test]
+fn the_reconciliation_report_reads_the_checks_findings() {
+    let t = scanned_tree("scan-report-findings");
+    let rules = "policy 1\n\ndivergence gtk4 drops zlib {\n  reason \"bundled\"\n}\n";
+    let mut texts: Vec<(String, Result<String, String>)> =
+        igos::rules::BUILT_IN.iter().map(|(n, t)| (n.to_string(), Ok(t.to_string()))).collect();
+    texts.push(("rules/extra.pol".into(), Ok(rules.to_string())));
+    let mut sources = SourceMap::new();
+    let rules = igos::rules::compile_texts(texts, &mut sources);
+    let tree = igos::tree::load_tree(t.path(), &mut sources).expect("tree loads");
+    let scan = igos::scan::load(&tree, &t.path().join("sources"), &t.path().join("build/scan-cache"), &mut sources);
+    let outcome = check::evaluate_all(&rules.policy, &tree, None, Some(&scan), "2026-11-22");
+    let with = igos::scan::reconcile::report(&tree, &rules.policy, &scan, &sources, outcome.findings());
+    assert!(with.contains("5 gap(s), 2 recorded divergence(s) in 1 package(s)"), "{with}");
+    let halting = outcome.findings().filter(|f| f.check == "undeclared-dep").count();
+    assert_eq!(with.matches("\n  gap ").count(), 5);
+    assert!(halting < 5, "soft findings of required dependencies are gaps too: {halting}");
+    let without = igos::scan::reconcile::report(&tree, &rules.policy, &scan, &sources, std::iter::empty());
+    assert!(without.contains("0 gap(s), 2 recorded divergence(s) in 1 package(s)"), "{without}");
+}

@@ -233,7 +233,9 @@ pub fn check(inputs: &Inputs, report: &Report, since: Option<&str>, special: Opt
         Err(u) => return unusable(style, u),
     };
     if special == Some("reconciliation") {
-        super::out(&crate::scan::reconcile::report(&l.tree, &l.rules.policy, &scan, &l.sources));
+        // The gaps are what the checks find: Gate 6's findings, not a second opinion.
+        let checked = Checker::new(&l.rules.policy, &l.tree).audit(&audit, &l.sources).scan(&scan).run().outcome;
+        super::out(&crate::scan::reconcile::report(&l.tree, &l.rules.policy, &scan, &l.sources, checked.findings()));
         return 0;
     }
     let scan_b = match inputs.scan_b(&l.tree, &l.rules.policy, &mut l.sources) {

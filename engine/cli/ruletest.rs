@@ -66,6 +66,8 @@ pub const ENGINE_CHECKS: &[&str] = &[
     "step-budget",
     crate::lints::CONSTANT_CONDITION,
     crate::lints::GLOB_MATCHES_NOTHING,
+    crate::lints::UNUSED_PRED,
+    crate::lints::ALIAS_WITHOUT_RECIPE,
 ];
 
 /// A case that cannot be run: the message, already rendered.
@@ -190,6 +192,9 @@ fn only_waivers(id: SourceId, sources: &SourceMap) -> Vec<RuleError> {
                 Decl::Divergence(d) => d.span,
                 Decl::Phase(p) => p.span,
                 Decl::Patterns(p) => p.name.span,
+                Decl::Pred(p) => p.span,
+                Decl::Alias(a) => a.span,
+                Decl::ScanIgnore(si) => si.span,
             };
             Some(
                 RuleError::new("case-waivers", format!("a test case's {WAIVERS_FILE} holds only `waive` declarations"), Span { end: span.start, ..span })

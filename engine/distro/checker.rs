@@ -162,7 +162,7 @@ pub struct Kept {
     /// Set entries an earlier layer already decides (they follow the classifications).
     pub shadowed: Option<Arc<Vec<Finding>>>,
     /// Globs of the rules that match no recipe (they follow the classifications and builders).
-    pub unmatched_globs: Option<Arc<Vec<Finding>>>,
+    pub tree_lints: Option<Arc<Vec<Finding>>>,
 }
 
 impl<'a> Checker<'a> {
@@ -227,7 +227,7 @@ impl<'a> Checker<'a> {
         // Room for what is added to the checks' findings, so the list is never copied to grow.
         let mut all: Vec<Finding> = engine.run_all(shadowed.len() + self.policy.waivers.len());
         all.extend(shadowed);
-        self.finish(&mut all, self.unmatched_globs());
+        self.finish(&mut all, self.tree_lints());
         let outcome = crate::outcome::by_gate(self.policy, self.tree.packages.len(), self.scan_b, all);
         Checked { outcome, engine }
     }
@@ -250,7 +250,7 @@ impl<'a> Checker<'a> {
                 kept.shadowed = Some(Arc::new(shadowed_entries(&engine)));
             }
         }
-        let globs = kept.unmatched_globs.get_or_insert_with(|| Arc::new(self.unmatched_globs())).clone();
+        let lints = kept.tree_lints.get_or_insert_with(|| Arc::new(self.tree_lints())).clone();
         let shadowed = kept.shadowed.clone().unwrap_or_default();
         let checks = mine.iter().filter_map(|&i| kept.checks[i].as_deref());
         let mut all: Vec<Finding> = Vec::with_capacity(checks.clone().map(Vec::len).sum::<usize>() + shadowed.len() + self.policy.waivers.len());
@@ -258,7 +258,7 @@ impl<'a> Checker<'a> {
             all.extend(found.iter().cloned());
         }
         all.extend(shadowed.iter().cloned());
-        self.finish(&mut all, globs.iter().cloned());
+        self.finish(&mut all, lints.iter().cloned());
         all
     }
 
@@ -269,17 +269,21 @@ impl<'a> Checker<'a> {
         engine
     }
 
-    /// Globs of the rules (classifications' sets, builders' names) that match no recipe.
-    fn unmatched_globs(&self) -> Vec<Finding> {
-        crate::lints::unmatched_globs(self.policy, self.tree.packages.iter().map(|p| p.name.as_str()))
+    /// The rule lints that need the tree: globs of the rules (classifications' sets,
+    /// builders' names) that match no recipe, aliases named one edit away from a recipe.
+    fn tree_lints(&self) -> Vec<Finding> {
+        let names = || self.tree.packages.iter().map(|p| p.name.as_str());
+        let mut lints = crate::lints::unmatched_globs(self.policy, names());
+        lints.extend(crate::lints::misspelt_aliases(self.policy, names()));
+        lints
     }
 
     /// After the checks' findings and the shadowed entries: checks in no gate, the rule
-    /// lints, the unmatched globs; then the waivers.
-    fn finish(&self, all: &mut Vec<Finding>, unmatched_globs: impl IntoIterator<Item = Finding>) {
+    /// lints, the lints over the tree; then the waivers.
+    fn finish(&self, all: &mut Vec<Finding>, tree_lints: impl IntoIterator<Item = Finding>) {
         all.extend(ungated_checks(self.policy));
         all.extend(self.policy.lints.iter().cloned());
-        all.extend(unmatched_globs);
+        all.extend(tree_lints);
         apply_waivers(self.policy, all, &self.today, TREE.id);
     }
 }

@@ -21,6 +21,7 @@ pub mod scan;
 pub mod scanb;
 pub mod tarball;
 pub mod tree;
+pub mod upstream;
 pub mod visible;
 
 // The engine's modules under the paths this crate's code has always used (`crate::lang`).

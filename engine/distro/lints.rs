@@ -6,6 +6,13 @@
 //! - `constant-condition`: a `where` (or an `and`/`or`/`not` operand of one) that depends on
 //!   no variable of the check and on no fact: `where 1 == 2`, `where true`, `x != x`. It
 //!   either filters nothing or makes the check find nothing, whatever the tree.
+//! - `unused-pred`: a named predicate that no check and no predicate calls (a leftover,
+//!   or a check that was meant to use it and copies its condition instead).
+//! - `alias-without-recipe`: an `alias <recipe>` whose recipe the tree does not have but
+//!   one of a near name (case, or one character added, dropped, changed or swapped; not one
+//!   digit for another, which is another version: gtk3, gtk4) does:
+//!   a misspelling, which would leave every upstream name of the alias unresolved. An
+//!   alias for a recipe the tree simply lacks is not reported (rules serve smaller trees).
 //! - `glob-matches-nothing`: a glob of a tier list or of a builder's `names` that matches
 //!   no recipe of the tree (a typo, or a family of packages that was renamed).
 
@@ -21,12 +28,38 @@ use crate::source::Span;
 
 pub const CONSTANT_CONDITION: &str = "constant-condition";
 pub const GLOB_MATCHES_NOTHING: &str = "glob-matches-nothing";
+pub const UNUSED_PRED: &str = "unused-pred";
+pub const ALIAS_WITHOUT_RECIPE: &str = "alias-without-recipe";
 
 /// The lints and what they report, for `igos checks`.
 pub const LINTS: &[(&str, &str)] = &[
     (CONSTANT_CONDITION, "a `where` condition that depends on no variable and no fact: always true or always false"),
+    (UNUSED_PRED, "a named predicate that no check or predicate calls"),
+    (ALIAS_WITHOUT_RECIPE, "an alias whose recipe the tree lacks, when a recipe of a near name exists (a misspelling)"),
     (GLOB_MATCHES_NOTHING, "a glob of a tier list or a builder's names that matches no recipe of the tree"),
 ];
+
+/// `unused-pred` findings: predicates the compiler saw no call of.
+pub fn unused_preds(policy: &Policy) -> Vec<Finding> {
+    policy
+        .preds
+        .iter()
+        .filter(|p| p.uses.is_empty())
+        .map(|p| Finding {
+            check: UNUSED_PRED.into(),
+            severity: Severity::Advisory,
+            gate: None,
+            subject: p.name.clone(),
+            object: None,
+            message: format!("predicate `{}` is declared but nothing calls it", p.name),
+            help: Some("call it in a check's `where` (`where {name}(p)`), or remove it".replace("{name}", &p.name)),
+            at: Some(p.span),
+            rule: Some(p.span),
+            because: None,
+            waiver: WaiverState::None,
+        })
+        .collect()
+}
 
 /// What the names of an expression are, for deciding whether it can vary.
 struct Names {
@@ -243,6 +276,58 @@ fn operand(e: &Expr) -> String {
     }
 }
 
+/// `alias-without-recipe` findings: aliases naming no recipe of `names` but a near one.
+pub fn misspelt_aliases<'a>(policy: &Policy, names: impl Iterator<Item = &'a str>) -> Vec<Finding> {
+    if policy.aliases.is_empty() {
+        return vec![];
+    }
+    let names: Vec<&str> = names.collect();
+    let have: HashSet<&str> = names.iter().copied().collect();
+    let mut out = vec![];
+    for a in policy.aliases.iter().filter(|a| !have.contains(a.target.as_str())) {
+        // The first near name in the tree's order: deterministic.
+        let Some(near) = names.iter().find(|n| one_edit_apart(&a.target, n)) else { continue };
+        out.push(Finding {
+            check: ALIAS_WITHOUT_RECIPE.into(),
+            severity: Severity::Advisory,
+            gate: None,
+            subject: a.target.clone(),
+            object: None,
+            message: format!("`alias {}` names no recipe of this tree; did you mean `{near}`?", a.target),
+            help: Some(format!("its upstream names resolve to no recipe while the alias is misspelt: `alias {near} {{ ... }}`")),
+            at: Some(a.span),
+            rule: Some(a.span),
+            because: None,
+            waiver: WaiverState::None,
+        });
+    }
+    out
+}
+
+/// `a` and `b` differ by case only, or by one character added, dropped, changed or two
+/// neighbours swapped. Linear, and most pairs stop at the first characters.
+fn one_edit_apart(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[p..], &b[p..]);
+    let tail = |x: &[u8], y: &[u8]| x == y;
+    match ra.len().cmp(&rb.len()) {
+        // One digit for another is another version (gtk3, gtk4), not a typo.
+        std::cmp::Ordering::Equal => {
+            (tail(&ra[1..], &rb[1..]) && !(ra[0].is_ascii_digit() && rb[0].is_ascii_digit()))
+                || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && tail(&ra[2..], &rb[2..]))
+        }
+        std::cmp::Ordering::Less => tail(ra, &rb[1..]),
+        std::cmp::Ordering::Greater => tail(&ra[1..], rb),
+    }
+}
+
 /// `glob-matches-nothing` findings: the globs (included or `!` excluded) of the sets a
 /// classification consults and of the builders' `names` that match none of `names`.
 pub fn unmatched_globs<'a>(policy: &Policy, names: impl Iterator<Item = &'a str>) -> Vec<Finding> {
@@ -302,4 +387,20 @@ pub fn unmatched_globs<'a>(policy: &Policy, names: impl Iterator<Item = &'a str>
             waiver: WaiverState::None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_edit_apart;
+
+    #[test]
+    fn one_edit() {
+        for (a, b) in [("glib", "glib2"), ("glib22", "glib2"), ("gilb2", "glib2"), ("GLib2", "glib2"), ("xlib2", "glib2")] {
+            assert!(one_edit_apart(a, b), "{a} {b}");
+        }
+        for (a, b) in [("gl", "glib2"), ("gilb3", "glib2"), ("zlib", "glib2"), ("", "ab"), ("ab", "ba2"), ("gtk3", "gtk4"), ("glib3", "glib2")] {
+            assert!(!one_edit_apart(a, b), "{a} {b}");
+        }
+        assert!(one_edit_apart("", "a") && one_edit_apart("ab", "ba"));
+    }
 }

@@ -114,6 +114,7 @@ impl Registered {
         let (mut policy, mut semantic) = compile::compile(&parsed, schema);
         errors.append(&mut semantic);
         policy.lints = crate::lints::constant_conditions(&parsed, &policy, schema);
+        policy.lints.extend(crate::lints::unused_preds(&policy));
         // The phase graph is part of the rules: a cycle is a rule error in every command. It
         // is judged only on rules that compiled clean: a builder lost to a syntax error would
         // otherwise leave its tier "unbuilt", a second diagnostic for one mistake.

@@ -10,7 +10,7 @@ use super::World;
 /// The most package names offered at once (the list is marked incomplete past it).
 const MAX_PACKAGES: usize = 200;
 
-const DECL_KEYWORDS: &[&str] = &["tiers", "set", "builder", "classify", "check", "gate", "waive", "divergence", "phase", "patterns"];
+const DECL_KEYWORDS: &[&str] = &["tiers", "set", "builder", "classify", "check", "gate", "waive", "divergence", "phase", "patterns", "pred", "alias", "scan"];
 const CLAUSES: &[&str] = &["for", "where", "let", "message", "help", "at", "subject", "object", "because", "about", "stability"];
 
 fn is_name_char(c: char) -> bool {

@@ -754,7 +754,7 @@ pub struct Memo {
     facts: u64,
     checks: HashMap<String, (u64, Arc<Vec<Finding>>)>,
     shadowed: Option<(u64, Arc<Vec<Finding>>)>,
-    unmatched_globs: Option<(u64, Arc<Vec<Finding>>)>,
+    tree_lints: Option<(u64, Arc<Vec<Finding>>)>,
     /// The checks the last evaluation ran (the others' findings were reused): for tests and benchmarks.
     pub ran: Vec<String>,
 }
@@ -936,12 +936,12 @@ fn evaluate(policy: &Policy, facts: &Facts, memo: &mut Memo) -> Vec<Finding> {
     for (&i, sig) in mine.iter().zip(&sigs) {
         kept.checks[i] = memo.checks.get(&policy.checks[i].id).filter(|(s, _)| s == sig).map(|(_, f)| f.clone());
     }
-    // Shadowed entries come from the classifications and their sets alone; unmatched globs
-    // from them and the builders.
+    // Shadowed entries come from the classifications and their sets alone; the tree lints
+    // (unmatched globs, misspelt aliases) from them, the builders and the aliases.
     let shadow_sig = hash_of(&[&format!("{:?}", facets.classes)]);
     kept.shadowed = memo.shadowed.as_ref().filter(|(s, _)| *s == shadow_sig).map(|(_, f)| f.clone());
-    let globs_sig = hash_of(&[&format!("{:?}", facets.classes), &facets.build.to_string()]);
-    kept.unmatched_globs = memo.unmatched_globs.as_ref().filter(|(s, _)| *s == globs_sig).map(|(_, g)| g.clone());
+    let lints_sig = hash_of(&[&format!("{:?}", facets.classes), &facets.build.to_string(), &format!("{:?}", policy.aliases)]);
+    kept.tree_lints = memo.tree_lints.as_ref().filter(|(s, _)| *s == lints_sig).map(|(_, g)| g.clone());
     memo.ran = mine.iter().filter(|&&i| kept.checks[i].is_none()).map(|&i| policy.checks[i].id.clone()).collect();
     // A check renamed or removed: its old findings go.
     memo.checks.retain(|id, _| policy.check(id).is_some());
@@ -958,7 +958,7 @@ fn evaluate(policy: &Policy, facts: &Facts, memo: &mut Memo) -> Vec<Finding> {
         }
     }
     memo.shadowed = kept.shadowed.map(|f| (shadow_sig, f));
-    memo.unmatched_globs = kept.unmatched_globs.map(|g| (globs_sig, g));
+    memo.tree_lints = kept.tree_lints.map(|g| (lints_sig, g));
     all
 }
 
@@ -1181,6 +1181,14 @@ fn index_file(f: &ast::RuleFile, text: &str, g: &Globals) -> FileIndex {
             AstDecl::Patterns(p) => {
                 decl(&mut ix, Kind::Patterns, &p.name, plural(p.entries.len(), "pattern"));
             }
+            AstDecl::Pred(p) => {
+                decl(&mut ix, Kind::Function, &p.name, "predicate".into());
+                let env: Vec<(String, Ty)> = p.params.iter().map(|(n, _)| (n.text.clone(), Ty::None)).collect();
+                walk(&p.body, &env, g, &p.name.text, &mut ix.occs);
+            }
+            // Its items are upstream names, not recipes: only the recipe is a name of ours.
+            AstDecl::Alias(a) => occ(&mut ix, Kind::Package, &a.target, Ctx::None),
+            AstDecl::ScanIgnore(_) => {}
         }
     }
     // Names a broken declaration left undeclared are still names: nothing to add.

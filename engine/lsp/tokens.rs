@@ -33,7 +33,7 @@ const KEYWORDS: &[&str] = &[
     "name", "in", "infer", "earliest", "consumer", "via", "else", "check", "halt", "advisory", "about", "for", "where", "let",
     "message", "help", "at", "subject", "object", "because", "stability", "stable", "experimental", "deprecated", "gate",
     "waive", "reason", "approver", "expires", "divergence", "drops", "run", "builtin", "after", "checkpoint", "optional",
-    "title", "patterns", "and", "or", "not", "none", "true", "false", "unclear",
+    "title", "patterns", "pred", "alias", "scan", "ignore", "and", "or", "not", "none", "true", "false", "unclear",
 ];
 
 fn token_type(k: Kind) -> Option<u32> {

@@ -75,7 +75,8 @@ fn format_lf(text: &str) -> String {
         out.push(indent(depth, line));
         if opens {
             depth += 1;
-            if line.starts_with("set ") {
+            // Set bodies, where order has no meaning: sets, aliases, the scan's ignore list.
+            if line.starts_with("set ") || line.starts_with("alias ") || line.starts_with("scan ") {
                 set_block = Some(vec![]);
             }
         }
@@ -184,6 +185,7 @@ fn opens_block(line: &str) -> bool {
 fn normalize(line: &str) -> String {
     let code = code_part(line);
     let spaced = collapse_spaces(code.trim());
+    let spaced = pred_header(&spaced).unwrap_or(spaced);
     if code.len() == line.len() {
         return spaced;
     }
@@ -193,6 +195,22 @@ fn normalize(line: &str) -> String {
     } else {
         format!("{spaced}  {comment}")
     }
+}
+
+/// A predicate's header written one way: `pred name(p: package, n: string) = body`.
+/// None when the line is not a predicate (or not one this can read: left as written).
+fn pred_header(code: &str) -> Option<String> {
+    let rest = code.strip_prefix("pred ")?;
+    let open = rest.find('(')?;
+    let close = open + rest[open..].find(')')?;
+    let name = rest[..open].trim();
+    let body = rest[close + 1..].trim_start().strip_prefix('=')?.trim_start();
+    let params: Vec<String> = rest[open + 1..close]
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| p.split_once(':').map(|(n, t)| format!("{}: {}", n.trim(), t.trim())))
+        .collect::<Option<_>>()?;
+    Some(format!("pred {name}({}) = {body}", params.join(", ")))
 }
 
 /// One space for each run of blanks outside a string literal.
@@ -242,6 +260,23 @@ mod tests {
     fn formats_to(text: &str, want: &str) {
         assert_eq!(format(text), want);
         assert_eq!(format(want), want);
+    }
+
+    #[test]
+    fn predicate_headers_are_written_one_way() {
+        formats_to(
+            "policy 1\npred  in_scope( p :package ,n:string )=p.tier in s   and not p.pending  # why\n",
+            "policy 1\npred in_scope(p: package, n: string) = p.tier in s and not p.pending  # why\n",
+        );
+        formats_to("policy 1\npred none_at_all()=true\n", "policy 1\npred none_at_all() = true\n");
+    }
+
+    #[test]
+    fn alias_and_scan_ignore_bodies_are_sorted_like_sets() {
+        formats_to(
+            "policy 1\nalias zlib {\n  zlib*\n  libz\n}\nscan ignore {\n  !x\n  c\n  awk\n}\n",
+            "policy 1\nalias zlib {\n  libz\n  zlib*\n}\nscan ignore {\n  awk\n  c\n  !x\n}\n",
+        );
     }
 
     #[test]

@@ -596,10 +596,10 @@ igos_policy::domain! {
             file: Str = "the build file inside the tarball, e.g. configure.ac", |f, i| f.upstream(i).map(|(d, _)| d.file.as_str());
             line: Int = "the line in that file", |f, i| f.upstream(i).map(|(d, _)| d.found.line);
             package: Rec(PACKAGE) = "the recipe whose tarball it was found in", |f, i| f.upstream(i).map(|(_, r)| r.package);
-            recipe: Rec(PACKAGE) = "the first recipe that provides the name (equal name, a set alias_<recipe>, a normalised name), none when unresolved",
+            recipe: Rec(PACKAGE) = "the first recipe that provides the name (equal name, an `alias <recipe>` declaration, a normalised name), none when unresolved",
                 |f, i| f.upstream(i).and_then(|(_, r)| r.recipes.first().copied());
             recipes: List(PACKAGE) = "every recipe that provides the name", |f, i| f.upstream(i).map(|(_, r)| r.recipes.clone()).unwrap_or_default();
-            provided_by: Loc = "why the recipe provides it: the alias set item that admits the name, else the recipe's package.yml",
+            provided_by: Loc = "why the recipe provides it: the alias item that admits the name, else the recipe's package.yml",
                 |f, i| f.upstream(i).and_then(|(_, r)| match (r.because, r.recipes.first()) {
                     (Some(span), _) => Some(span),
                     (None, Some(&p)) => Some(f.pkg(p).file_span()),
@@ -607,6 +607,7 @@ igos_policy::domain! {
                 });
             declared: Bool = "one of those recipes is the package itself or in its build or host dependencies", |f, i| f.upstream(i).is_some_and(|(_, r)| r.declared);
             divergence: Rec(DIVERGENCE) = "the divergence record for this package and dependency, none when absent", |f, i| f.upstream(i).and_then(|(_, r)| r.divergence);
+            ignored: Bool = "the name is in the rules' `scan ignore`: never a recipe (the toolchain, the C library, build-system builtins)", |f, i| f.upstream(i).is_some_and(|(_, r)| r.ignored);
         }
         SCAN "scan" "what the source scan made of a recipe's tarball" {
             @show |f, i| f.pkg(i).name.clone();
@@ -658,7 +659,7 @@ igos_policy::domain! {
             text: Str = "the log line, trimmed (at most 200 characters)", |f, i| f.log_hit(i).map(|(h, _, _)| h.text.as_str());
             pattern: Loc = "the pattern in the rules that matched", |f, i| f.log_hit(i).map(|(_, _, p)| p.span);
             dep: Str = "the declared build/host dependency the name is, none when not declared (detection lines)", |f, i| f.log_hit(i).and_then(|(h, _, _)| h.dep.as_deref());
-            recipe: Rec(PACKAGE) = "the recipe of the tree the name is (equal name, alias_<recipe>, normalised), none when not ours", |f, i| f.log_hit(i).and_then(|(h, _, _)| h.recipe);
+            recipe: Rec(PACKAGE) = "the recipe of the tree the name is (equal name, `alias <recipe>`, normalised), none when not ours", |f, i| f.log_hit(i).and_then(|(h, _, _)| h.recipe);
             declared: Bool = "the name is a declared dependency or the package itself", |f, i| f.log_hit(i).is_some_and(|(h, _, _)| h.declared);
             divergence: Rec(DIVERGENCE) = "the divergence record for this package and name, none when absent", |f, i| f.log_hit(i).and_then(|(h, _, _)| h.divergence);
         }

@@ -1,17 +1,12 @@
-//! Upstream names → recipes, and the reconciliation report.
-//!
-//! The map is rule data (`rules/scan.pol`): an upstream name is provided by the recipe of
-//! the same name, or by every recipe `r` whose set `alias_<r>` admits it (names and globs,
-//! `!` excludes); failing both, by a recipe named like a normalised form of it (lowercase,
-//! version suffix `-2.0` removed, `+` removed, `lib` prefix removed; for a library `x`,
-//! the recipe `libx`).
+//! Gate 6's upstream dependencies resolved to recipes (by the rule of
+//! [`crate::upstream`], shared with Gate 5), and the reconciliation report.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
-use crate::eval::classify::BoundSet;
+use crate::finding::Finding;
 use crate::lang::compile::Policy;
-use crate::lang::glob;
 use crate::scan::ScanFacts;
+use crate::upstream::{self, Resolution, Resolver};
 use crate::source::{SourceMap, Span};
 use crate::tree::{DepKind, Tree};
 
@@ -25,99 +20,60 @@ pub struct Resolved {
     pub because: Option<Span>,
     pub declared: bool,
     pub divergence: Option<u32>,
+    /// The name is in the rules' `scan ignore`: never a recipe, whatever resolves.
+    pub ignored: bool,
 }
 
-fn strip_version(n: &str) -> &str {
-    // `-2.0`, `-1`, `3.0` at the end after a dash.
-    match n.rfind('-') {
-        Some(i) if i > 0 && n[i + 1..].chars().next().is_some_and(|c| c.is_ascii_digit()) && n[i + 1..].chars().all(|c| c.is_ascii_digit() || c == '.') => &n[..i],
-        _ => n,
-    }
-}
-
-fn fallbacks(name: &str, kind: &str) -> Vec<String> {
-    if kind == "header" {
-        return vec![];
-    }
-    let lower = name.to_ascii_lowercase();
-    let base = strip_version(&lower).to_string();
-    let mut out = vec![lower.clone(), base.clone(), base.replace('+', "")];
-    if let Some(x) = base.strip_prefix("lib") {
-        out.push(x.to_string());
-    }
-    if kind == "lib" {
-        out.push(format!("lib{lower}"));
-    }
-    out
-}
-
-/// Resolve every scanned dependency, in scan order (package, then file order).
+/// Resolve every scanned dependency, in scan order (package, then file order), by the
+/// one rule of [`crate::upstream`].
 pub fn resolve(tree: &Tree, policy: &Policy, scan: &ScanFacts) -> Vec<Resolved> {
-    let mut by_name: HashMap<&str, u32> = HashMap::new();
-    for (i, p) in tree.packages.iter().enumerate() {
-        by_name.entry(p.name.as_str()).or_insert(i as u32);
-    }
-    let aliases: Vec<(u32, BoundSet)> = policy
-        .sets
-        .iter()
-        .filter_map(|s| {
-            let recipe = s.name.strip_prefix("alias_")?;
-            Some((*by_name.get(recipe)?, BoundSet::bind(s, None)))
-        })
-        .collect();
+    let resolver = Resolver::new(tree, policy);
     let mut out = vec![];
     for (pi, ps) in scan.packages.iter().enumerate() {
         let Some(pkg) = tree.packages.get(pi) else { continue };
         for (di, d) in ps.deps.iter().enumerate() {
             let name = d.found.name.as_str();
-            let mut recipes: Vec<u32> = by_name.get(name).copied().into_iter().collect();
-            let mut because = None;
-            for (r, set) in &aliases {
-                if let Some(item) = set.find(name) {
-                    because.get_or_insert(item);
-                    recipes.push(*r);
-                }
-            }
-            if recipes.is_empty() {
-                recipes.extend(fallbacks(name, &d.found.kind).iter().filter_map(|n| by_name.get(n.as_str()).copied()).take(1));
-            }
-            let mut seen = vec![];
-            recipes.retain(|r| if seen.contains(r) { false } else { seen.push(*r); true });
+            let Resolution { recipes, because } = resolver.resolve(name, d.found.kind == "header");
             let declared = recipes.iter().any(|&r| {
                 let rn = &tree.packages[r as usize].name;
                 r as usize == pi || pkg.deps.iter().any(|x| x.kind != DepKind::Runtime && &x.name == rn)
             });
-            let divergence = policy
-                .divergences
-                .iter()
-                .position(|dv| {
-                    glob::matches(&dv.package, &pkg.name)
-                        && (glob::matches(&dv.dependency, name)
-                            || recipes.iter().any(|&r| glob::matches(&dv.dependency, &tree.packages[r as usize].name)))
-                })
-                .map(|i| i as u32);
-            out.push(Resolved { package: pi as u32, dep: di as u32, recipes, because, declared, divergence });
+            let recipe_names = recipes.iter().map(|&r| tree.packages[r as usize].name.as_str());
+            let divergence = upstream::divergence(policy, &pkg.name, std::iter::once(name).chain(recipe_names));
+            let ignored = resolver.ignored(name);
+            out.push(Resolved { package: pi as u32, dep: di as u32, recipes, because, declared, divergence, ignored });
         }
     }
     out
 }
 
+/// The checks whose findings are the report's gaps: an upstream dependency a recipe
+/// provides that the package does not declare (`rules/scan.pol`).
+pub const GAP_CHECKS: [&str; 2] = ["undeclared-dep", "undeclared-dep-soft"];
+
 /// The reconciliation report: per package, every upstream-required dependency that a
 /// recipe exists for but the package does not declare, split into real gaps and
-/// recorded divergences (with their justification). Names in `scan_ignore` are skipped.
-pub fn report(tree: &Tree, policy: &Policy, scan: &ScanFacts, sources: &SourceMap) -> String {
-    let ignore = policy.sets.iter().find(|s| s.name == "scan_ignore").map(|s| BoundSet::bind(s, None));
+/// recorded divergences (with their justification). What a gap is, the checks decide:
+/// the gaps are the `findings` of [`GAP_CHECKS`] (each points at its upstream line),
+/// those of required dependencies; a divergence row is a required dependency whose
+/// finding a divergence record took away (undeclared, provided, not ignored).
+pub fn report<'f>(tree: &Tree, policy: &Policy, scan: &ScanFacts, sources: &SourceMap, findings: impl IntoIterator<Item = &'f Finding>) -> String {
+    let found: HashSet<Span> = findings.into_iter().filter(|f| GAP_CHECKS.contains(&f.check.as_str())).filter_map(|f| f.at).collect();
     let mut rows: Vec<(u32, bool, String)> = vec![];
     for r in resolve(tree, policy, scan) {
         let d = &scan.packages[r.package as usize].deps[r.dep as usize];
-        if !d.found.required || r.declared || r.recipes.is_empty() || ignore.as_ref().is_some_and(|s| s.find(&d.found.name).is_some()) {
+        if !d.found.required || r.recipes.is_empty() {
+            continue;
+        }
+        let gap = found.contains(&d.span);
+        if !gap && (r.divergence.is_none() || r.declared || r.ignored) {
             continue;
         }
         let recipe = &tree.packages[r.recipes[0] as usize].name;
         let tarball = scan.packages[r.package as usize].tarball.as_deref().unwrap_or("");
         let cond = if d.found.conditional { ", conditional" } else { "" };
         let what = format!("{recipe} ({} `{}`, {tarball}!{}:{}{cond})", d.found.kind, d.found.name, d.file, d.found.line);
-        match r.divergence.and_then(|i| policy.divergences.get(i as usize)) {
+        match r.divergence.and_then(|i| policy.divergences.get(i as usize)).filter(|_| !gap) {
             Some(dv) => {
                 let file = sources.get(dv.span.source);
                 let (line, _) = file.line_col(dv.span.start);

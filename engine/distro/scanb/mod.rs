@@ -9,14 +9,12 @@
 pub use crate::lang::pattern;
 pub mod reference;
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use crate::eval::classify::BoundSet;
 use crate::lang::compile::Policy;
-use crate::lang::glob;
 use crate::source::{SourceFile, SourceMap, Span};
 use crate::tree::Tree;
+use crate::upstream::{self, Resolver};
 
 pub use reference::Reference;
 
@@ -76,90 +74,7 @@ impl ScanBFacts {
 }
 
 /// A capture lowercased without `-`, `_`, `.` and blanks: `X11 backend` → `x11backend`.
-pub fn normalize(s: &str) -> String {
-    s.chars().filter(|c| !matches!(c, '-' | '_' | '.' | ' ' | '\t')).collect::<String>().to_ascii_lowercase()
-}
-
-fn strip_version(n: &str) -> &str {
-    match n.rfind('-') {
-        Some(i) if i > 0 && n[i + 1..].starts_with(|c: char| c.is_ascii_digit()) && n[i + 1..].chars().all(|c| c.is_ascii_digit() || c == '.') => &n[..i],
-        _ => n,
-    }
-}
-
-fn strip_stage(n: &str) -> &str {
-    for suffix in ["-core", "-bootstrap", "-host"] {
-        if let Some(b) = n.strip_suffix(suffix) {
-            return b;
-        }
-    }
-    if let Some(i) = n.rfind("-pass") {
-        if n[i + 5..].chars().all(|c| c.is_ascii_digit()) {
-            return &n[..i];
-        }
-    }
-    n
-}
-
-/// The names a dependency (a recipe name) goes by in a log, lowercase: the name, without
-/// a stage suffix (-core, -passN, -bootstrap, -host) or version suffix, with the `lib`
-/// prefix added or removed (at least three characters left), and every plain name of the
-/// rules' set `alias_<dep>`. A log name matches when it equals one of them, whole.
-pub fn variants(dep: &str, policy: &Policy) -> Vec<String> {
-    let lower = dep.to_ascii_lowercase();
-    let base = strip_version(strip_stage(&lower)).to_string();
-    let mut out = vec![lower.clone(), base.clone()];
-    match base.strip_prefix("lib") {
-        Some(rest) if rest.len() >= 3 => out.push(rest.to_string()),
-        Some(_) => {}
-        None if base.len() >= 3 => out.push(format!("lib{base}")),
-        None => {}
-    }
-    if let Some(set) = policy.sets.iter().find(|s| s.name == format!("alias_{dep}")) {
-        out.extend(set.exact.iter().map(|(n, _)| n.to_ascii_lowercase()));
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-struct Resolver<'a> {
-    by_name: HashMap<String, u32>,
-    aliases: Vec<(u32, BoundSet<'a>)>,
-}
-
-impl<'a> Resolver<'a> {
-    fn new(tree: &Tree, policy: &'a Policy) -> Resolver<'a> {
-        let mut by_name = HashMap::new();
-        for (i, p) in tree.packages.iter().enumerate() {
-            by_name.entry(p.name.to_ascii_lowercase()).or_insert(i as u32);
-        }
-        let aliases = policy
-            .sets
-            .iter()
-            .filter_map(|s| Some((*by_name.get(&s.name.strip_prefix("alias_")?.to_ascii_lowercase())?, BoundSet::bind(s, None))))
-            .collect();
-        Resolver { by_name, aliases }
-    }
-
-    /// The recipe a log name is: equal name, an alias set, then a normalised name.
-    fn recipe(&self, name: &str) -> Option<u32> {
-        let lower = name.to_ascii_lowercase();
-        if let Some(&r) = self.by_name.get(&lower) {
-            return Some(r);
-        }
-        if let Some((r, _)) = self.aliases.iter().find(|(_, s)| s.find(name).is_some() || s.find(&lower).is_some()) {
-            return Some(*r);
-        }
-        let base = strip_version(&lower);
-        let mut tries = vec![base.to_string(), base.replace('+', "")];
-        match base.strip_prefix("lib") {
-            Some(rest) if rest.len() >= 3 => tries.push(rest.to_string()),
-            _ => tries.push(format!("lib{base}")),
-        }
-        tries.iter().find_map(|t| self.by_name.get(t).copied())
-    }
-}
+pub use crate::upstream::normalize;
 
 /// Read the reference at `path` and every log it names. Ok with no reference when the
 /// file does not exist; Err (exit 2) when it exists but cannot be used.
@@ -187,7 +102,7 @@ pub fn load(tree: &Tree, policy: &Policy, path: &Path, map: &mut SourceMap) -> R
     for ((name, rp), (ks, ke)) in reference.packages.iter().zip(key_spans) {
         let file = Path::new(&rp.log);
         let full = if file.is_absolute() { file.to_path_buf() } else { tree.root.join(file) };
-        let recipe = resolver.by_name.get(&name.to_ascii_lowercase()).copied();
+        let recipe = resolver.recipe_named(name);
         let log_index = facts.logs.len() as u32;
         // A log up to its cap; a missing one is a finding, one the system refuses to read (or a
         // FIFO, a device) an error naming it.
@@ -203,7 +118,7 @@ pub fn load(tree: &Tree, policy: &Policy, path: &Path, map: &mut SourceMap) -> R
         let id = map.add(SourceFile::new(rp.log.clone(), text.clone()));
         facts.logs.push(BuildLog { package: name.clone(), version: rp.version.clone(), log: rp.log.clone(), present: true, span: Span::new(id, 0, 0), recipe });
         // Each declared dependency's names, once per package.
-        let dep_names: Vec<(String, Vec<String>)> = rp.deps.iter().map(|d| (d.clone(), variants(d, policy))).collect();
+        let dep_names: Vec<(String, Vec<String>)> = rp.deps.iter().map(|d| (d.clone(), resolver.names_of(d, policy))).collect();
         let mut offset = 0usize;
         for (ln, raw) in text.split('\n').enumerate() {
             let line = raw.strip_suffix('\r').unwrap_or(raw);
@@ -223,7 +138,7 @@ pub fn load(tree: &Tree, policy: &Policy, path: &Path, map: &mut SourceMap) -> R
             let detection = policy.log_patterns[pi].template.capture == pattern::Capture::Name;
             let (mut dep, mut hit_recipe, mut declared) = (None, None, false);
             if detection {
-                hit_recipe = resolver.recipe(captured);
+                hit_recipe = resolver.resolve(captured, false).recipes.first().copied();
                 dep = dep_names.iter().find(|(_, v)| v.contains(&lower)).map(|(d, _)| d.clone());
                 if dep.is_none() {
                     if let Some(r) = hit_recipe {
@@ -233,19 +148,8 @@ pub fn load(tree: &Tree, policy: &Policy, path: &Path, map: &mut SourceMap) -> R
                 }
                 declared = dep.is_some() || (hit_recipe.is_some() && hit_recipe == recipe);
             }
-            let normalized = normalize(captured);
-            let divergence = policy
-                .divergences
-                .iter()
-                .position(|dv| {
-                    glob::matches(&dv.package, name)
-                        && (glob::matches(&dv.dependency, captured)
-                            || glob::matches(&dv.dependency, &lower)
-                            || glob::matches(&dv.dependency, &normalized)
-                            || dep.as_deref().is_some_and(|d| glob::matches(&dv.dependency, d))
-                            || hit_recipe.is_some_and(|r| glob::matches(&dv.dependency, &tree.packages[r as usize].name)))
-                })
-                .map(|i| i as u32);
+            let recipe_name = hit_recipe.map(|r| tree.packages[r as usize].name.as_str());
+            let divergence = upstream::divergence(policy, name, [Some(captured), dep.as_deref(), recipe_name].into_iter().flatten());
             let trimmed = line.trim();
             let text: String = trimmed.chars().take(200).collect();
             facts.hits.push(LogHit {

@@ -30,6 +30,35 @@ pub enum Decl {
     Divergence(DivergenceDecl),
     Phase(PhaseDecl),
     Patterns(PatternsDecl),
+    Pred(PredDecl),
+    Alias(AliasDecl),
+    ScanIgnore(ScanIgnoreDecl),
+}
+
+/// `alias <name> { <names and globs> }`: the other names one thing goes by (a domain
+/// decides what they mean, e.g. the names another project uses for it).
+#[derive(Debug)]
+pub struct AliasDecl {
+    pub target: Name,
+    pub items: Vec<SetItem>,
+    pub span: Span,
+}
+
+/// `scan ignore { ... }`: names a scan meets that are never one of ours.
+#[derive(Debug)]
+pub struct ScanIgnoreDecl {
+    pub items: Vec<SetItem>,
+    pub span: Span,
+}
+
+/// `pred <name>(<param>: <type>, ...) = <condition>`: a named condition, inlined at each use.
+#[derive(Debug, Clone)]
+pub struct PredDecl {
+    pub name: Name,
+    /// (parameter, its type's name)
+    pub params: Vec<(Name, Name)>,
+    pub body: Expr,
+    pub span: Span,
 }
 
 /// `patterns <group> { <kind> "<template>" ... }`: log line patterns (Scan B), in order.

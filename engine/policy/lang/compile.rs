@@ -205,7 +205,41 @@ pub struct Policy {
     /// Advisories about the rule files that need no tree (`lints.rs`), filled when the
     /// rules are loaded; `igos check` reports them under "Rule files".
     pub lints: Vec<crate::finding::Finding>,
+    /// The named predicates (`pred`), in declaration order. Their bodies are inlined where
+    /// they are called, so nothing here is read while checks run.
+    pub preds: Vec<PredDef>,
+    /// `alias <name> { ... }`: the other names each name goes by, in declaration
+    /// order (the first that admits a name decides `because`).
+    pub aliases: Vec<Alias>,
+    /// `scan ignore { ... }`: names a scan meets that are never one of ours.
+    pub scan_ignore: Option<NameSet>,
 }
+
+/// The other names of one name. `names.name` is `alias <target>`.
+#[derive(Debug, Clone)]
+pub struct Alias {
+    pub target: String,
+    /// Where the target is written.
+    pub span: Span,
+    pub names: NameSet,
+}
+
+/// A named predicate as declared, and where it is called.
+#[derive(Debug, Clone)]
+pub struct PredDef {
+    pub name: String,
+    pub span: Span,
+    /// Every call, in any check or predicate (the lint `unused-pred` reads it).
+    pub uses: Vec<Span>,
+}
+
+/// How far predicates may call predicates (compile recursion, and the size of what a
+/// call inlines, stay bounded on any input).
+pub const MAX_PRED_NESTING: usize = 32;
+/// Nodes one inlined call may expand to (a predicate calling another twice, nested, doubles).
+const MAX_INLINED_NODES: usize = 100_000;
+/// How deep an inlined expression may nest (evaluation recurses on it).
+const MAX_INLINED_DEPTH: usize = 256;
 
 /// One entry of a `patterns` block.
 #[derive(Debug, Clone)]
@@ -246,6 +280,10 @@ pub fn compile(files: &[RuleFile], schema: &Schema) -> (Policy, Vec<RuleError>) 
         classify_names: HashMap::new(),
         broken: Default::default(),
         gated: HashMap::new(),
+        preds: vec![],
+        pred_index: HashMap::new(),
+        pred_nesting: 0,
+        pred_too_deep: false,
     };
     c.run(files);
     (c.policy, c.errors)
@@ -267,6 +305,29 @@ struct Compiler<'s> {
     broken: std::collections::HashSet<String>,
     /// Per check, the gate that lists it first and where (a check belongs to one gate).
     gated: HashMap<usize, (String, Span)>,
+    /// Named predicates, parallel to `policy.preds`: compiled on first use.
+    preds: Vec<PredSlot>,
+    pred_index: HashMap<String, usize>,
+    /// Predicate bodies being compiled, one inside another.
+    pred_nesting: usize,
+    /// The nesting limit was reported.
+    pred_too_deep: bool,
+}
+
+struct PredSlot {
+    decl: PredDecl,
+    /// The parameters' types; None when one is unknown (reported at the declaration).
+    params: Option<Vec<Ty>>,
+    state: PredState,
+}
+
+#[derive(Clone)]
+enum PredState {
+    Pending,
+    /// Its body is being compiled: a call to it now is recursion.
+    Compiling,
+    /// Compiled; None when the body has an error (reported once, at the body).
+    Done(Option<CExpr>),
 }
 
 impl Compiler<'_> {
@@ -317,9 +378,18 @@ impl Compiler<'_> {
             }
         }
         for d in &decls {
+            if let Decl::Pred(pd) = d {
+                self.pred(pd);
+            }
+        }
+        for d in &decls {
             if let Decl::Check(ch) = d {
                 self.check(ch);
             }
+        }
+        // A predicate no check calls is still compiled: its mistakes are reported too.
+        for i in 0..self.preds.len() {
+            self.pred_body(i, None);
         }
         for d in &decls {
             match d {
@@ -327,6 +397,8 @@ impl Compiler<'_> {
                 Decl::Waive(w) => self.waive(w),
                 Decl::Divergence(dv) => self.divergence(dv),
                 Decl::Patterns(pd) => self.patterns(pd),
+                Decl::Alias(a) => self.alias(a),
+                Decl::ScanIgnore(si) => self.scan_ignore(si),
                 _ => {}
             }
         }
@@ -337,7 +409,7 @@ impl Compiler<'_> {
     /// expressions), builders, phases, checks, gates.
     fn declare(&mut self, what: &str, name: &Name) -> bool {
         let namespace = match what {
-            "set" | "classification" => "expression",
+            "set" | "classification" | "predicate" => "expression",
             other => other,
         };
         let key = format!("{namespace}:{}", name.text);
@@ -346,7 +418,10 @@ impl Compiler<'_> {
                 RuleError::new("duplicate", format!("`{}` is declared twice", name.text), name.span)
                     .with_label(format!("this {what} reuses the name"))
                     .with_related(*first, "first declared here")
-                    .with_help(format!("two {what}s cannot share a name")),
+                    .with_help(match what {
+                        "alias" => "a name has one alias declaration: list all its other names in one block".to_string(),
+                        _ => format!("two {what}s cannot share a name"),
+                    }),
             );
             return false;
         }
@@ -540,35 +615,86 @@ impl Compiler<'_> {
                     self.errors.push(unknown(b, "builder", did_you_mean(&b.text, names)));
                 }
             },
-            SetBody::Items(items) => {
-                let mut seen: HashMap<&str, Span> = HashMap::new();
-                for it in items {
-                    if let Some(first) = seen.get(it.pattern.text.as_str()) {
-                        self.errors.push(
-                            RuleError::new(
-                                "duplicate",
-                                format!("`{}` is listed twice in set `{}`", it.pattern.text, s.name.text),
-                                it.pattern.span,
-                            )
-                            .with_label("listed again")
-                            .with_related(*first, "first listed here"),
-                        );
-                        continue;
-                    }
-                    seen.insert(&it.pattern.text, it.pattern.span);
-                    let entry = (it.pattern.text.clone(), it.pattern.span);
-                    if it.exclude {
-                        set.excludes.push(entry);
-                    } else if glob::is_glob(&it.pattern.text) {
-                        set.globs.push(entry);
-                    } else {
-                        set.exact.push(entry);
-                    }
-                }
-            }
+            SetBody::Items(items) => self.set_items(&mut set, items, &format!("set `{}`", s.name.text)),
         }
         self.set_index.insert(set.name.clone(), self.policy.sets.len());
         self.policy.sets.push(set);
+    }
+
+    /// A set body's items into `set`: names, globs, `!` exclusions; an item listed twice is
+    /// reported (`whose`: "set `x`", "alias `y`").
+    fn set_items(&mut self, set: &mut NameSet, items: &[SetItem], whose: &str) {
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for it in items {
+            if let Some(first) = seen.get(it.pattern.text.as_str()) {
+                self.errors.push(
+                    RuleError::new("duplicate", format!("`{}` is listed twice in {whose}", it.pattern.text), it.pattern.span)
+                        .with_label("listed again")
+                        .with_related(*first, "first listed here"),
+                );
+                continue;
+            }
+            seen.insert(&it.pattern.text, it.pattern.span);
+            let entry = (it.pattern.text.clone(), it.pattern.span);
+            if it.exclude {
+                set.excludes.push(entry);
+            } else if glob::is_glob(&it.pattern.text) {
+                set.globs.push(entry);
+            } else {
+                set.exact.push(entry);
+            }
+        }
+    }
+
+    /// `alias <name> { ... }`: one declaration per name, which is a name, not a glob.
+    /// Whether it names something is the facts' to say (a domain's lint).
+    fn alias(&mut self, a: &AliasDecl) {
+        if glob::is_glob(&a.target.text) || a.target.text.starts_with('!') {
+            self.errors.push(
+                RuleError::new("type", format!("`{}` is a pattern: an alias is for one name", a.target.text), a.target.span)
+                    .with_label("not a name")
+                    .with_help("write one `alias <name> { ... }` per name; globs belong inside the braces"),
+            );
+            return;
+        }
+        if !self.declare("alias", &a.target) {
+            return;
+        }
+        let mut names = NameSet {
+            name: format!("alias {}", a.target.text),
+            span: a.target.span,
+            exact: vec![],
+            globs: vec![],
+            excludes: vec![],
+            from_builder: None,
+        };
+        self.set_items(&mut names, &a.items, &format!("alias `{}`", a.target.text));
+        self.policy.aliases.push(Alias { target: a.target.text.clone(), span: a.target.span, names });
+    }
+
+    /// `scan ignore { ... }`, once.
+    fn scan_ignore(&mut self, d: &ScanIgnoreDecl) {
+        // The keywords, not the whole block.
+        let span = Span { end: d.span.start + "scan ignore".len() as u32, ..d.span };
+        if let Some(first) = &self.policy.scan_ignore {
+            self.errors.push(
+                RuleError::new("duplicate", "`scan ignore` is declared twice", span)
+                    .with_label("second declaration")
+                    .with_related(first.span, "first declared here")
+                    .with_help("list every ignored upstream name in one `scan ignore` block"),
+            );
+            return;
+        }
+        let mut names = NameSet {
+            name: "scan ignore".into(),
+            span,
+            exact: vec![],
+            globs: vec![],
+            excludes: vec![],
+            from_builder: None,
+        };
+        self.set_items(&mut names, &d.items, "`scan ignore`");
+        self.policy.scan_ignore = Some(names);
     }
 
     fn classify(&mut self, cl: &ClassifyDecl) {
@@ -677,7 +803,11 @@ impl Compiler<'_> {
                     for e in parts {
                         if let Some((ce, ty, deps)) = self.expr(e, &scope) {
                             self.want_bool(ty, e.span);
-                            steps.push((Step::Where(ce), deps));
+                            // An inlined predicate's `and`s are filters of their own too,
+                            // exactly as if its body were written here.
+                            let mut filters = vec![];
+                            and_parts(ce, &mut filters);
+                            steps.extend(filters.into_iter().map(|f| (Step::Where(f), deps)));
                         }
                     }
                 }
@@ -754,6 +884,176 @@ impl Compiler<'_> {
             object,
             because,
         });
+    }
+
+    /// Declare a named predicate; its body is compiled at its first call (or after the
+    /// checks, when nothing calls it).
+    fn pred(&mut self, d: &PredDecl) {
+        if let Some((taken, first)) = self.taken_name(&d.name.text, None) {
+            self.refuse_name("predicate", &d.name, &taken, first);
+            return;
+        }
+        if !self.declare("predicate", &d.name) {
+            self.broken.insert(d.name.text.clone());
+            return;
+        }
+        let mut params = Some(vec![]);
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for (p, t) in &d.params {
+            if let Some(first) = seen.insert(&p.text, p.span) {
+                self.errors.push(
+                    RuleError::new("duplicate", format!("parameter `{}` is declared twice", p.text), p.span)
+                        .with_label("declared again")
+                        .with_related(first, "first declared here"),
+                );
+                params = None;
+                continue;
+            }
+            match self.param_type(t) {
+                Some(ty) => {
+                    if let Some(v) = params.as_mut() {
+                        v.push(ty)
+                    }
+                }
+                None => params = None,
+            }
+        }
+        self.pred_index.insert(d.name.text.clone(), self.preds.len());
+        self.preds.push(PredSlot { decl: d.clone(), params, state: PredState::Pending });
+        self.policy.preds.push(PredDef { name: d.name.text.clone(), span: d.name.span, uses: vec![] });
+    }
+
+    /// A parameter's type: a record kind of the schema, or `string`, `number`, `bool`, `tier`.
+    fn param_type(&mut self, t: &Name) -> Option<Ty> {
+        let kinds = || self.schema.domains().iter().flat_map(|d| d.kinds.iter().copied());
+        let ty = match t.text.as_str() {
+            "string" => Some(Ty::Str),
+            "number" => Some(Ty::Int),
+            "bool" => Some(Ty::Bool),
+            "tier" => Some(Ty::Tier),
+            name => kinds().find(|k| k.def().name == name).map(Ty::Rec),
+        };
+        if ty.is_none() {
+            let mut names: Vec<&str> = vec!["string", "number", "bool", "tier"];
+            names.extend(kinds().map(|k| k.def().name));
+            self.errors.push(unknown(t, "type", did_you_mean(&t.text, names.iter().copied())).with_help(match did_you_mean(&t.text, names.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("a parameter is a record kind or string, number, bool, tier: {}", names.join(", ")),
+            }));
+        }
+        ty
+    }
+
+    /// The compiled body of predicate `pi` (parameters are the slots 0..n). `at`: the call
+    /// that asks for it, where a recursion is reported.
+    fn pred_body(&mut self, pi: usize, at: Option<Span>) -> Option<CExpr> {
+        match &self.preds[pi].state {
+            PredState::Done(body) => return body.clone(),
+            PredState::Compiling => {
+                let decl = &self.preds[pi].decl;
+                if let Some(at) = at {
+                    self.errors.push(
+                        RuleError::new("recursion", format!("predicate `{}` calls itself", decl.name.text), at)
+                            .with_label("recursive call")
+                            .with_related(decl.name.span, "declared here")
+                            .with_help("a predicate cannot call itself, directly or through another: write the condition out (the only recursion is `infer`)"),
+                    );
+                }
+                return None;
+            }
+            PredState::Pending => {}
+        }
+        let decl = self.preds[pi].decl.clone();
+        if self.pred_nesting >= MAX_PRED_NESTING {
+            self.preds[pi].state = PredState::Done(None);
+            // Once: a long chain is one mistake, however many predicates it passes through.
+            if std::mem::replace(&mut self.pred_too_deep, true) {
+                return None;
+            }
+            self.errors.push(
+                RuleError::new("too-deep", format!("predicates call predicates more than {MAX_PRED_NESTING} deep here"), at.unwrap_or(decl.name.span))
+                    .with_label("too deep")
+                    .with_related(decl.name.span, "declared here"),
+            );
+            return None;
+        }
+        self.preds[pi].state = PredState::Compiling;
+        self.pred_nesting += 1;
+        let body = self.preds[pi].params.clone().and_then(|tys| {
+            let mut scope = Scope::default();
+            for ((name, _), ty) in decl.params.iter().zip(tys) {
+                scope.bind(name, ty, 0);
+            }
+            let (c, ty, _) = self.expr(&decl.body, &scope)?;
+            if ty != Ty::Bool {
+                self.want_bool(ty, decl.body.span);
+                return None;
+            }
+            Some(c)
+        });
+        self.pred_nesting -= 1;
+        self.preds[pi].state = PredState::Done(body.clone());
+        body
+    }
+
+    /// A call of a named predicate: arguments checked against the declaration, the body
+    /// inlined with the arguments in place of the parameters (no call at run time).
+    fn pred_call(&mut self, pi: usize, f: &Name, method: bool, args: &[Expr], span: Span, scope: &Scope) -> Option<(CExpr, Ty, usize)> {
+        self.policy.preds[pi].uses.push(f.span);
+        let decl_span = self.preds[pi].decl.name.span;
+        if method {
+            self.errors.push(
+                RuleError::new("type", format!("`{}` is a predicate: call it as `{}(...)`", f.text, f.text), f.span)
+                    .with_label("not a method")
+                    .with_related(decl_span, "declared here"),
+            );
+            return None;
+        }
+        let compiled: Vec<_> = args.iter().map(|a| (self.expr(a, scope), a.span)).collect();
+        let params: Vec<(Name, Name)> = self.preds[pi].decl.params.clone();
+        if args.len() != params.len() {
+            let shape = params.iter().map(|(p, t)| format!("{}: {}", p.text, t.text)).collect::<Vec<_>>().join(", ");
+            self.errors.push(
+                RuleError::new("type", format!("`{}` takes {} argument(s), {} given", f.text, params.len(), args.len()), span)
+                    .with_label("wrong number of arguments")
+                    .with_related(decl_span, "declared here")
+                    .with_help(format!("`{}({shape})`", f.text)),
+            );
+            return None;
+        }
+        let tys = self.preds[pi].params.clone()?; // a parameter's type is unknown: reported there
+        let mut out = vec![];
+        let mut depth = 0;
+        for (((a, aspan), want), (pname, ptype)) in compiled.into_iter().zip(tys).zip(&params) {
+            let (c, ty, d) = a?;
+            if ty != want && ty != Ty::None {
+                self.errors.push(
+                    RuleError::new(
+                        "type",
+                        format!("`{}` expects a {} for `{}`, this is a {}", f.text, want.name(), pname.text, ty.name()),
+                        aspan,
+                    )
+                    .with_label("wrong type")
+                    .with_related(ptype.span, "declared here"),
+                );
+                return None;
+            }
+            depth = depth.max(d);
+            out.push(c);
+        }
+        let body = self.pred_body(pi, Some(f.span))?;
+        let sizes: Vec<(usize, usize)> = out.iter().map(|a| inlined_size(a, &[])).collect();
+        let (nodes, levels) = inlined_size(&body, &sizes);
+        if nodes > MAX_INLINED_NODES || levels > MAX_INLINED_DEPTH {
+            self.errors.push(
+                RuleError::new("too-deep", format!("`{}` expands to more than the language allows here", f.text), span)
+                    .with_label("too large once inlined")
+                    .with_related(decl_span, "declared here")
+                    .with_help("a predicate's body is copied into each call: split the condition into `where` clauses"),
+            );
+            return None;
+        }
+        Some((substitute(&body, &out), Ty::Bool, depth))
     }
 
     fn template(&mut self, t: &Template, scope: &Scope) -> Option<Vec<CPart>> {
@@ -933,6 +1233,9 @@ impl Compiler<'_> {
         if self.broken.contains(&f.text) {
             return None; // reported where it was declared
         }
+        if let Some(&pi) = self.pred_index.get(&f.text) {
+            return self.pred_call(pi, f, recv.is_some(), args, span, scope);
+        }
         // A key argument is checked against its function's key set once the function is known.
         let key_arg = match args.last().map(|a| (&a.kind, a.span)) {
             Some((ExprKind::Str(k), span)) if recv.is_some() => Some((k.clone(), span)),
@@ -943,6 +1246,7 @@ impl Compiler<'_> {
         if !known {
             let mut names: Vec<&str> = self.schema.functions().map(|f| f.name).collect();
             names.extend(self.classify_index.keys().map(String::as_str));
+            names.extend(self.pred_index.keys().map(String::as_str));
             self.errors.push(unknown(f, "function", did_you_mean(&f.text, names)));
         }
         let mut compiled = vec![];
@@ -1231,6 +1535,54 @@ fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
             conjuncts(r, out);
         }
         _ => out.push(e),
+    }
+}
+
+/// A condition's `and` operands, as separate filters.
+fn and_parts(e: CExpr, out: &mut Vec<CExpr>) {
+    match e {
+        CExpr::Bin(BinOp::And, l, r) => {
+            and_parts(*l, out);
+            and_parts(*r, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// The number of nodes and the depth of `e` with each parameter slot `i` counted as
+/// `args[i]` (saturating: a hostile nest of predicates cannot overflow it).
+fn inlined_size(e: &CExpr, args: &[(usize, usize)]) -> (usize, usize) {
+    let many = |items: &[CExpr]| {
+        items.iter().map(|i| inlined_size(i, args)).fold((1usize, 0usize), |(n, d), (a, b)| (n.saturating_add(a), d.max(b)))
+    };
+    let (n, d) = match e {
+        CExpr::Var(s) => return args.get(*s).copied().unwrap_or((1, 1)),
+        CExpr::Const(_) | CExpr::Set(_) | CExpr::Relation(_) => (1, 0),
+        CExpr::List(items) | CExpr::Call(_, items) => many(items),
+        CExpr::Field(r, _, _) | CExpr::Classify(_, r) | CExpr::Not(r) => {
+            let (n, d) = inlined_size(r, args);
+            (n.saturating_add(1), d)
+        }
+        CExpr::Bin(_, l, r) => {
+            let ((a, b), (c, d)) = (inlined_size(l, args), inlined_size(r, args));
+            (a.saturating_add(c).saturating_add(1), b.max(d))
+        }
+    };
+    (n, d.saturating_add(1))
+}
+
+/// A predicate's body with its parameter slots replaced by the call's arguments.
+fn substitute(e: &CExpr, args: &[CExpr]) -> CExpr {
+    let sub = |x: &CExpr| Box::new(substitute(x, args));
+    match e {
+        CExpr::Var(s) => args.get(*s).cloned().unwrap_or(CExpr::Const(Const::None)),
+        CExpr::Const(_) | CExpr::Set(_) | CExpr::Relation(_) => e.clone(),
+        CExpr::List(items) => CExpr::List(items.iter().map(|i| substitute(i, args)).collect()),
+        CExpr::Call(f, items) => CExpr::Call(*f, items.iter().map(|i| substitute(i, args)).collect()),
+        CExpr::Field(r, k, i) => CExpr::Field(sub(r), *k, *i),
+        CExpr::Classify(c, r) => CExpr::Classify(*c, sub(r)),
+        CExpr::Not(r) => CExpr::Not(sub(r)),
+        CExpr::Bin(op, l, r) => CExpr::Bin(*op, sub(l), sub(r)),
     }
 }
 

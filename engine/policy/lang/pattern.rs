@@ -13,7 +13,7 @@
 //!
 //! Word boundaries are exact: where `{name}` touches a `*` or the start or end of the
 //! line, the capture cannot start or end inside a word, so `*{name}` never captures `ssl`
-//! out of `openssl`. The capture is then compared whole (see `scanb::variants`), never as
+//! out of `openssl`. The capture is then compared whole (see `upstream::Resolver::names_of` in igos-distro), never as
 //! a substring.
 
 #[derive(Debug, Clone, PartialEq, Eq)]

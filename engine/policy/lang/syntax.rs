@@ -134,6 +134,9 @@ fn decl_shape(keyword: &str) -> &'static str {
         "waive" => "`waive <check> for <name> {`, then `reason`, `approver`, `expires` lines, `}`",
         "divergence" => "`divergence <package> drops <dependency> {`, then `reason` and `approver` lines, `}`",
         "phase" => "`phase <name> {`, then `run`, `builtin`, `after`, `checkpoint`, `optional`, `title` lines, `}`",
+        "pred" => "`pred <name>(<param>: <type>, ...) = <condition>` on one line",
+        "alias" => "`alias <name> {`, one other name or glob per line, `}`",
+        "scan" => "`scan ignore {`, one name or glob per line, `}`",
         _ => "`patterns <group> {`, one `<kind> \"<template>\"` per line, `}`",
     }
 }
@@ -164,8 +167,8 @@ fn stray_brace(e: RuleError, text: &str) -> RuleError {
     }
 }
 
-const DECL_KEYWORDS: [&str; 10] =
-    ["tiers", "set", "builder", "classify", "check", "gate", "waive", "divergence", "phase", "patterns"];
+const DECL_KEYWORDS: [&str; 13] =
+    ["tiers", "set", "builder", "classify", "check", "gate", "waive", "divergence", "phase", "patterns", "pred", "alias", "scan"];
 
 /// Byte offsets of the lines that start, in the first column, with a declaration keyword.
 fn decl_starts(text: &str) -> Vec<usize> {
@@ -322,6 +325,10 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::divergence_decl => "`divergence`",
         Rule::phase_decl => "`phase`",
         Rule::patterns_decl => "`patterns`",
+        Rule::pred_decl => "`pred`",
+        Rule::alias_decl => "`alias`",
+        Rule::scan_ignore_decl => "`scan ignore`",
+        Rule::pred_param => "a parameter (`<name>: <type>`)",
         Rule::pattern_entry => "a pattern (`<kind> \"<template>\"`)",
         Rule::ident => "a name",
         Rule::check_id => "a kebab-case id",
@@ -388,26 +395,16 @@ impl Builder {
                 let body = next(&mut it, span)?;
                 let body = match body.as_rule() {
                     Rule::set_from => SetBody::FromBuilder(self.name(next(&mut body.into_inner(), span)?)),
-                    _ => SetBody::Items(
-                        body.into_inner()
-                            .filter(|q| q.as_rule() != Rule::rbrace)
-                            .map(|item| {
-                                let mut exclude = false;
-                                let mut pattern = None;
-                                for part in item.into_inner() {
-                                    match part.as_rule() {
-                                        Rule::exclude => exclude = true,
-                                        _ => pattern = Some(self.name(part)),
-                                    }
-                                }
-                                pattern.map(|pattern| SetItem { pattern, exclude })
-                            })
-                            .collect::<Option<Vec<_>>>()
-                            .ok_or_else(|| internal(span))?,
-                    ),
+                    _ => SetBody::Items(self.set_items(body, span)?),
                 };
                 Decl::Set(SetDecl { name, body })
             }
+            Rule::alias_decl => {
+                let target = self.name(next(&mut it, span)?);
+                let items = self.set_items(next(&mut it, span)?, span)?;
+                Decl::Alias(AliasDecl { target, items, span })
+            }
+            Rule::scan_ignore_decl => Decl::ScanIgnore(ScanIgnoreDecl { items: self.set_items(next(&mut it, span)?, span)?, span }),
             Rule::builder_decl => {
                 let name = self.name(next(&mut it, span)?);
                 let mut b = BuilderDecl { name, phase: None, tier: None, reach: vec![], span };
@@ -491,6 +488,23 @@ impl Builder {
                 }
                 Decl::Patterns(PatternsDecl { name, entries })
             }
+            Rule::pred_decl => {
+                let name = self.name(next(&mut it, span)?);
+                let mut params = vec![];
+                let mut body = None;
+                for part in it {
+                    match part.as_rule() {
+                        Rule::pred_param => {
+                            let pspan = self.span(&part);
+                            let mut inner = part.into_inner();
+                            let param = self.name(next(&mut inner, pspan)?);
+                            params.push((param, self.name(next(&mut inner, pspan)?)));
+                        }
+                        _ => body = Some(self.expr(part, 0)?),
+                    }
+                }
+                Decl::Pred(PredDecl { name, params, body: body.ok_or_else(|| internal(span))?, span })
+            }
             Rule::divergence_decl => {
                 let package = self.name(next(&mut it, span)?);
                 let dependency = self.name(next(&mut it, span)?);
@@ -542,6 +556,25 @@ impl Builder {
             }
         }
         Ok(f)
+    }
+
+    /// The items of a set body (`set`, `alias`, `scan ignore`).
+    fn set_items(&self, body: Pair<Rule>, span: Span) -> R<Vec<SetItem>> {
+        body.into_inner()
+            .filter(|q| q.as_rule() != Rule::rbrace)
+            .map(|item| {
+                let mut exclude = false;
+                let mut pattern = None;
+                for part in item.into_inner() {
+                    match part.as_rule() {
+                        Rule::exclude => exclude = true,
+                        _ => pattern = Some(self.name(part)),
+                    }
+                }
+                pattern.map(|pattern| SetItem { pattern, exclude })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| internal(span))
     }
 
     fn clause(&self, c: Pair<Rule>) -> R<Clause> {
