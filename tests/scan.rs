@@ -329,7 +329,7 @@ fn the_reconciliation_report_reads_the_checks_findings() {
     let mut sources = SourceMap::new();
     let rules = igos::rules::compile_texts(texts, &mut sources);
     let tree = igos::tree::load_tree(t.path(), &mut sources).expect("tree loads");
-    let scan = igos::scan::load(&tree, &t.path().join("sources"), &t.path().join("build/scan-cache"), &mut sources);
+    let scan = igos::scan::load(&tree, &t.path().join("sources"), &t.path().join("build/scan-cache"), &mut sources).expect("sources listed");
     let outcome = check::evaluate_all(&rules.policy, &tree, None, Some(&scan), "2026-11-22");
     let with = igos::scan::reconcile::report(&tree, &rules.policy, &scan, &sources, outcome.findings());
     assert!(with.contains("5 gap(s), 2 recorded divergence(s) in 1 package(s)"), "{with}");
