@@ -225,13 +225,13 @@ fn run(cli: Cli) -> Result<u8> {
             let opts = InstallOptions { trust: archive_trust, overwrite, allow_downgrade, ..Default::default() };
             if igos::repo::ops::are_names(&archives) {
                 let names: Vec<String> = archives.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-                print(&igos::repo::ops::install_names(&layout, &mut conn, &names, &opts)?);
+                print(&igos::repo::ops::install_names(&layout, &mut conn, &names, &opts, &igos::rules::for_pkm)?);
                 return Ok(0);
             }
             if !nodeps {
                 igos::repo::ops::check_file_queue(&conn, &archives)?;
             }
-            print(&install::install(&layout, &mut conn, &archives, &opts)?);
+            print(&install::install(&layout, &mut conn, &archives, &opts, &igos::rules::for_pkm)?);
             Ok(0)
         }
         Cmd::Remove { force, cascade, names } => {
@@ -275,13 +275,13 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Upgrade { allow_downgrade } => {
             let _l = lock::acquire(&layout)?;
             let mut conn = db::open(&layout, true)?;
-            print(&igos::repo::ops::upgrade(&layout, &mut conn, allow_downgrade)?);
+            print(&igos::repo::ops::upgrade(&layout, &mut conn, allow_downgrade, &igos::rules::for_pkm)?);
             Ok(0)
         }
         Cmd::Reinstall { names } => {
             let _l = lock::acquire(&layout)?;
             let mut conn = db::open(&layout, true)?;
-            print(&igos::repo::ops::reinstall(&layout, &mut conn, &names)?);
+            print(&igos::repo::ops::reinstall(&layout, &mut conn, &names, &igos::rules::for_pkm)?);
             Ok(0)
         }
         Cmd::Search { pattern, json } => {

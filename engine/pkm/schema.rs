@@ -85,7 +85,7 @@ ALTER TABLE files ADD COLUMN size INTEGER;
 ALTER TABLE files ADD COLUMN uid INTEGER;
 ALTER TABLE files ADD COLUMN gid INTEGER;
 "#,
-    // 2 -> 3 (pkm repositories, engine/repo): where each available archive comes from, its
+    // 2 -> 3 (pkm repositories, engine/pkm/repo): where each available archive comes from, its
     // size, runtime dependencies and supersedes (space-separated names), whether a detached
     // archive signature is published, and the repository's position in repos.conf.
     r#"

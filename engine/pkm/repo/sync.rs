@@ -7,7 +7,7 @@ use super::fetch;
 use super::index::Index;
 use super::publish::{INDEX_FILE, INDEX_SIG_FILE};
 use super::sign::{SignatureFile, INDEX_CONTEXT};
-use crate::pkm::error::{PkmError, Result};
+use crate::error::{PkmError, Result};
 use rusqlite::{params, Connection, TransactionBehavior};
 use std::path::Path;
 
@@ -79,7 +79,7 @@ pub fn sync_all(root: &Path, conn: &mut Connection) -> Result<Vec<String>> {
             lines.push(format!("{}: {} {noun}, signature good (key {})", r.name, idx.packages.len(), r.key_id));
         }
     }
-    crate::pkm::db::log_history(&tx, "sync", "-", None, None, &format!("{total} entries from {} repositories", repos.len()))?;
+    crate::db::log_history(&tx, "sync", "-", None, None, &format!("{total} entries from {} repositories", repos.len()))?;
     tx.commit()?;
     lines.push(format!("synced {total} packages from {} {}", repos.len(), if repos.len() == 1 { "repository" } else { "repositories" }));
     Ok(lines)

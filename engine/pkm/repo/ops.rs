@@ -1,6 +1,6 @@
 //! The pkm operations on synced repositories: install by name, upgrade, reinstall, the
 //! dependency checks around `pkm install FILE` and `pkm remove`, search and info. Resolution
-//! is `resolve` (pure); installing is the existing pipeline, `crate::pkm::install::install`,
+//! is `resolve` (pure); installing is the existing pipeline, `crate::install::install`,
 //! given the downloaded archives as one queue.
 
 use super::conf;
@@ -8,13 +8,14 @@ use super::fetch;
 use super::index::{read_manifest, valid_file_name};
 use super::resolve::{self, Available, Installed, ResolveError, Universe};
 use super::sign::{archive_message, SignatureFile, ARCHIVE_CONTEXT};
-use crate::pkm::db::{self, Layout};
-use crate::pkm::beneath;
-use crate::pkm::error::{PkmError, Result};
-use crate::pkm::install::{self, InstallOptions};
-use crate::pkm::state;
-use crate::pkm::trust::Trust;
-use crate::pkm::vercmp;
+use crate::db::{self, Layout};
+use crate::beneath;
+use crate::error::{PkmError, Result};
+use crate::install::{self, InstallOptions};
+use crate::invariants::Rules;
+use crate::state;
+use crate::trust::Trust;
+use crate::vercmp;
 use crate::visible::visible;
 use rusqlite::Connection;
 use rustix::fs::{AtFlags, OFlags};
@@ -175,7 +176,7 @@ fn download(layout: &Layout, row: &AvailableRow) -> Result<PathBuf> {
 
 /// Download every queued package, then install them as one queue through the pipeline, with
 /// the caller's options (`--overwrite`, `--allow-downgrade`) and strict trust.
-fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRow], queue: &[Available], opts: &InstallOptions, mut out: Vec<String>) -> Result<Vec<String>> {
+fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRow], queue: &[Available], opts: &InstallOptions, rules: &dyn Fn() -> Result<Rules>, mut out: Vec<String>) -> Result<Vec<String>> {
     let mut paths = Vec::new();
     let bar = fetch::queue_bar(queue.len(), 2, "downloading");
     let map = by_key(rows);
@@ -196,7 +197,7 @@ fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRo
         b.set_message(format!("installing {} packages", paths.len()));
         b.enable_steady_tick(std::time::Duration::from_millis(120));
     });
-    let res = install::install(layout, conn, &paths, &opts);
+    let res = install::install(layout, conn, &paths, &opts, rules);
     if let Some(b) = spinner {
         b.finish_and_clear();
     }
@@ -205,8 +206,9 @@ fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRo
 }
 
 /// `pkm install NAME…`: the names and their missing runtime dependencies, one queue. An
-/// installed name moves to an older published version only with `--allow-downgrade`.
-pub fn install_names(layout: &Layout, conn: &mut Connection, names: &[String], opts: &InstallOptions) -> Result<Vec<String>> {
+/// installed name moves to an older published version only with `--allow-downgrade`. `rules`
+/// as for `install::install`.
+pub fn install_names(layout: &Layout, conn: &mut Connection, names: &[String], opts: &InstallOptions, rules: &dyn Fn() -> Result<Rules>) -> Result<Vec<String>> {
     let rows = available_rows(conn)?;
     let u = universe(conn, &rows)?;
     let mut out = Vec::new();
@@ -234,12 +236,12 @@ pub fn install_names(layout: &Layout, conn: &mut Connection, names: &[String], o
         return Ok(out);
     }
     let queue = u.resolve(&targets).map_err(resolve_error)?;
-    fetch_and_install(layout, conn, &rows, &queue, opts, out)
+    fetch_and_install(layout, conn, &rows, &queue, opts, rules, out)
 }
 
 /// `pkm upgrade`: every installed package to its newest published version, replacements for
 /// split packages, new dependencies; a downgrade only when asked for.
-pub fn upgrade(layout: &Layout, conn: &mut Connection, allow_downgrade: bool) -> Result<Vec<String>> {
+pub fn upgrade(layout: &Layout, conn: &mut Connection, allow_downgrade: bool, rules: &dyn Fn() -> Result<Rules>) -> Result<Vec<String>> {
     let rows = available_rows(conn)?;
     let u = universe(conn, &rows)?;
     let (targets, held) = u.upgrade_targets(allow_downgrade);
@@ -249,14 +251,14 @@ pub fn upgrade(layout: &Layout, conn: &mut Connection, allow_downgrade: bool) ->
         return Ok(out);
     }
     let queue = u.resolve(&targets).map_err(resolve_error)?;
-    fetch_and_install(layout, conn, &rows, &queue, &InstallOptions { allow_downgrade, ..Default::default() }, out)
+    fetch_and_install(layout, conn, &rows, &queue, &InstallOptions { allow_downgrade, ..Default::default() }, rules, out)
 }
 
 /// `pkm reinstall NAME…`: the installed version, downloaded and verified first, then
 /// installed over itself as one queue through the pipeline, as an upgrade to the same version
 /// would be (configuration files kept): all or nothing, so an install that fails leaves the
 /// installed package and its files as they were.
-pub fn reinstall(layout: &Layout, conn: &mut Connection, names: &[String]) -> Result<Vec<String>> {
+pub fn reinstall(layout: &Layout, conn: &mut Connection, names: &[String], rules: &dyn Fn() -> Result<Rules>) -> Result<Vec<String>> {
     let rows = available_rows(conn)?;
     let mut paths = Vec::new();
     let mut seen = BTreeSet::new();
@@ -272,7 +274,7 @@ pub fn reinstall(layout: &Layout, conn: &mut Connection, names: &[String]) -> Re
         paths.push(download(layout, row)?);
     }
     let opts = InstallOptions { trust: Trust::Strict, reinstall: true, ..Default::default() };
-    install::install(layout, conn, &paths, &opts)
+    install::install(layout, conn, &paths, &opts, rules)
 }
 
 /// Before `pkm install FILE…`: every runtime dependency of the queue must be installed or in
