@@ -314,6 +314,27 @@ fn sync_bad_signature_keeps_previous_index() {
     );
 }
 
+/// The rows of every index are written into the sync's transaction while its signature is
+/// checked: a later repository's bad signature, found after the first repository's rows and
+/// its own were written, still leaves the previous index whole.
+#[test]
+fn sync_bad_signature_of_a_later_repository_keeps_previous_index() {
+    let w = World::new();
+    w.publish("first", &[p("a", "1.0", &[], &[])]);
+    w.publish("second", &[p("b", "1.0", &[], &[])]);
+    w.configure(&[("first", w.file_url("first")), ("second", w.file_url("second"))]);
+    ok(&w.pkm(&["sync"]));
+    w.publish("first", &[p("a", "2.0", &[], &[])]);
+    let idx = w.repo_dir("second").join("index.json");
+    let t = fs::read_to_string(&idx).unwrap().replace("\"1.0\"", "\"9.9\"");
+    fs::write(idx, t).unwrap();
+    let o = w.pkm(&["sync"]);
+    fails(&o, 2, "repository `second`");
+    assert!(o.stderr.contains("bad signature"), "{}", o.stderr);
+    assert_eq!(w.available(), ["first/a 1.0", "second/b 1.0"], "the previous index stays, the first repository's new rows dropped too");
+    assert_eq!(w.history("sync").len(), 1, "no second sync recorded");
+}
+
 #[test]
 fn sync_missing_signature_keeps_previous_index() {
     sync_failure_keeps_previous(|w| fs::remove_file(w.repo_dir("core").join("index.json.sig")).unwrap(), "missing signature");
