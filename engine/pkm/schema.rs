@@ -108,23 +108,29 @@ DROP INDEX IF EXISTS available_sha;
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Bring the schema to [`SCHEMA_VERSION`], one transaction per migration.
+/// Bring the schema to [`SCHEMA_VERSION`], every pending migration in one transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     migrate_to(conn, SCHEMA_VERSION)
 }
 
-/// Bring the schema from its version up to `version` (not past it), one transaction per
-/// migration: what an older pkm left is exactly a database migrated to its version.
+/// Bring the schema from its version up to `version` (not past it): what an older pkm left
+/// is exactly a database migrated to its version. The pending migrations and the new
+/// version number commit together, so a crash leaves the old version or the new one; and a
+/// new database (the first `pkm sync` or install on a root) is one commit, not one per
+/// migration (each a WAL sync).
 pub fn migrate_to(conn: &mut Connection, version: i64) -> rusqlite::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let upto = version.clamp(0, SCHEMA_VERSION) as usize;
-    for (i, sql) in MIGRATIONS.iter().enumerate().take(upto).skip(current.max(0) as usize) {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
-        tx.commit()?;
+    let from = current.max(0) as usize;
+    if from >= upto {
+        return Ok(());
     }
-    Ok(())
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for sql in &MIGRATIONS[from..upto] {
+        tx.execute_batch(sql)?;
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {upto}"))?;
+    tx.commit()
 }
 
 #[cfg(test)]
