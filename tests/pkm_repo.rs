@@ -476,6 +476,30 @@ fn install_dependency_chain_in_order() {
     assert_consistent(w.root());
 }
 
+/// `--print` shows the queue a name resolves to, in install order with versions,
+/// repositories and sizes, and changes nothing: no download, no file, no database row.
+#[test]
+fn install_print_shows_the_resolved_queue_and_changes_nothing() {
+    let w = World::synced(&[p("a", "1", &["b"], &[]), p("b", "1", &["c"], &[]), p("c", "1", &[], &[])]);
+    let before = snapshot(w.root());
+    let o = w.pkm(&["install", "--print", "a"]);
+    ok(&o);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert!(lines[0].starts_with("would install 3 package(s), ") && lines[0].contains("nothing was downloaded or changed"), "{}", o.stdout);
+    let queue: Vec<&str> = lines[1..].iter().map(|l| l.split_whitespace().next().unwrap_or("")).collect();
+    assert_eq!(queue, ["c", "b", "a"], "dependencies first: {}", o.stdout);
+    assert!(lines[1].contains("c 1-1  core  "), "version, repository and size: {}", o.stdout);
+    assert_eq!(snapshot(w.root()), before, "the root, its database and the cache are unchanged");
+    assert!(w.installed().is_empty() && w.cached().is_empty());
+    // Archive files are installed as given: --print has nothing to resolve there.
+    fails(&w.pkm(&["install", "--print", "./a-1-1.igos.tar.gz"]), 2, "--print shows what package names resolve to");
+    // After the install, an upgrade has nothing to print.
+    ok(&w.pkm(&["install", "a"]));
+    let o = w.pkm(&["upgrade", "--print"]);
+    ok(&o);
+    assert!(o.stdout.contains("nothing to upgrade"), "{}", o.stdout);
+}
+
 #[test]
 fn install_diamond_installs_the_shared_dependency_once() {
     let w = World::synced(&[p("top", "1", &["left", "right"], &[]), p("left", "1", &["base"], &[]), p("right", "1", &["base"], &[]), p("base", "1", &[], &[])]);

@@ -176,6 +176,42 @@ fn download(layout: &Layout, row: &AvailableRow) -> Result<PathBuf> {
 
 /// Download every queued package, then install them as one queue through the pipeline, with
 /// the caller's options (`--overwrite`, `--allow-downgrade`) and strict trust.
+/// What a resolved queue is for: installed, or only shown (`--print`, as pacman's `-S
+/// --print`: what would be downloaded and installed, in order, nothing fetched or changed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    Install,
+    Print,
+}
+
+/// The queue in install order, one line each (name, version-release, repository, download
+/// size), and the total.
+fn print_queue(rows: &[AvailableRow], queue: &[Available], mut out: Vec<String>) -> Result<Vec<String>> {
+    let map = by_key(rows);
+    let mut total = 0i64;
+    let mut lines = Vec::with_capacity(queue.len());
+    for q in queue {
+        let row = row_of(&map, q).ok_or_else(|| PkmError::unusable("pkm::resolve", format!("{} vanished from the index", q.name)))?;
+        let size = row.size.unwrap_or(0);
+        total += size;
+        lines.push(format!("  {} {}-{}  {}  {}", visible(&q.name), visible(&q.version), q.release, visible(&row.repository), human_size(size)));
+    }
+    out.push(format!("would install {} package(s), {} to download (nothing was downloaded or changed):", queue.len(), human_size(total)));
+    out.extend(lines);
+    Ok(out)
+}
+
+/// Bytes as people read them: `512 B`, `3.4 KiB`, `1.2 MiB`, `2.0 GiB`.
+fn human_size(bytes: i64) -> String {
+    let b = bytes.max(0) as f64;
+    match b {
+        b if b < 1024.0 => format!("{bytes} B"),
+        b if b < 1024.0 * 1024.0 => format!("{:.1} KiB", b / 1024.0),
+        b if b < 1024.0 * 1024.0 * 1024.0 => format!("{:.1} MiB", b / (1024.0 * 1024.0)),
+        b => format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0)),
+    }
+}
+
 fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRow], queue: &[Available], opts: &InstallOptions, rules: &dyn Fn() -> Result<Rules>, mut out: Vec<String>) -> Result<Vec<String>> {
     let mut paths = Vec::new();
     let bar = fetch::queue_bar(queue.len(), 2, "downloading");
@@ -208,7 +244,7 @@ fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRo
 /// `pkm install NAME…`: the names and their missing runtime dependencies, one queue. An
 /// installed name moves to an older published version only with `--allow-downgrade`. `rules`
 /// as for `install::install`.
-pub fn install_names(layout: &Layout, conn: &mut Connection, names: &[String], opts: &InstallOptions, rules: &dyn Fn() -> Result<Rules>) -> Result<Vec<String>> {
+pub fn install_names(layout: &Layout, conn: &mut Connection, names: &[String], opts: &InstallOptions, then: Then, rules: &dyn Fn() -> Result<Rules>) -> Result<Vec<String>> {
     let rows = available_rows(conn)?;
     let u = universe(conn, &rows)?;
     let mut out = Vec::new();
@@ -236,12 +272,15 @@ pub fn install_names(layout: &Layout, conn: &mut Connection, names: &[String], o
         return Ok(out);
     }
     let queue = u.resolve(&targets).map_err(resolve_error)?;
-    fetch_and_install(layout, conn, &rows, &queue, opts, rules, out)
+    match then {
+        Then::Install => fetch_and_install(layout, conn, &rows, &queue, opts, rules, out),
+        Then::Print => print_queue(&rows, &queue, out),
+    }
 }
 
 /// `pkm upgrade`: every installed package to its newest published version, replacements for
 /// split packages, new dependencies; a downgrade only when asked for.
-pub fn upgrade(layout: &Layout, conn: &mut Connection, allow_downgrade: bool, rules: &dyn Fn() -> Result<Rules>) -> Result<Vec<String>> {
+pub fn upgrade(layout: &Layout, conn: &mut Connection, allow_downgrade: bool, then: Then, rules: &dyn Fn() -> Result<Rules>) -> Result<Vec<String>> {
     let rows = available_rows(conn)?;
     let u = universe(conn, &rows)?;
     let (targets, held) = u.upgrade_targets(allow_downgrade);
@@ -251,7 +290,10 @@ pub fn upgrade(layout: &Layout, conn: &mut Connection, allow_downgrade: bool, ru
         return Ok(out);
     }
     let queue = u.resolve(&targets).map_err(resolve_error)?;
-    fetch_and_install(layout, conn, &rows, &queue, &InstallOptions { allow_downgrade, ..Default::default() }, rules, out)
+    match then {
+        Then::Install => fetch_and_install(layout, conn, &rows, &queue, &InstallOptions { allow_downgrade, ..Default::default() }, rules, out),
+        Then::Print => print_queue(&rows, &queue, out),
+    }
 }
 
 /// `pkm reinstall NAME…`: the installed version, downloaded and verified first, then
