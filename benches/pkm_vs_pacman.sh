@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pkm beside pacman, in one run, on the same packages (issue 18): publish and sync of a
 # 10,001-package repository (igos repo add + pkm sync / repo-add + pacman -Sy), install of a
-# 1,000-package dependency closure, install of a 10,000-file payload, both from a file://
+# 1,000-package dependency closure (resolved alone with --print, then installed), install of
+# a 10,000-file payload, both from a file://
 # repository. Needs pacman and repo-add (Debian: pacman-package-manager), bsdtar
 # (libarchive-tools, which repo-add uses), python3 and bc.
 #   cargo build --release --bin pkm --bin igos
@@ -107,15 +108,17 @@ trap 'if mountpoint -q "$R"; then umount "$R"; fi' EXIT
 Q="pacman --config $D/pacman.conf --root $R/proot --dbpath $R/proot/var/lib/pacman"
 P="$Q --noconfirm --cachedir $R/proot/var/cache/pacman --logfile /dev/null --noprogressbar"
 
-STEPS="sync closure payload"
+STEPS="sync resolve closure payload"
 declare -A LABEL=(
     [sync]="sync the 10,001-package index (pkm sync / pacman -Sy)"
+    [resolve]="resolve the 1,000-package closure (pkm install --print pkg999 / pacman -S --print pkg999)"
     [closure]="resolve and install a 1,000-package closure (pkm install pkg999 / pacman -S pkg999)"
     [payload]="install the 10,000-file payload (pkm install payload / pacman -S payload)"
 )
 pkm_step() {
     case $1 in
         sync) t "$BIN/pkm" --root "$R/iroot" sync ;;
+        resolve) t "$BIN/pkm" --root "$R/iroot" install --print pkg999 ;;
         closure) t "$BIN/pkm" --root "$R/iroot" install pkg999 ;;
         payload) t "$BIN/pkm" --root "$R/iroot" install payload ;;
     esac
@@ -123,6 +126,7 @@ pkm_step() {
 pacman_step() {
     case $1 in
         sync) t $P -Sy ;;
+        resolve) t $P -S --print pkg999 ;;
         closure) t $P -S pkg999 ;;
         payload) t $P -S payload ;;
     esac

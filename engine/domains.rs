@@ -29,6 +29,14 @@ pub mod rules {
         igos_distro::rules::load(dir, &super::schema(), sources)
     }
 
+    /// The rules `pkm install` evaluates: the built-in rules compiled for every domain
+    /// (igos-pkm cannot compile them: they name the tree's and the image's relations too).
+    pub fn for_pkm() -> igos_pkm::error::Result<igos_pkm::invariants::Rules> {
+        let mut sources = SourceMap::new();
+        let loaded = load(None, &mut sources);
+        igos_pkm::invariants::Rules::compiled(loaded, sources)
+    }
+
     /// Parse and compile named rule texts (also used by tests and tools).
     pub fn compile_texts(texts: Vec<(String, Result<String, String>)>, sources: &mut SourceMap) -> Rules {
         igos_distro::rules::compile_texts(texts, &super::schema(), sources)

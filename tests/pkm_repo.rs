@@ -314,6 +314,27 @@ fn sync_bad_signature_keeps_previous_index() {
     );
 }
 
+/// The rows of every index are written into the sync's transaction while its signature is
+/// checked: a later repository's bad signature, found after the first repository's rows and
+/// its own were written, still leaves the previous index whole.
+#[test]
+fn sync_bad_signature_of_a_later_repository_keeps_previous_index() {
+    let w = World::new();
+    w.publish("first", &[p("a", "1.0", &[], &[])]);
+    w.publish("second", &[p("b", "1.0", &[], &[])]);
+    w.configure(&[("first", w.file_url("first")), ("second", w.file_url("second"))]);
+    ok(&w.pkm(&["sync"]));
+    w.publish("first", &[p("a", "2.0", &[], &[])]);
+    let idx = w.repo_dir("second").join("index.json");
+    let t = fs::read_to_string(&idx).unwrap().replace("\"1.0\"", "\"9.9\"");
+    fs::write(idx, t).unwrap();
+    let o = w.pkm(&["sync"]);
+    fails(&o, 2, "repository `second`");
+    assert!(o.stderr.contains("bad signature"), "{}", o.stderr);
+    assert_eq!(w.available(), ["first/a 1.0", "second/b 1.0"], "the previous index stays, the first repository's new rows dropped too");
+    assert_eq!(w.history("sync").len(), 1, "no second sync recorded");
+}
+
 #[test]
 fn sync_missing_signature_keeps_previous_index() {
     sync_failure_keeps_previous(|w| fs::remove_file(w.repo_dir("core").join("index.json.sig")).unwrap(), "missing signature");
@@ -453,6 +474,30 @@ fn install_dependency_chain_in_order() {
     }
     assert_eq!(query_strings(w.root(), "SELECT dep_name FROM depends ORDER BY dep_name"), ["b", "c"]);
     assert_consistent(w.root());
+}
+
+/// `--print` shows the queue a name resolves to, in install order with versions,
+/// repositories and sizes, and changes nothing: no download, no file, no database row.
+#[test]
+fn install_print_shows_the_resolved_queue_and_changes_nothing() {
+    let w = World::synced(&[p("a", "1", &["b"], &[]), p("b", "1", &["c"], &[]), p("c", "1", &[], &[])]);
+    let before = snapshot(w.root());
+    let o = w.pkm(&["install", "--print", "a"]);
+    ok(&o);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert!(lines[0].starts_with("would install 3 package(s), ") && lines[0].contains("nothing was downloaded or changed"), "{}", o.stdout);
+    let queue: Vec<&str> = lines[1..].iter().map(|l| l.split_whitespace().next().unwrap_or("")).collect();
+    assert_eq!(queue, ["c", "b", "a"], "dependencies first: {}", o.stdout);
+    assert!(lines[1].contains("c 1-1  core  "), "version, repository and size: {}", o.stdout);
+    assert_eq!(snapshot(w.root()), before, "the root, its database and the cache are unchanged");
+    assert!(w.installed().is_empty() && w.cached().is_empty());
+    // Archive files are installed as given: --print has nothing to resolve there.
+    fails(&w.pkm(&["install", "--print", "./a-1-1.igos.tar.gz"]), 2, "--print shows what package names resolve to");
+    // After the install, an upgrade has nothing to print.
+    ok(&w.pkm(&["install", "a"]));
+    let o = w.pkm(&["upgrade", "--print"]);
+    ok(&o);
+    assert!(o.stdout.contains("nothing to upgrade"), "{}", o.stdout);
 }
 
 #[test]

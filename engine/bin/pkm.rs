@@ -5,6 +5,7 @@ use igos::pkm::db::{self, Layout};
 use igos::pkm::error::{PkmError, Result, EXIT_FINDING};
 use igos::pkm::install::{self, InstallOptions};
 use igos::pkm::trust::Trust;
+use igos::repo::ops::Then;
 use igos::pkm::{doctor, lock, remove, trust, verify};
 use igos::visible::visible;
 use std::path::PathBuf;
@@ -48,6 +49,10 @@ enum Cmd {
         /// in the queue (bootstrapping a root, as pacman's -d).
         #[arg(long)]
         nodeps: bool,
+        /// Only show the queue NAMES resolve to (install order, versions, repositories,
+        /// download sizes): nothing is downloaded, installed or locked (pacman's -S --print).
+        #[arg(long)]
+        print: bool,
     },
     /// Remove packages; /etc configuration files are kept unless --force.
     #[command(after_help = "Example:\n  pkm remove hello\n  pkm remove --force hello   # also removes its /etc files")]
@@ -126,6 +131,9 @@ enum Cmd {
         /// Also move a package to an older version when that is what the repositories publish.
         #[arg(long)]
         allow_downgrade: bool,
+        /// Only show the queue an upgrade would install: nothing is downloaded or changed.
+        #[arg(long)]
+        print: bool,
     },
     /// Download the installed version of NAMES again and reinstall it (configuration kept).
     #[command(after_help = "Example:\n  pkm reinstall tmux")]
@@ -219,19 +227,29 @@ fn run(cli: Cli) -> Result<u8> {
         return Err(PkmError::unusable("pkm::root", format!("{}: not a directory", cli.root.display())));
     }
     match cli.cmd {
-        Cmd::Install { archives, archive_trust, overwrite, allow_downgrade, nodeps } => {
+        Cmd::Install { archives, archive_trust, overwrite, allow_downgrade, nodeps, print: only_print } => {
+            let opts = InstallOptions { trust: archive_trust, overwrite, allow_downgrade, ..Default::default() };
+            let names = igos::repo::ops::are_names(&archives);
+            if only_print {
+                if !names {
+                    return Err(PkmError::unusable("pkm::usage", "--print shows what package names resolve to; archive files are installed as given"));
+                }
+                let mut conn = db::open(&layout, false)?;
+                let names: Vec<String> = archives.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+                print(&igos::repo::ops::install_names(&layout, &mut conn, &names, &opts, Then::Print, &igos::rules::for_pkm)?);
+                return Ok(0);
+            }
             let _l = lock::acquire(&layout)?;
             let mut conn = db::open(&layout, true)?;
-            let opts = InstallOptions { trust: archive_trust, overwrite, allow_downgrade, ..Default::default() };
-            if igos::repo::ops::are_names(&archives) {
+            if names {
                 let names: Vec<String> = archives.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-                print(&igos::repo::ops::install_names(&layout, &mut conn, &names, &opts)?);
+                print(&igos::repo::ops::install_names(&layout, &mut conn, &names, &opts, Then::Install, &igos::rules::for_pkm)?);
                 return Ok(0);
             }
             if !nodeps {
                 igos::repo::ops::check_file_queue(&conn, &archives)?;
             }
-            print(&install::install(&layout, &mut conn, &archives, &opts)?);
+            print(&install::install(&layout, &mut conn, &archives, &opts, &igos::rules::for_pkm)?);
             Ok(0)
         }
         Cmd::Remove { force, cascade, names } => {
@@ -272,16 +290,21 @@ fn run(cli: Cli) -> Result<u8> {
             print(&igos::repo::sync::sync_all(&layout.root, &mut conn)?);
             Ok(0)
         }
-        Cmd::Upgrade { allow_downgrade } => {
+        Cmd::Upgrade { allow_downgrade, print: only_print } => {
+            if only_print {
+                let mut conn = db::open(&layout, false)?;
+                print(&igos::repo::ops::upgrade(&layout, &mut conn, allow_downgrade, Then::Print, &igos::rules::for_pkm)?);
+                return Ok(0);
+            }
             let _l = lock::acquire(&layout)?;
             let mut conn = db::open(&layout, true)?;
-            print(&igos::repo::ops::upgrade(&layout, &mut conn, allow_downgrade)?);
+            print(&igos::repo::ops::upgrade(&layout, &mut conn, allow_downgrade, Then::Install, &igos::rules::for_pkm)?);
             Ok(0)
         }
         Cmd::Reinstall { names } => {
             let _l = lock::acquire(&layout)?;
             let mut conn = db::open(&layout, true)?;
-            print(&igos::repo::ops::reinstall(&layout, &mut conn, &names)?);
+            print(&igos::repo::ops::reinstall(&layout, &mut conn, &names, &igos::rules::for_pkm)?);
             Ok(0)
         }
         Cmd::Search { pattern, json } => {

@@ -7,7 +7,7 @@ use super::error::Result;
 use super::rootfs::RootKind;
 use super::state;
 use crate::archive::{hash_file, EntryKind, Manifest};
-use crate::facts::pkm::EntryFact;
+use crate::facts::EntryFact;
 use rusqlite::Connection;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -333,29 +333,34 @@ fn entry_type(k: &EntryKind) -> EntryType {
     }
 }
 
-/// (b) Evaluate the invariants: the checks of `rules/pkm.pol` (built into the binary), run
-/// by the rule engine over these facts. Deterministic: queue order, then entry order.
-pub fn evaluate(f: &InvariantFacts) -> Vec<Violation> {
-    let mut sources = crate::source::SourceMap::new();
-    let rules = match crate::rules::load(None, &mut sources) {
-        Ok(r) if r.errors.is_empty() => r,
-        _ => {
-            // The built-in rules are tested to compile; refuse rather than install unchecked.
-            return vec![Violation {
-                rule_id: "rules".into(),
-                subject: String::new(),
-                path: String::new(),
-                message: "the built-in pkm rules do not compile; nothing was installed".into(),
-                help: "this is a bug in igos".into(),
-                decided_by: None,
-            }];
+/// The compiled rules an install evaluates: the built-in rules, `rules/pkm.pol`'s checks
+/// among them, and the source map that says where each check is written. The caller compiles
+/// them against every domain it serves (the rule files name the tree's and the image's
+/// relations too, which this crate does not know): the `pkm` binary through `igos::domains`.
+pub struct Rules {
+    pub policy: crate::lang::compile::Policy,
+    pub sources: crate::source::SourceMap,
+}
+
+impl Rules {
+    /// From what rule loading gave: rules that do not compile refuse every install (the
+    /// built-in rules are tested to compile; installing unchecked is never the fallback).
+    pub fn compiled(loaded: std::result::Result<crate::rules::Rules, String>, sources: crate::source::SourceMap) -> Result<Rules> {
+        match loaded {
+            Ok(r) if r.errors.is_empty() => Ok(Rules { policy: r.policy, sources }),
+            _ => Err(super::error::PkmError::unusable("pkm::rules", "the built-in pkm rules do not compile; nothing was installed").help("this is a bug in igos")),
         }
-    };
+    }
+}
+
+/// (b) Evaluate the invariants: the checks of `rules/pkm.pol`, run by the rule engine over
+/// these facts. Deterministic: queue order, then entry order.
+pub fn evaluate(rules: &Rules, f: &InvariantFacts) -> Vec<Violation> {
     let mut found = evaluate_with(&rules.policy, f);
     // Name the rule that decided, as igos check's diagnostics do.
     for v in &mut found {
         if let Some(check) = rules.policy.checks.iter().find(|c| c.id == v.rule_id) {
-            let file = sources.get(check.span.source);
+            let file = rules.sources.get(check.span.source);
             let (line, col) = file.line_col(check.span.start);
             v.decided_by = Some(format!("{}:{line}:{col}", file.name));
         }
@@ -366,7 +371,7 @@ pub fn evaluate(f: &InvariantFacts) -> Vec<Violation> {
 /// Evaluate with a given policy (tests and `--rules` use this).
 pub fn evaluate_with(policy: &crate::lang::compile::Policy, f: &InvariantFacts) -> Vec<Violation> {
     let facts = to_engine_facts(f);
-    let mut findings = crate::facts::pkm::evaluate(policy, &facts, &crate::check::today());
+    let mut findings = crate::facts::evaluate(policy, &facts, &crate::date::today());
     findings.retain(|x| x.halts());
     // Queue order, then entry order: the order the facts list them.
     let order = |x: &crate::finding::Finding| {
@@ -390,8 +395,8 @@ pub fn evaluate_with(policy: &crate::lang::compile::Policy, f: &InvariantFacts) 
 
 /// The engine's view: per entry the root type and the owner the package would meet when it
 /// installs (an earlier package of the same queue, else the installed owner).
-fn to_engine_facts(f: &InvariantFacts) -> crate::facts::pkm::PkmFacts {
-    use crate::facts::pkm::{PkmFacts, QueuedPackage};
+fn to_engine_facts(f: &InvariantFacts) -> crate::facts::PkmFacts {
+    use crate::facts::{PkmFacts, QueuedPackage};
     let mut queue_owner: BTreeMap<&str, &str> = BTreeMap::new();
     let mut queue = vec![];
     for (qi, item) in f.queue.iter().enumerate() {

@@ -85,7 +85,7 @@ ALTER TABLE files ADD COLUMN size INTEGER;
 ALTER TABLE files ADD COLUMN uid INTEGER;
 ALTER TABLE files ADD COLUMN gid INTEGER;
 "#,
-    // 2 -> 3 (pkm repositories, engine/repo): where each available archive comes from, its
+    // 2 -> 3 (pkm repositories, engine/pkm/repo): where each available archive comes from, its
     // size, runtime dependencies and supersedes (space-separated names), whether a detached
     // archive signature is published, and the repository's position in repos.conf.
     r#"
@@ -98,35 +98,47 @@ ALTER TABLE available ADD COLUMN depends TEXT NOT NULL DEFAULT '';
 ALTER TABLE available ADD COLUMN supersedes TEXT NOT NULL DEFAULT '';
 ALTER TABLE available ADD COLUMN signed INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 3 -> 4: no query looks an available archive up by its SHA-256 (trust finds a row by
+    // name, version and release, the resolver reads the table whole), and keeping that index
+    // was a quarter of what `pkm sync` writes: 10,001 random 64-character keys.
+    r#"
+DROP INDEX IF EXISTS available_sha;
+"#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Bring the schema to [`SCHEMA_VERSION`], one transaction per migration.
+/// Bring the schema to [`SCHEMA_VERSION`], every pending migration in one transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     migrate_to(conn, SCHEMA_VERSION)
 }
 
-/// Bring the schema from its version up to `version` (not past it), one transaction per
-/// migration: what an older pkm left is exactly a database migrated to its version.
+/// Bring the schema from its version up to `version` (not past it): what an older pkm left
+/// is exactly a database migrated to its version. The pending migrations and the new
+/// version number commit together, so a crash leaves the old version or the new one; and a
+/// new database (the first `pkm sync` or install on a root) is one commit, not one per
+/// migration (each a WAL sync).
 pub fn migrate_to(conn: &mut Connection, version: i64) -> rusqlite::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let upto = version.clamp(0, SCHEMA_VERSION) as usize;
-    for (i, sql) in MIGRATIONS.iter().enumerate().take(upto).skip(current.max(0) as usize) {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
-        tx.commit()?;
+    let from = current.max(0) as usize;
+    if from >= upto {
+        return Ok(());
     }
-    Ok(())
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for sql in &MIGRATIONS[from..upto] {
+        tx.execute_batch(sql)?;
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {upto}"))?;
+    tx.commit()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every table's columns (name, type, not null, default), in order: the schema as a reader
-    /// sees it, whatever path it took to get there.
+    /// Every table's columns (name, type, not null, default), in order, and every index and
+    /// trigger: the schema as a reader sees it, whatever path it took to get there.
     fn columns(c: &Connection) -> Vec<String> {
         let mut st = c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").unwrap();
         let tables: Vec<String> = st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
@@ -138,6 +150,8 @@ mod tests {
                 .unwrap();
             out.extend(cols.map(|r| r.unwrap()));
         }
+        let mut st = c.prepare("SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY name").unwrap();
+        out.extend(st.query_map([], |r| Ok(format!("{} {} on {}", r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))).unwrap().map(|r| r.unwrap()));
         out
     }
 

@@ -1,6 +1,6 @@
 //! The pkm operations on synced repositories: install by name, upgrade, reinstall, the
 //! dependency checks around `pkm install FILE` and `pkm remove`, search and info. Resolution
-//! is `resolve` (pure); installing is the existing pipeline, `crate::pkm::install::install`,
+//! is `resolve` (pure); installing is the existing pipeline, `crate::install::install`,
 //! given the downloaded archives as one queue.
 
 use super::conf;
@@ -8,13 +8,14 @@ use super::fetch;
 use super::index::{read_manifest, valid_file_name};
 use super::resolve::{self, Available, Installed, ResolveError, Universe};
 use super::sign::{archive_message, SignatureFile, ARCHIVE_CONTEXT};
-use crate::pkm::db::{self, Layout};
-use crate::pkm::beneath;
-use crate::pkm::error::{PkmError, Result};
-use crate::pkm::install::{self, InstallOptions};
-use crate::pkm::state;
-use crate::pkm::trust::Trust;
-use crate::pkm::vercmp;
+use crate::db::{self, Layout};
+use crate::beneath;
+use crate::error::{PkmError, Result};
+use crate::install::{self, InstallOptions};
+use crate::invariants::Rules;
+use crate::state;
+use crate::trust::Trust;
+use crate::vercmp;
 use crate::visible::visible;
 use rusqlite::Connection;
 use rustix::fs::{AtFlags, OFlags};
@@ -175,7 +176,43 @@ fn download(layout: &Layout, row: &AvailableRow) -> Result<PathBuf> {
 
 /// Download every queued package, then install them as one queue through the pipeline, with
 /// the caller's options (`--overwrite`, `--allow-downgrade`) and strict trust.
-fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRow], queue: &[Available], opts: &InstallOptions, mut out: Vec<String>) -> Result<Vec<String>> {
+/// What a resolved queue is for: installed, or only shown (`--print`, as pacman's `-S
+/// --print`: what would be downloaded and installed, in order, nothing fetched or changed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    Install,
+    Print,
+}
+
+/// The queue in install order, one line each (name, version-release, repository, download
+/// size), and the total.
+fn print_queue(rows: &[AvailableRow], queue: &[Available], mut out: Vec<String>) -> Result<Vec<String>> {
+    let map = by_key(rows);
+    let mut total = 0i64;
+    let mut lines = Vec::with_capacity(queue.len());
+    for q in queue {
+        let row = row_of(&map, q).ok_or_else(|| PkmError::unusable("pkm::resolve", format!("{} vanished from the index", q.name)))?;
+        let size = row.size.unwrap_or(0);
+        total += size;
+        lines.push(format!("  {} {}-{}  {}  {}", visible(&q.name), visible(&q.version), q.release, visible(&row.repository), human_size(size)));
+    }
+    out.push(format!("would install {} package(s), {} to download (nothing was downloaded or changed):", queue.len(), human_size(total)));
+    out.extend(lines);
+    Ok(out)
+}
+
+/// Bytes as people read them: `512 B`, `3.4 KiB`, `1.2 MiB`, `2.0 GiB`.
+fn human_size(bytes: i64) -> String {
+    let b = bytes.max(0) as f64;
+    match b {
+        b if b < 1024.0 => format!("{bytes} B"),
+        b if b < 1024.0 * 1024.0 => format!("{:.1} KiB", b / 1024.0),
+        b if b < 1024.0 * 1024.0 * 1024.0 => format!("{:.1} MiB", b / (1024.0 * 1024.0)),
+        b => format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0)),
+    }
+}
+
+fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRow], queue: &[Available], opts: &InstallOptions, rules: &dyn Fn() -> Result<Rules>, mut out: Vec<String>) -> Result<Vec<String>> {
     let mut paths = Vec::new();
     let bar = fetch::queue_bar(queue.len(), 2, "downloading");
     let map = by_key(rows);
@@ -196,7 +233,7 @@ fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRo
         b.set_message(format!("installing {} packages", paths.len()));
         b.enable_steady_tick(std::time::Duration::from_millis(120));
     });
-    let res = install::install(layout, conn, &paths, &opts);
+    let res = install::install(layout, conn, &paths, &opts, rules);
     if let Some(b) = spinner {
         b.finish_and_clear();
     }
@@ -205,8 +242,9 @@ fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRo
 }
 
 /// `pkm install NAME…`: the names and their missing runtime dependencies, one queue. An
-/// installed name moves to an older published version only with `--allow-downgrade`.
-pub fn install_names(layout: &Layout, conn: &mut Connection, names: &[String], opts: &InstallOptions) -> Result<Vec<String>> {
+/// installed name moves to an older published version only with `--allow-downgrade`. `rules`
+/// as for `install::install`.
+pub fn install_names(layout: &Layout, conn: &mut Connection, names: &[String], opts: &InstallOptions, then: Then, rules: &dyn Fn() -> Result<Rules>) -> Result<Vec<String>> {
     let rows = available_rows(conn)?;
     let u = universe(conn, &rows)?;
     let mut out = Vec::new();
@@ -234,12 +272,15 @@ pub fn install_names(layout: &Layout, conn: &mut Connection, names: &[String], o
         return Ok(out);
     }
     let queue = u.resolve(&targets).map_err(resolve_error)?;
-    fetch_and_install(layout, conn, &rows, &queue, opts, out)
+    match then {
+        Then::Install => fetch_and_install(layout, conn, &rows, &queue, opts, rules, out),
+        Then::Print => print_queue(&rows, &queue, out),
+    }
 }
 
 /// `pkm upgrade`: every installed package to its newest published version, replacements for
 /// split packages, new dependencies; a downgrade only when asked for.
-pub fn upgrade(layout: &Layout, conn: &mut Connection, allow_downgrade: bool) -> Result<Vec<String>> {
+pub fn upgrade(layout: &Layout, conn: &mut Connection, allow_downgrade: bool, then: Then, rules: &dyn Fn() -> Result<Rules>) -> Result<Vec<String>> {
     let rows = available_rows(conn)?;
     let u = universe(conn, &rows)?;
     let (targets, held) = u.upgrade_targets(allow_downgrade);
@@ -249,14 +290,17 @@ pub fn upgrade(layout: &Layout, conn: &mut Connection, allow_downgrade: bool) ->
         return Ok(out);
     }
     let queue = u.resolve(&targets).map_err(resolve_error)?;
-    fetch_and_install(layout, conn, &rows, &queue, &InstallOptions { allow_downgrade, ..Default::default() }, out)
+    match then {
+        Then::Install => fetch_and_install(layout, conn, &rows, &queue, &InstallOptions { allow_downgrade, ..Default::default() }, rules, out),
+        Then::Print => print_queue(&rows, &queue, out),
+    }
 }
 
 /// `pkm reinstall NAME…`: the installed version, downloaded and verified first, then
 /// installed over itself as one queue through the pipeline, as an upgrade to the same version
 /// would be (configuration files kept): all or nothing, so an install that fails leaves the
 /// installed package and its files as they were.
-pub fn reinstall(layout: &Layout, conn: &mut Connection, names: &[String]) -> Result<Vec<String>> {
+pub fn reinstall(layout: &Layout, conn: &mut Connection, names: &[String], rules: &dyn Fn() -> Result<Rules>) -> Result<Vec<String>> {
     let rows = available_rows(conn)?;
     let mut paths = Vec::new();
     let mut seen = BTreeSet::new();
@@ -272,7 +316,7 @@ pub fn reinstall(layout: &Layout, conn: &mut Connection, names: &[String]) -> Re
         paths.push(download(layout, row)?);
     }
     let opts = InstallOptions { trust: Trust::Strict, reinstall: true, ..Default::default() };
-    install::install(layout, conn, &paths, &opts)
+    install::install(layout, conn, &paths, &opts, rules)
 }
 
 /// Before `pkm install FILE…`: every runtime dependency of the queue must be installed or in

@@ -12,7 +12,7 @@
 //! * A cycle is refused, naming the cycle; a missing dependency is refused, naming the chain
 //!   from the requested package down to it.
 
-use crate::pkm::vercmp;
+use crate::vercmp;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 

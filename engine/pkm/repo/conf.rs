@@ -18,9 +18,9 @@ pub fn conf_path(root: &Path) -> PathBuf {
 pub fn keys_dir(root: &Path) -> PathBuf {
     root.join("etc/igos/keys")
 }
-/// The download cache; opened only through `crate::pkm::state` (no symlink followed).
+/// The download cache; opened only through `crate::state` (no symlink followed).
 pub fn cache_dir(root: &Path) -> PathBuf {
-    root.join(crate::pkm::state::CACHE_DIR)
+    root.join(crate::state::CACHE_DIR)
 }
 
 /// Parse repos.conf: `NAME URL KEY-ID` per line, `#` comments. Errors are `line: message`.

@@ -38,7 +38,7 @@
 //! Every field but `depends`, `supersedes`, `tier`, `description` and `signed` is required.
 //! Names and versions follow the archive format's rules; `file` is a plain file name ending in
 //! `.igos.tar.gz` (no `/`), since it is joined to the repository URL and the cache directory.
-//! The version-1 text index (`crate::pkm::trust`) is still read by `pkm sync FILE`.
+//! The version-1 text index (`crate::trust`) is still read by `pkm sync FILE`.
 //!
 //! # Keys and signatures
 //!
