@@ -3,8 +3,7 @@
 //! evaluates `rules/pkm.pol` over these facts; this adapter does no I/O.
 
 use crate::eval::domain::Domain;
-use crate::eval::schema::{DomainDef, Values};
-use crate::eval::value::{Rec, Value};
+use crate::eval::schema::Values;
 use crate::source::Span;
 
 /// One archive entry and what is at its path when its package installs: the root after the
@@ -184,31 +183,8 @@ igos_policy::domain! {
     functions {}
 }
 
-impl<'a> Domain for PkmDomain<'a> {
-    fn def(&self) -> &'static DomainDef {
-        &PKM
-    }
-
-    fn relation(&self, rel: usize) -> Vec<Value<'_>> {
-        self.registered_relation(rel)
-    }
-
-    fn field(&self, r: Rec, field: usize) -> Value<'_> {
-        self.registered_field(r, field)
-    }
-
-    fn call<'s>(&'s self, f: usize, args: &[Value<'s>]) -> Value<'s> {
-        self.registered_call(f, args)
-    }
-
-    fn display(&self, r: Rec) -> String {
-        self.registered_display(r)
-    }
-
-    fn location(&self, r: Rec) -> Option<Span> {
-        self.registered_location(r)
-    }
-}
+// Everything a domain does is its registration's (`domain!` above): nothing of its own.
+impl Domain for PkmDomain<'_> {}
 
 /// Evaluate the pkm checks of `policy` over `facts`.
 pub fn evaluate(policy: &crate::lang::compile::Policy, facts: &PkmFacts, today: &str) -> Vec<crate::finding::Finding> {
