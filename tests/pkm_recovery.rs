@@ -466,7 +466,7 @@ fn a_crafted_install_intent_never_reaches_outside_the_root() {
 
 #[test]
 fn text_manifest_names_are_unambiguous() {
-    use igos::pkm::textmanifest::file_name;
+    use igos::pkm::layout::manifest_file_name as file_name;
     assert_eq!(file_name("hello", "1.0"), "hello-1.0");
     assert_eq!(file_name("a-b", "1"), "a-b-1");
     assert_eq!(file_name("a", "b-1"), "a-b%2D1");

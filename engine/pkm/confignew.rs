@@ -4,7 +4,6 @@
 //! once, before the intent, and stored in the plan, so a resumed deploy writes the same file.
 
 use super::db;
-use super::deploy::Plan;
 use super::error::{PkmError, Result};
 use super::rootfs;
 use crate::visible::visible;
@@ -27,17 +26,6 @@ pub fn free_new_name(root: &Path, conn: &Connection, rel: &str, taken: &BTreeSet
     }
     Err(PkmError::finding("pkm::config::no-free-name", format!("/{}: {TRIES} `.new` names are all taken", visible(rel)))
         .help("merge or delete the old `.new` files next to it, then install again"))
-}
-
-impl Plan {
-    /// Where this plan writes the new version of the config `rel` (root-relative), if the live
-    /// copy is kept. Intents written before names were chosen say `<rel>.new`.
-    pub fn config_new_path(&self, rel: &str) -> Option<String> {
-        if !self.keep_configs.contains(rel) {
-            return None;
-        }
-        Some(self.new_names.get(rel).cloned().unwrap_or_else(|| format!("{rel}.new")))
-    }
 }
 
 /// The line telling the admin where the new version went.

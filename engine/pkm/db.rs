@@ -3,37 +3,9 @@
 use super::error::{PkmError, Result};
 use super::schema;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Where pkm keeps its state under a root.
-#[derive(Debug, Clone)]
-pub struct Layout {
-    pub root: PathBuf,
-}
-
-impl Layout {
-    pub fn new(root: &Path) -> Self {
-        Layout { root: root.to_path_buf() }
-    }
-    pub fn state_dir(&self) -> PathBuf {
-        self.root.join("var/lib/igos")
-    }
-    pub fn db_path(&self) -> PathBuf {
-        self.state_dir().join("pkm.db")
-    }
-    pub fn lock_path(&self) -> PathBuf {
-        self.state_dir().join("pkm.lock")
-    }
-    pub fn manifests_dir(&self) -> PathBuf {
-        self.state_dir().join("packages")
-    }
-    pub fn staging_dir(&self) -> PathBuf {
-        self.state_dir().join("staging")
-    }
-    pub fn text_manifest(&self, name: &str, version: &str) -> PathBuf {
-        self.manifests_dir().join(super::textmanifest::file_name(name, version))
-    }
-}
+pub use super::layout::Layout;
 
 /// The tables of the current schema (a database at the current version lacking one is not
 /// a pkm database).
@@ -76,7 +48,7 @@ pub fn text_manifests(n: usize) -> String {
 
 /// How many text manifests the state directory holds (temporary files excluded).
 pub fn text_manifest_count(layout: &Layout) -> usize {
-    super::textmanifest::names(layout).len()
+    super::layout::manifest_names(layout).len()
 }
 
 /// [`open`] without the lost-database check: for `pkm doctor --rebuild-db`, which makes a

@@ -49,6 +49,17 @@ pub struct Plan {
     pub obsolete: Vec<Obsolete>,
 }
 
+impl Plan {
+    /// Where this plan writes the new version of the config `rel` (root-relative), if the live
+    /// copy is kept. Intents written before names were chosen say `<rel>.new`.
+    pub fn config_new_path(&self, rel: &str) -> Option<String> {
+        if !self.keep_configs.contains(rel) {
+            return None;
+        }
+        Some(self.new_names.get(rel).cloned().unwrap_or_else(|| format!("{rel}.new")))
+    }
+}
+
 fn err(path: &str, what: &str, e: impl Into<std::io::Error>) -> PkmError {
     PkmError::unusable("pkm::deploy", format!("/{}: {what}: {}", crate::visible::visible(path), e.into()))
         .help("the queue was rolled back: the root and the database are as they were before this install")

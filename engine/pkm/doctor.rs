@@ -11,6 +11,7 @@
 //! `orphaned/`, never removed.
 
 use super::db::{self, Layout};
+use super::layout::{manifest_file_name, manifest_names};
 use super::error::{PkmError, Result};
 use super::intents::run_intents;
 use super::textmanifest;
@@ -64,7 +65,7 @@ fn reconcile_text_manifests(layout: &Layout, conn: &Connection) -> Result<(Vec<S
     let mut expected = BTreeSet::new();
     for pkg in db::list_installed(conn)? {
         let path = layout.text_manifest(&pkg.name, &pkg.version);
-        expected.insert(textmanifest::file_name(&pkg.name, &pkg.version));
+        expected.insert(manifest_file_name(&pkg.name, &pkg.version));
         let want = textmanifest::render(conn, &pkg)?;
         let reason = match std::fs::read_to_string(&path) {
             Err(_) => Some("missing".to_string()),
@@ -90,7 +91,7 @@ fn reconcile_text_manifests(layout: &Layout, conn: &Connection) -> Result<(Vec<S
     }
     let dir = layout.manifests_dir();
     super::state::check(layout)?;
-    let extra = textmanifest::names(layout).into_iter().filter(|n| !expected.contains(n));
+    let extra = manifest_names(layout).into_iter().filter(|n| !expected.contains(n));
     for n in extra {
         problems += 1;
         let path = dir.join(&n);
@@ -105,7 +106,7 @@ fn reconcile_text_manifests(layout: &Layout, conn: &Connection) -> Result<(Vec<S
                     visible(&m.version),
                     visible(&now.name),
                     visible(&now.version),
-                    textmanifest::file_name(&now.name, &now.version)
+                    manifest_file_name(&now.name, &now.version)
                 )),
                 None => match last_operation(conn, &m.name)? {
                     Some((op, at)) if op == "remove" => Ok(format!("{} {} was removed at {at}", visible(&m.name), visible(&m.version))),
@@ -158,7 +159,7 @@ fn orphan(layout: &Layout, path: &Path, name: &str) -> Result<PathBuf> {
 pub fn rebuild_db(layout: &Layout) -> Result<(Vec<String>, usize)> {
     let dir = layout.manifests_dir();
     super::state::check(layout)?;
-    let files = textmanifest::names(layout);
+    let files = manifest_names(layout);
     if files.is_empty() {
         return Err(PkmError::unusable("pkm::doctor::no-manifests", format!("{}: no text manifests to rebuild the database from", visible(&dir.to_string_lossy())))
             .help("nothing was done"));

@@ -28,6 +28,7 @@ pub mod facts;
 pub mod install;
 pub mod intents;
 pub mod invariants;
+pub mod layout;
 pub mod lock;
 pub mod queue;
 pub mod remove;

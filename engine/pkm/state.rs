@@ -5,7 +5,7 @@
 //! (`rules/pkm.pol`, `state-dir`).
 
 use super::beneath::{self, Refused};
-use super::db::Layout;
+use super::layout::Layout;
 use super::error::{PkmError, Result};
 use rustix::fs::{FileType, OFlags};
 use std::fs::File;

@@ -3,58 +3,12 @@
 //! lines carrying install state. They are also the record `pkm doctor --rebuild-db` rebuilds a
 //! lost database from ([`parse`]).
 
-use super::db::{self, Installed, Layout};
+use super::db::{self, Installed};
+use super::layout::Layout;
 use super::error::{PkmError, Result};
 use crate::archive::{EntryKind, Manifest, ManifestEntry};
 use rusqlite::Connection;
 use std::io::Write;
-
-/// The text manifests under `packages/`, sorted: regular files, not the temporary `.NAME.tmp`
-/// of a write in progress. None when the directory is missing or unreadable.
-pub fn names(layout: &Layout) -> Vec<String> {
-    let mut v: Vec<String> = match std::fs::read_dir(layout.manifests_dir()) {
-        Ok(rd) => rd
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    v.sort();
-    v
-}
-
-/// The file name of a package's text manifest: `<name>-<version>`, unambiguous for any name and
-/// version. The version never holds a raw `-` (nor the name a raw `/`, `%` or control byte, nor
-/// a leading `.`, which would hide it among the temporary files): those bytes are written `%XX`,
-/// so the last `-` always separates the two. Versions without `-` keep their old, plain names;
-/// `a-b` + `1` is `a-b-1` and `a` + `b-1` is `a-b%2D1`.
-pub fn file_name(name: &str, version: &str) -> String {
-    fn esc(out: &mut String, s: &str, is_name: bool) {
-        for (i, c) in s.chars().enumerate() {
-            let plain = match c {
-                'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '+' | '@' => true,
-                '.' => !(is_name && i == 0),
-                '-' => is_name,
-                c => !c.is_ascii() && !crate::visible::is_unsafe(c),
-            };
-            if plain {
-                out.push(c);
-            } else {
-                let mut buf = [0u8; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    out.push_str(&format!("%{b:02X}"));
-                }
-            }
-        }
-    }
-    let mut out = String::with_capacity(name.len() + version.len() + 1);
-    esc(&mut out, name, true);
-    out.push('-');
-    esc(&mut out, version, false);
-    out
-}
 
 /// Install state the text manifest carries in comment lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -140,7 +94,7 @@ pub fn write_many(layout: &Layout, conn: &Connection, names: &[String]) -> Resul
         let Some(pkg) = db::get_installed(conn, name)? else { continue };
         let text = render(conn, &pkg)?;
         let dest = layout.text_manifest(&pkg.name, &pkg.version);
-        let tmp_name = format!(".{}.tmp", file_name(&pkg.name, &pkg.version));
+        let tmp_name = format!(".{}.tmp", super::layout::manifest_file_name(&pkg.name, &pkg.version));
         let tmp = dir.join(&tmp_name);
         // Never through a symlink planted at the temporary name or on the way (`state`).
         let mut f = super::state::open_file(layout, "packages", &tmp_name, true)?;

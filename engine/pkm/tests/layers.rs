@@ -1,6 +1,7 @@
 //! pkm's modules form layers (ARCHITECTURE.md): the entry points (`install`, `remove`,
 //! `doctor`) run `intents`, which completes plans through `queue` and `removal`; nothing
-//! lower names a module above it, so there is no import loop to grow back.
+//! lower names a module above it, so there is no import loop to grow back. Below them all,
+//! `layout` (where the state is), then `state` (its checks and opens), then `db`.
 
 use std::path::Path;
 
@@ -12,6 +13,12 @@ const BELOW: &[(&str, &[&str])] = &[
     ("deploy.rs", &["install", "remove", "removal", "queue", "doctor", "intents"]),
     ("install.rs", &["remove", "doctor"]),
     ("remove.rs", &["install", "queue", "doctor"]),
+    // Where the state is lies below everything that reads or writes it.
+    ("layout.rs", &["state", "db", "textmanifest", "install", "remove", "doctor"]),
+    ("state.rs", &["db", "textmanifest"]),
+    ("db.rs", &["textmanifest"]),
+    // The `.new` names are chosen for a plan; the plan's deploy says where they went.
+    ("confignew.rs", &["deploy", "install", "queue"]),
 ];
 
 /// Does `code` name module `m` through `super::` or `crate::`?
