@@ -2,6 +2,7 @@
 
 pub mod classify;
 pub mod domain;
+pub mod register;
 pub mod run;
 pub mod schema;
 pub mod value;
