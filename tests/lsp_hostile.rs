@@ -95,16 +95,27 @@ impl Server {
         }
     }
 
-    /// The next diagnostics published for a URI ending in `file`.
-    fn diagnostics(&mut self, file: &str) -> Vec<Value> {
+    /// The diagnostics published for the editor's `version` of a URI ending in `file`; those
+    /// of earlier versions (or of the file before it was opened), still on their way, are
+    /// skipped.
+    fn diagnostics_of(&mut self, file: &str, version: i64) -> Vec<Value> {
+        loop {
+            let d = self.next_publish(file);
+            if d["version"] == version {
+                return d["diagnostics"].as_array().unwrap().clone();
+            }
+        }
+    }
+
+    fn next_publish(&mut self, file: &str) -> Value {
         if let Some(i) = self.notes.iter().position(|n| n["method"] == "textDocument/publishDiagnostics" && n["params"]["uri"].as_str().unwrap().ends_with(file)) {
-            return self.notes.remove(i)["params"]["diagnostics"].as_array().unwrap().clone();
+            return self.notes.remove(i)["params"].clone();
         }
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let v = self.from.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("diagnostics within 60 s");
             if v["method"] == "textDocument/publishDiagnostics" && v["params"]["uri"].as_str().unwrap().ends_with(file) {
-                return v["params"]["diagnostics"].as_array().unwrap().clone();
+                return v["params"].clone();
             }
             self.notes.push(v);
         }
@@ -205,7 +216,7 @@ fn positions_outside_the_text_and_hostile_documents() {
     // A surrogate pair (😀) in a comment: positions inside it, past the line, past the file.
     let text = "policy 1\n# 😀😀\nset s {\n  a\n}\n";
     s.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "igos-policy", "version": 1, "text": text}}));
-    assert_eq!(s.diagnostics("r.pol"), Vec::<Value>::new());
+    assert_eq!(s.diagnostics_of("r.pol", 1), Vec::<Value>::new());
     for (i, (line, character)) in [(1, 3), (1, 99), (99, 0), (4_000_000_000u64, 4_000_000_000u64)].into_iter().enumerate() {
         let pos = json!({"line": line, "character": character});
         for method in ["textDocument/hover", "textDocument/definition", "textDocument/completion", "textDocument/references"] {
@@ -222,17 +233,17 @@ fn positions_outside_the_text_and_hostile_documents() {
         "textDocument/didChange",
         json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"range": {"start": {"line": 50, "character": 0}, "end": {"line": 1, "character": 2}}, "text": "\ncheck c halt {\n  for p in packages\n  message \"{p.nme}\"\n}\n"}]}),
     );
-    let d = s.diagnostics("r.pol");
+    let d = s.diagnostics_of("r.pol", 2);
     assert!(d.iter().any(|d| d["message"].as_str().unwrap().contains("nme")), "{d:?}");
     // Ten thousand nested parentheses: the too-deep diagnostic, not a stack overflow.
     let deep = format!("policy 1\ncheck c halt {{\n  for p in packages\n  where {}true{}\n  message \"x\"\n}}\n", "(".repeat(10_000), ")".repeat(10_000));
     s.notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"text": deep}]}));
-    let d = s.diagnostics("r.pol");
+    let d = s.diagnostics_of("r.pol", 3);
     assert!(d.iter().any(|d| d["code"] == "too-deep"), "{d:?}");
     // A document over the 32 MiB cap of rule files: one diagnostic, nothing parsed.
     let huge = format!("policy 1\n#{}\n", "x".repeat(33 << 20));
     s.notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 4}, "contentChanges": [{"text": huge}]}));
-    let d = s.diagnostics("r.pol");
+    let d = s.diagnostics_of("r.pol", 4);
     assert_eq!(d.len(), 1, "{:?}", d.iter().map(|d| &d["message"]).collect::<Vec<_>>());
     assert_eq!(d[0]["code"], "too-large");
     let f = s.request(200, "textDocument/formatting", json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}));
