@@ -4,7 +4,8 @@
 # 1,000-package dependency closure (resolved alone with --print, then installed), install of
 # a 10,000-file payload, both from a file://
 # repository. Needs pacman and repo-add (Debian: pacman-package-manager), bsdtar
-# (libarchive-tools, which repo-add uses), python3 and bc.
+# (libarchive-tools, which repo-add uses), python3, bc, and gpg with pacman-key to sign
+# pacman's database as pkm's index is signed.
 #   cargo build --release --bin pkm --bin igos
 #   PKM_BENCH_DIR=/tmp/pkmbench cargo test --test pkm_repo -- --ignored bench_generate_archives
 #   benches/pkm_vs_pacman.sh /tmp/pkmbench [ROUNDS]
@@ -79,10 +80,33 @@ else
     echo "publish: reusing the repositories of an earlier run ($(cat publish.txt 2>/dev/null))" >&2
 fi
 KEY_ID=$(sed -n 's/^id //p' keys/bench.pub)
+# pkm checks its index's Ed25519 signature at every sync: pacman checks its database's
+# OpenPGP signature too (SigLevel DatabaseRequired; packages unsigned on both sides, each
+# checked against the checksum its signed index lists), as `repo-add --sign` would publish
+# it: a key of its own (gpg, ed25519), the database signed, the key in pacman's keyring and
+# locally signed. UNSIGNED=1: pacman verifies nothing (SigLevel Never), as earlier runs.
+SIGLEVEL=Never
+GPGDIR=
+if [ "${UNSIGNED:-0}" != 1 ]; then
+    command -v gpg >/dev/null && command -v pacman-key >/dev/null || { echo "pkm_vs_pacman.sh: gpg and pacman-key are needed to sign pacman's database (or UNSIGNED=1)" >&2; exit 2; }
+    if [ ! -f prepo/bench.db.sig ] || [ ! -d pacman-gnupg ] || [ prepo/bench.db.sig -ot prepo/bench.db.tar.gz ]; then
+        rm -rf gnupg-sign pacman-gnupg && mkdir -m 700 gnupg-sign
+        GNUPGHOME=$D/gnupg-sign gpg -q --batch --passphrase '' --quick-gen-key "bench repository <bench@example.invalid>" ed25519 sign never 2>/dev/null
+        fpr=$(GNUPGHOME=$D/gnupg-sign gpg --list-keys --with-colons | awk -F: '/^fpr/ { print $10; exit }')
+        GNUPGHOME=$D/gnupg-sign gpg -q --batch --yes --detach-sign --no-armor -o prepo/bench.db.sig prepo/bench.db.tar.gz
+        GNUPGHOME=$D/gnupg-sign gpg -q --export -a > bench-gpg.asc
+        { pacman-key --gpgdir "$D/pacman-gnupg" --init && pacman-key --gpgdir "$D/pacman-gnupg" --add bench-gpg.asc \
+            && pacman-key --gpgdir "$D/pacman-gnupg" --lsign-key "$fpr"; } >/dev/null 2>&1 \
+            || { echo "pkm_vs_pacman.sh: cannot set up pacman's keyring in $D/pacman-gnupg" >&2; exit 2; }
+    fi
+    SIGLEVEL="DatabaseRequired PackageNever"
+    GPGDIR="GPGDir = $D/pacman-gnupg"
+fi
 cat > pacman.conf <<CONF
 [options]
 Architecture = auto
-SigLevel = Never
+$GPGDIR
+SigLevel = $SIGLEVEL
 [bench]
 Server = file://$D/prepo
 CONF
@@ -169,4 +193,5 @@ for step in $STEPS sync+closure; do
 done
 echo
 echo "$(cat publish.txt)"
+echo "pacman's SigLevel: $SIGLEVEL"
 echo "rounds: $ROUNDS, roots on $([ "$MOUNT" = 1 ] && echo "a fresh ext4 filesystem each round" || echo "plain directories"); each installs 1,001 packages with pkm and with pacman; times in $D/times.txt"
