@@ -2,8 +2,8 @@
 # pkm beside pacman, in one run, on the same packages (issue 18): publish and sync of a
 # 10,001-package repository (igos repo add + pkm sync / repo-add + pacman -Sy), install of a
 # 1,000-package dependency closure (resolved alone with --print, then installed), install of
-# a 10,000-file payload, both from a file://
-# repository. Needs pacman and repo-add (Debian: pacman-package-manager), bsdtar
+# a 10,000-file payload, both from a file:// repository, and a second sync on the installed
+# system. Needs pacman and repo-add (Debian: pacman-package-manager), bsdtar
 # (libarchive-tools, which repo-add uses), python3, bc, and gpg with pacman-key to sign
 # pacman's database as pkm's index is signed.
 #   cargo build --release --bin pkm --bin igos
@@ -132,12 +132,13 @@ trap 'if mountpoint -q "$R"; then umount "$R"; fi' EXIT
 Q="pacman --config $D/pacman.conf --root $R/proot --dbpath $R/proot/var/lib/pacman"
 P="$Q --noconfirm --cachedir $R/proot/var/cache/pacman --logfile /dev/null --noprogressbar"
 
-STEPS="sync resolve closure payload"
+STEPS="sync resolve closure payload resync"
 declare -A LABEL=(
     [sync]="sync the 10,001-package index (pkm sync / pacman -Sy)"
     [resolve]="resolve the 1,000-package closure (pkm install --print pkg999 / pacman -S --print pkg999)"
     [closure]="resolve and install a 1,000-package closure (pkm install pkg999 / pacman -S pkg999)"
     [payload]="install the 10,000-file payload (pkm install payload / pacman -S payload)"
+    [resync]="sync again, the system installed (pkm sync / pacman -Syy, which downloads and verifies again as pkm does)"
 )
 pkm_step() {
     case $1 in
@@ -145,6 +146,7 @@ pkm_step() {
         resolve) t "$BIN/pkm" --root "$R/iroot" install --print pkg999 ;;
         closure) t "$BIN/pkm" --root "$R/iroot" install pkg999 ;;
         payload) t "$BIN/pkm" --root "$R/iroot" install payload ;;
+        resync) t "$BIN/pkm" --root "$R/iroot" sync ;;
     esac
 }
 pacman_step() {
@@ -153,6 +155,7 @@ pacman_step() {
         resolve) t $P -S --print pkg999 ;;
         closure) t $P -S pkg999 ;;
         payload) t $P -S payload ;;
+        resync) t $P -Syy ;;
     esac
 }
 
