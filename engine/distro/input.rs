@@ -103,7 +103,7 @@ impl fmt::Display for InputError {
 impl std::error::Error for InputError {}
 
 impl InputError {
-    pub fn new(path: &Path, problem: Problem) -> InputError {
+    fn new(path: &Path, problem: Problem) -> InputError {
         InputError { path: path.to_path_buf(), problem }
     }
     /// The system refused (permission, I/O): unlike a bad file, the input as a whole is
@@ -260,16 +260,19 @@ pub fn database(path: &Path) -> Result<bool, InputError> {
 /// The entries of a directory, sorted by name; any error (permission, I/O, not a
 /// directory) names the directory: a listing is never silently shorter.
 pub fn list_dir(path: &Path) -> Result<Vec<std::fs::DirEntry>, InputError> {
-    let err = |e: io::Error| {
-        if e.raw_os_error() == Some(libc::ENOTDIR) {
-            InputError::new(path, Problem::NotADirectory)
-        } else {
-            InputError::new(path, Problem::Io(e))
-        }
-    };
+    let err = |e: io::Error| dir_error(path, e);
     let mut entries = std::fs::read_dir(path).map_err(err)?.collect::<Result<Vec<_>, _>>().map_err(err)?;
     entries.sort_by_key(|e| e.file_name());
     Ok(entries)
+}
+
+/// A directory that could not be listed, and why (`ENOTDIR`: a file where it belongs).
+pub fn dir_error(path: &Path, e: io::Error) -> InputError {
+    if e.raw_os_error() == Some(libc::ENOTDIR) {
+        InputError::new(path, Problem::NotADirectory)
+    } else {
+        InputError::new(path, Problem::Io(e))
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::input::{InputError, Problem};
+use crate::input::InputError;
 use crate::source::{SourceFile, SourceMap, Span};
 use crate::tree::Tree;
 
@@ -98,10 +98,7 @@ impl Listing {
     /// A sources directory that exists but cannot be listed (no permission, not a
     /// directory) is an input error: scanning nothing would pass Gate 6 silently.
     fn of(dir: &Path) -> Result<Listing, InputError> {
-        let unlisted = |e: std::io::Error| {
-            let problem = if e.raw_os_error() == Some(libc::ENOTDIR) { Problem::NotADirectory } else { Problem::Io(e) };
-            InputError::new(dir, problem)
-        };
+        let unlisted = |e| crate::input::dir_error(dir, e);
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Listing::Absent),
