@@ -45,16 +45,6 @@ pub struct PackArgs {
     pub color: Color,
 }
 
-fn human_size(n: u64) -> String {
-    if n < 1024 {
-        format!("{n} B")
-    } else if n < 1024 * 1024 {
-        format!("{:.1} KiB", n as f64 / 1024.0)
-    } else {
-        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
-    }
-}
-
 pub fn run(args: &PackArgs) -> i32 {
     let style = args.color.style();
     let fail = |problems: Vec<pack::PackError>| -> i32 {
@@ -81,7 +71,7 @@ pub fn run(args: &PackArgs) -> i32 {
                     "packed {} ({} entries, {}, mtime {epoch})\n  sha256 {}\n",
                     p.path.display(),
                     p.manifest.entries.len(),
-                    human_size(p.bytes),
+                    crate::pkm::util::human_size(p.bytes),
                     p.sha256
                 ));
                 0
@@ -104,8 +94,8 @@ pub fn run(args: &PackArgs) -> i32 {
     for v in &report.varied {
         text.push_str(&format!("     - {v}\n"));
     }
-    text.push_str(&format!("  A sha256 {}  ({})\n", report.a.sha256, human_size(report.a.bytes)));
-    text.push_str(&format!("  B sha256 {}  ({})\n", report.b.sha256, human_size(report.b.bytes)));
+    text.push_str(&format!("  A sha256 {}  ({})\n", report.a.sha256, crate::pkm::util::human_size(report.a.bytes)));
+    text.push_str(&format!("  B sha256 {}  ({})\n", report.b.sha256, crate::pkm::util::human_size(report.b.bytes)));
     match &report.difference {
         None => {
             text.push_str("reproducible: the two archives are byte-identical\n");

@@ -89,28 +89,37 @@ fn open_checked_state(layout: &Layout, create: bool) -> Result<Connection> {
 /// pacman's). A crash leaves no database or the whole one, never a half-made schema; the
 /// caller holds pkm's lock, so the temporary name is this process's.
 fn create_whole(layout: &Layout, p: &Path) -> Result<()> {
-    let tmp = layout.state_dir().join(".pkm.db.new");
+    const NEW: &str = "pkm.db.new";
+    let tmp = layout.state_dir().join(NEW);
     let fail = |e: &dyn std::fmt::Display| PkmError::unusable("pkm::db::create", format!("{}: cannot create the database: {e}", p.display()));
-    for leftover in ["", "-wal", "-shm", "-journal"] {
-        let _ = std::fs::remove_file(format!("{}{leftover}", tmp.display()));
-    }
+    remove_with_journals(&tmp);
     {
         let mut conn = Connection::open_with_flags(&tmp, OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW).map_err(|e| fail(&e))?;
         conn.execute_batch("PRAGMA page_size = 16384; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;").map_err(|e| fail(&e))?;
         schema::migrate(&mut conn).map_err(|e| fail(&e))?;
         conn.execute_batch("PRAGMA journal_mode = WAL;").map_err(|e| fail(&e))?;
     }
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| fail(&e))?;
+    // Synced through the state's own open: no symlink followed, the file's type checked.
+    super::state::open_file(layout, "", NEW, false)?.sync_all().map_err(|e| fail(&e))?;
     match rustix::fs::renameat_with(rustix::fs::CWD, &tmp, rustix::fs::CWD, p, rustix::fs::RenameFlags::NOREPLACE) {
         Ok(()) => {}
         // Made meanwhile (not under this lock): that one is used, this one dropped.
         Err(rustix::io::Errno::EXIST) => {
-            let _ = std::fs::remove_file(&tmp);
+            remove_with_journals(&tmp);
             return Ok(());
         }
         Err(e) => return Err(fail(&e)),
     }
+    // The state directory, checked by `state::check` before any open.
     std::fs::File::open(layout.state_dir()).and_then(|d| d.sync_all()).map_err(|e| fail(&e))
+}
+
+/// Remove a database file and its journals: what a crash left of a database being built
+/// beside its place (`pkm.db.new`, `pkm.db.rebuilding`).
+pub fn remove_with_journals(p: &Path) {
+    for sfx in ["", "-journal", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{sfx}", p.display()));
+    }
 }
 
 /// Is `dir` on a read-only filesystem? (access(2) says EROFS even to root.)
@@ -345,13 +354,13 @@ mod tests {
         std::fs::create_dir_all(root.join("var/lib/igos")).unwrap();
         let layout = Layout::new(&root);
         // What a crash while creating left behind: replaced, never opened as the database.
-        std::fs::write(layout.state_dir().join(".pkm.db.new"), b"half a database").unwrap();
+        std::fs::write(layout.state_dir().join("pkm.db.new"), b"half a database").unwrap();
         let conn = open(&layout, true).unwrap();
         let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         drop(conn);
-        let left: Vec<String> = std::fs::read_dir(layout.state_dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(".pkm.db.new")).collect();
+        let left: Vec<String> = std::fs::read_dir(layout.state_dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("pkm.db.new")).collect();
         let _ = std::fs::remove_dir_all(&root);
         assert_eq!((size, version, mode.as_str()), (16384, schema::SCHEMA_VERSION, "wal"));
         assert!(left.is_empty(), "{left:?}");

@@ -192,9 +192,7 @@ pub fn rebuild_db(layout: &Layout) -> Result<(Vec<String>, usize)> {
     // Built beside the database and renamed into place once complete: a crash before the
     // rename leaves the old database (or none, which is refused) and a rerun starts over.
     let building = layout.state_dir().join("pkm.db.rebuilding");
-    for sfx in ["", "-journal", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{sfx}", building.display()));
-    }
+    db::remove_with_journals(&building);
     let mut conn = db::create_at(&building)?;
     let now = super::util::now_utc();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -22,9 +22,20 @@ pub const CACHE_DIR: &str = "var/cache/igos/pkm";
 pub const ORPHANED: &str = "orphaned";
 
 /// Files directly in the state directory, each a regular file when present (the database, its
-/// journals, the lock, and the database `pkm doctor --rebuild-db` builds beside it).
-const STATE_FILES: &[&str] =
-    &["pkm.db", "pkm.db-wal", "pkm.db-shm", "pkm.db-journal", "pkm.lock", "pkm.db.rebuilding", "pkm.db.rebuilding-journal"];
+/// journals, the lock, the database `pkm doctor --rebuild-db` builds beside it, and a new
+/// database while it is made).
+const STATE_FILES: &[&str] = &[
+    "pkm.db",
+    "pkm.db-wal",
+    "pkm.db-shm",
+    "pkm.db-journal",
+    "pkm.lock",
+    "pkm.db.rebuilding",
+    "pkm.db.rebuilding-journal",
+    "pkm.db.new",
+    "pkm.db.new-wal",
+    "pkm.db.new-shm",
+];
 /// Directories in the state directory, and the file type each of their entries must have.
 const STATE_DIRS: &[(&str, FileType)] =
     &[("packages", FileType::RegularFile), ("staging", FileType::Directory), (ORPHANED, FileType::RegularFile)];

@@ -1,4 +1,5 @@
-//! Small helpers: UTC timestamps without a date crate, crash injection, fsync.
+//! Small helpers: UTC timestamps without a date crate, crash injection, fsync, sizes as
+//! people read them.
 
 use std::path::Path;
 
@@ -74,5 +75,17 @@ pub fn fail_point(step: &str, package: &str) -> std::io::Result<()> {
 pub fn sync_dir(p: &Path) {
     if let Ok(f) = std::fs::File::open(p) {
         let _ = f.sync_all();
+    }
+}
+
+/// Bytes as people read them: `512 B`, `3.4 KiB`, `1.2 MiB` (`igos pack`'s report, `pkm
+/// install --print`).
+pub fn human_size(n: u64) -> String {
+    if n < 1024 {
+        format!("{n} B")
+    } else if n < 1024 * 1024 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
     }
 }

@@ -194,22 +194,11 @@ fn print_queue(rows: &[AvailableRow], queue: &[Available], mut out: Vec<String>)
         let row = row_of(&map, q).ok_or_else(|| PkmError::unusable("pkm::resolve", format!("{} vanished from the index", q.name)))?;
         let size = row.size.unwrap_or(0);
         total += size;
-        lines.push(format!("  {} {}-{}  {}  {}", visible(&q.name), visible(&q.version), q.release, visible(&row.repository), human_size(size)));
+        lines.push(format!("  {} {}-{}  {}  {}", visible(&q.name), visible(&q.version), q.release, visible(&row.repository), crate::util::human_size(size.max(0) as u64)));
     }
-    out.push(format!("would install {} package(s), {} to download (nothing was downloaded or changed):", queue.len(), human_size(total)));
+    out.push(format!("would install {} package(s), {} to download (nothing was downloaded or changed):", queue.len(), crate::util::human_size(total.max(0) as u64)));
     out.extend(lines);
     Ok(out)
-}
-
-/// Bytes as people read them: `512 B`, `3.4 KiB`, `1.2 MiB`, `2.0 GiB`.
-fn human_size(bytes: i64) -> String {
-    let b = bytes.max(0) as f64;
-    match b {
-        b if b < 1024.0 => format!("{bytes} B"),
-        b if b < 1024.0 * 1024.0 => format!("{:.1} KiB", b / 1024.0),
-        b if b < 1024.0 * 1024.0 * 1024.0 => format!("{:.1} MiB", b / (1024.0 * 1024.0)),
-        b => format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0)),
-    }
 }
 
 fn fetch_and_install(layout: &Layout, conn: &mut Connection, rows: &[AvailableRow], queue: &[Available], opts: &InstallOptions, rules: &dyn Fn() -> Result<Rules>, mut out: Vec<String>) -> Result<Vec<String>> {
